@@ -1,0 +1,100 @@
+// Shared by the data path and xDS benchmarks: start `skein` processes from the built product, read
+// a process's CPU time and memory from /proc, compute percentiles.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const skeinBin = path.join(root, 'bin', 'skein.js');
+
+const CLOCK_TICKS_PER_SECOND = 100;
+const KEPT_OUTPUT_CHARS = 20_000;
+
+/**
+ * Spawns a Node process; `ready` resolves once its combined output matches `readyPattern`.
+ * Output is drained for the process's whole life (a full pipe would stall it); the tail is kept
+ * for error messages.
+ */
+export function startProcess(args, readyPattern, { env, what = args.join(' ') } = {}) {
+  const proc = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const ready = new Promise((resolve, reject) => {
+    let matched = false;
+    const onData = (d) => {
+      out = (out + d.toString()).slice(-KEPT_OUTPUT_CHARS);
+      if (matched) return;
+      const m = readyPattern.exec(out);
+      if (m) {
+        matched = true;
+        resolve(m);
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.once('exit', (code, signal) => reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${out}`)));
+  });
+  return {
+    proc,
+    ready,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** `skein cp run` with a memory store on free ports; resolves with its ports once ready. */
+export async function startCp(extraArgs = []) {
+  const cp = startProcess(
+    [skeinBin, 'cp', 'run', '--store', 'memory', '--api-port', '0', '--dp-port', '0', '--diagnostics-port', '0', '--kds-port', '0',
+      '--api-address', '127.0.0.1', '--diagnostics-address', '127.0.0.1', '--work-dir', tempDir('bench-cp'), ...extraArgs],
+    /^.*"msg":"control plane ready".*$/m,
+    { what: 'skein cp run' },
+  );
+  const line = (await cp.ready)[0];
+  const apiPort = Number(/"apiPort":(\d+)/.exec(line)?.[1]);
+  const dpPort = Number(/"dpPort":(\d+)/.exec(line)?.[1]);
+  return { ...cp, apiUrl: `http://127.0.0.1:${apiPort}`, dpPort };
+}
+
+export function tempDir(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `skein-${prefix}-`));
+}
+
+/** User + system CPU time a process has used so far, in seconds. */
+export function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at field 3; utime/stime are 14/15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Resident set size of a process, in KiB. */
+export function rssKiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export async function waitFor(check, { timeoutMs, what, intervalMs = 100 }) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export function pass(ok) {
+  return ok ? 'PASS' : 'FAIL';
+}

@@ -1,0 +1,45 @@
+// The resource model's entry point: importing it registers every built-in kind once.
+import { registerDescriptor } from './descriptor.js';
+import { dataplaneInsightDescriptor } from './kinds/dataplane-insight.js';
+import { dataplaneDescriptor } from './kinds/dataplane.js';
+import { globalSecretDescriptor } from './kinds/global-secret.js';
+import { meshInsightDescriptor } from './kinds/mesh-insight.js';
+import { meshDescriptor } from './kinds/mesh.js';
+import { secretDescriptor } from './kinds/secret.js';
+import { zoneEgressInsightDescriptor } from './kinds/zone-egress-insight.js';
+import { zoneEgressDescriptor } from './kinds/zone-egress.js';
+import { zoneIngressInsightDescriptor } from './kinds/zone-ingress-insight.js';
+import { zoneIngressDescriptor } from './kinds/zone-ingress.js';
+import { zoneInsightDescriptor } from './kinds/zone-insight.js';
+import { zoneDescriptor } from './kinds/zone.js';
+
+for (const d of [
+  meshDescriptor,
+  dataplaneDescriptor,
+  zoneIngressDescriptor,
+  zoneEgressDescriptor,
+  secretDescriptor,
+  globalSecretDescriptor,
+  zoneDescriptor,
+  dataplaneInsightDescriptor,
+  zoneInsightDescriptor,
+  zoneIngressInsightDescriptor,
+  zoneEgressInsightDescriptor,
+  meshInsightDescriptor,
+]) {
+  registerDescriptor(d);
+}
+
+export * from './descriptor.js';
+export * from './resource.js';
+export * from './well-known.js';
+export { computeLabels, kriOf, validateLabels, validateMeshName, validateName, type ApiContext } from './meta.js';
+export { validateResource, validateSpecSchema } from './validate.js';
+export { fromWire, parseDocuments, toWire, type FromWireResult, type ParsedDocument, type WireResource } from './codec.js';
+export { effectiveListeners, isZoneProxy, zoneProxyRole, listenerTypesOfRole, type EffectiveListener } from './zone-proxy.js';
+export { mtlsEnabled, passthroughEnabled, type MeshSpec, type CaBackend } from './kinds/mesh.js';
+export { zoneEnabled, type ZoneSpec } from './kinds/zone.js';
+export type { DataplaneSpec, Inbound, Outbound, Listener, Networking } from './kinds/dataplane-spec.js';
+export type { SecretSpec } from './kinds/secret.js';
+export type { ZoneIngressSpec } from './kinds/zone-ingress.js';
+export type { ZoneEgressSpec } from './kinds/zone-egress.js';

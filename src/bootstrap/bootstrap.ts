@@ -1,0 +1,162 @@
+// POST /bootstrap: a data plane introduces itself (name, mesh, optional Dataplane resource, token)
+// and gets back the Envoy bootstrap that points it at the xDS server.
+import type { FastifyInstance } from 'fastify';
+import YAML from 'yaml';
+import { ValidationError } from '../api/resource.js';
+import { fromWire } from '../api/index.js';
+import type { ResourceManager } from '../core/resource-manager.js';
+import { MeshNotFoundError } from '../core/errors.js';
+import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-tokens.js';
+import { TokenError } from '../auth/jwt.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface BootstrapRequest {
+  mesh?: string;
+  name?: string;
+  proxyType?: string;
+  dataplaneToken?: string;
+  /** The Dataplane as a JSON or YAML string (Kuma sends JSON). */
+  dataplaneResource?: string;
+  version?: Record<string, unknown>;
+  workdir?: string;
+}
+
+export interface BootstrapResponse {
+  /** Envoy v3 bootstrap, base64 of its JSON (Kuma sends base64 YAML; JSON is valid YAML). */
+  bootstrap: string;
+  nodeId: string;
+  xdsServer: { address: string; port: number };
+  skeinSidecarConfiguration: { networking: { address: string } };
+}
+
+export interface BootstrapOptions {
+  manager: ResourceManager;
+  logger: Logger;
+  auth: 'dpToken' | 'none';
+  /** This server's port; the bootstrap points data planes back at the host they reached it on. */
+  port: () => number;
+}
+
+class BootstrapError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function registerBootstrapRoute(app: FastifyInstance, opts: BootstrapOptions): void {
+  app.post('/bootstrap', async (req, reply) => {
+    try {
+      const host = new URL(`http://${req.headers.host ?? '127.0.0.1'}`).hostname.replace(/^\[|\]$/g, '');
+      const res = await handleBootstrap(req.body as BootstrapRequest, opts, { address: host, port: opts.port() });
+      return reply.code(200).send(res);
+    } catch (err) {
+      if (err instanceof BootstrapError) return reply.code(err.status).type('text/plain').send(err.message);
+      if (err instanceof ValidationError) {
+        return reply.code(422).type('text/plain').send(err.violations.map((v) => `${v.field}: ${v.reason}`).join('; '));
+      }
+      if (err instanceof MeshNotFoundError) return reply.code(422).type('text/plain').send(`mesh: mesh "${err.mesh}" does not exist`);
+      opts.logger.error({ err }, 'bootstrap failed');
+      return reply.code(500).type('text/plain').send('Internal Server Error');
+    }
+  });
+}
+
+async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, xds: { address: string; port: number }): Promise<BootstrapResponse> {
+  if (!body || typeof body !== 'object') throw new BootstrapError(400, 'request body must be a JSON object');
+  const { manager } = opts;
+
+  let parsedDp: ReturnType<typeof fromWire>['resource'];
+  if (body.dataplaneResource) {
+    let raw: unknown;
+    try {
+      raw = YAML.parse(body.dataplaneResource);
+    } catch (err) {
+      throw new BootstrapError(400, `dataplaneResource: ${(err as Error).message}`);
+    }
+    const parsed = fromWire(raw);
+    if (!parsed.resource) throw new ValidationError(parsed.violations);
+    parsedDp = parsed.resource;
+    if (parsedDp.type !== 'Dataplane') throw new BootstrapError(400, `dataplaneResource: type must be Dataplane, got "${parsedDp.type}"`);
+  }
+  const mesh = parsedDp?.mesh || body.mesh || 'default';
+  const name = parsedDp?.name || body.name || '';
+  if (!name) throw new BootstrapError(400, 'name: cannot be empty');
+  if (body.name && parsedDp && body.name !== parsedDp.name) throw new BootstrapError(400, `name: "${body.name}" differs from the Dataplane resource's "${parsedDp.name}"`);
+  if (body.mesh && parsedDp && body.mesh !== parsedDp.mesh) throw new BootstrapError(400, `mesh: "${body.mesh}" differs from the Dataplane resource's "${parsedDp.mesh}"`);
+
+  if (!(await manager.meshExists(mesh))) throw new MeshNotFoundError(mesh);
+
+  const existing = await manager.get('Dataplane', mesh, name);
+  if (opts.auth === 'dpToken') {
+    try {
+      const claims = await verifyDataplaneToken(manager.store, body.dataplaneToken ?? '', mesh);
+      const candidate = parsedDp ? { ...existing, ...parsedDp, labels: { ...parsedDp.labels, ...workloadLabel(parsedDp, mesh) } } : existing;
+      authorizeDataplane(claims, { mesh, name, dataplane: candidate as never });
+    } catch (err) {
+      if (err instanceof TokenError) throw new BootstrapError(401, `authentication failed: ${err.message}`);
+      throw err;
+    }
+  }
+
+  let dataplane = existing;
+  if (parsedDp) dataplane = (await manager.upsert({ ...parsedDp, mesh, name })).resource;
+  if (!dataplane) throw new BootstrapError(404, '');
+
+  const nodeId = `${mesh}.${name}`;
+  const envoyBootstrap = buildEnvoyBootstrap(nodeId, mesh, name, xds, body.workdir);
+  const networking = dataplane.spec['networking'] as { address?: string } | undefined;
+  opts.logger.info({ mesh, name }, 'data plane bootstrapped');
+  return {
+    bootstrap: Buffer.from(JSON.stringify(envoyBootstrap)).toString('base64'),
+    nodeId,
+    xdsServer: xds,
+    skeinSidecarConfiguration: { networking: { address: networking?.address ?? '' } },
+  };
+}
+
+/** Zone proxies get their workload label computed; tokens bound to a workload are checked against it. */
+function workloadLabel(dp: { labels: Record<string, string> }, mesh: string): Record<string, string> {
+  const role = dp.labels['kuma.io/zone-proxy-role'];
+  if (dp.labels['kuma.io/proxy-type'] === 'zoneproxy' && role) return { 'kuma.io/workload': `zone-proxy-${mesh}-${role}` };
+  return {};
+}
+
+/** A real Envoy v3 bootstrap: ADS over Delta gRPC to the control plane, admin on a Unix socket. */
+export function buildEnvoyBootstrap(nodeId: string, mesh: string, name: string, xds: { address: string; port: number }, workdir?: string): Record<string, unknown> {
+  return {
+    node: { id: nodeId, cluster: name, metadata: { 'dataplane.mesh': mesh, 'dataplane.name': name } },
+    admin: { address: { pipe: { path: `${workdir ?? '/tmp'}/skein-dp-admin.sock`, mode: 0o600 } } },
+    dynamic_resources: {
+      ads_config: {
+        api_type: 'DELTA_GRPC',
+        transport_api_version: 'V3',
+        set_node_on_first_message_only: true,
+        grpc_services: [{ envoy_grpc: { cluster_name: 'ads_cluster' } }],
+      },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: 'ads_cluster',
+          type: 'STRICT_DNS',
+          connect_timeout: '1s',
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          load_assignment: {
+            cluster_name: 'ads_cluster',
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: xds.address, port_value: xds.port } } } }] }],
+          },
+        },
+      ],
+    },
+  };
+}

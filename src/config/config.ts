@@ -1,0 +1,203 @@
+// One typed configuration object for `skein cp run`: defaults < config file < environment < flags.
+// Every port, address and directory has a key, a Kuma-compatible env var (KUMA_*), a SKEIN_* alias
+// and a flag, so several control planes can run side by side on one machine.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+
+export type CpMode = 'standalone' | 'global' | 'zone';
+export type StoreType = 'memory' | 'embedded' | 'postgres';
+
+export interface CpConfig {
+  mode: CpMode;
+  environment: 'universal' | 'kubernetes';
+  logLevel: string;
+  apiServer: {
+    http: { port: number; interface: string };
+    corsAllowedDomains: string[];
+    readOnly: boolean;
+    /** Largest accepted request body in bytes. */
+    bodyLimit: number;
+  };
+  dpServer: {
+    port: number;
+    interface: string;
+    /** How data planes authenticate: dataplane tokens, or `none` for local demos. */
+    auth: 'dpToken' | 'none';
+  };
+  diagnostics: { serverPort: number; interface: string };
+  multizone: {
+    global: { kds: { grpcPort: number } };
+    zone: { name: string; globalAddress: string };
+  };
+  store: {
+    type: StoreType;
+    dataDir: string;
+    postgresUrl: string;
+    unsafeDelete: boolean;
+  };
+  defaults: { skipMeshCreation: boolean };
+  /** Where the CP keeps generated files (certificates, keys). */
+  workDir: string;
+}
+
+export function defaultConfig(): CpConfig {
+  const home = os.homedir();
+  return {
+    mode: 'standalone',
+    environment: 'universal',
+    logLevel: 'info',
+    apiServer: {
+      http: { port: 5681, interface: '0.0.0.0' },
+      corsAllowedDomains: [],
+      readOnly: false,
+      bodyLimit: 1024 * 1024,
+    },
+    dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken' },
+    diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
+    multizone: {
+      global: { kds: { grpcPort: 5685 } },
+      zone: { name: '', globalAddress: '' },
+    },
+    store: {
+      type: 'embedded',
+      dataDir: path.join(home, '.skein', 'data'),
+      postgresUrl: 'postgres://postgres@127.0.0.1:5432/skein',
+      unsafeDelete: false,
+    },
+    defaults: { skipMeshCreation: false },
+    workDir: path.join(home, '.skein', 'cp'),
+  };
+}
+
+type Kind = 'string' | 'number' | 'boolean' | 'list';
+
+/** A setting: its dotted key in the config object, env vars (first wins) and CLI flag. */
+interface Setting {
+  key: string;
+  kind: Kind;
+  env: string[];
+  flag?: string;
+  description: string;
+}
+
+export const SETTINGS: Setting[] = [
+  { key: 'mode', kind: 'string', env: ['SKEIN_MODE', 'KUMA_MODE'], flag: 'mode', description: 'standalone | global | zone' },
+  { key: 'environment', kind: 'string', env: ['SKEIN_ENVIRONMENT', 'KUMA_ENVIRONMENT'], description: 'universal | kubernetes' },
+  { key: 'logLevel', kind: 'string', env: ['SKEIN_LOG_LEVEL', 'KUMA_LOG_LEVEL'], flag: 'log-level', description: 'pino log level' },
+  { key: 'apiServer.http.port', kind: 'number', env: ['SKEIN_API_SERVER_HTTP_PORT', 'KUMA_API_SERVER_HTTP_PORT'], flag: 'api-port', description: 'REST API and GUI port' },
+  { key: 'apiServer.http.interface', kind: 'string', env: ['SKEIN_API_SERVER_HTTP_INTERFACE', 'KUMA_API_SERVER_HTTP_INTERFACE'], flag: 'api-address', description: 'REST API bind address' },
+  { key: 'apiServer.corsAllowedDomains', kind: 'list', env: ['SKEIN_API_SERVER_CORS_ALLOWED_DOMAINS', 'KUMA_API_SERVER_CORS_ALLOWED_DOMAINS'], flag: 'cors-allowed-domains', description: 'comma-separated origins (domain or /regexp/)' },
+  { key: 'apiServer.readOnly', kind: 'boolean', env: ['SKEIN_API_SERVER_READ_ONLY', 'KUMA_API_SERVER_READ_ONLY'], description: 'reject writes over the API' },
+  { key: 'apiServer.bodyLimit', kind: 'number', env: ['SKEIN_API_SERVER_BODY_LIMIT'], description: 'max request body bytes' },
+  { key: 'dpServer.port', kind: 'number', env: ['SKEIN_DP_SERVER_PORT', 'KUMA_DP_SERVER_PORT'], flag: 'dp-port', description: 'data plane server port (bootstrap + xDS)' },
+  { key: 'dpServer.interface', kind: 'string', env: ['SKEIN_DP_SERVER_INTERFACE'], flag: 'dp-address', description: 'data plane server bind address' },
+  { key: 'dpServer.auth', kind: 'string', env: ['SKEIN_DP_SERVER_AUTH', 'KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE'], flag: 'auth', description: 'dpToken | none (no data plane authentication: local demos only)' },
+  { key: 'diagnostics.serverPort', kind: 'number', env: ['SKEIN_DIAGNOSTICS_SERVER_PORT', 'KUMA_DIAGNOSTICS_SERVER_PORT'], flag: 'diagnostics-port', description: '/ready and /metrics port' },
+  { key: 'diagnostics.interface', kind: 'string', env: ['SKEIN_DIAGNOSTICS_INTERFACE'], flag: 'diagnostics-address', description: 'diagnostics bind address' },
+  { key: 'multizone.global.kds.grpcPort', kind: 'number', env: ['SKEIN_MULTIZONE_GLOBAL_KDS_GRPC_PORT', 'KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT'], flag: 'kds-port', description: 'multi-zone sync port (global)' },
+  { key: 'multizone.zone.name', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_NAME', 'KUMA_MULTIZONE_ZONE_NAME'], flag: 'zone', description: 'zone name (zone mode)' },
+  { key: 'multizone.zone.globalAddress', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_GLOBAL_ADDRESS', 'KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS'], flag: 'global-address', description: 'global CP sync address, grpcs://host:5685' },
+  { key: 'store.type', kind: 'string', env: ['SKEIN_STORE_TYPE', 'KUMA_STORE_TYPE'], flag: 'store', description: 'embedded | memory | postgres' },
+  { key: 'store.dataDir', kind: 'string', env: ['SKEIN_STORE_DATA_DIR'], flag: 'data-dir', description: 'embedded store directory' },
+  { key: 'store.postgresUrl', kind: 'string', env: ['SKEIN_STORE_POSTGRES_URL'], flag: 'postgres-url', description: 'PostgreSQL connection URL' },
+  { key: 'store.unsafeDelete', kind: 'boolean', env: ['SKEIN_STORE_UNSAFE_DELETE', 'KUMA_STORE_UNSAFE_DELETE'], description: 'allow deleting meshes with dataplanes' },
+  { key: 'defaults.skipMeshCreation', kind: 'boolean', env: ['SKEIN_DEFAULTS_SKIP_MESH_CREATION', 'KUMA_DEFAULTS_SKIP_MESH_CREATION'], description: 'do not create mesh "default" on start' },
+  { key: 'workDir', kind: 'string', env: ['SKEIN_WORK_DIR', 'KUMA_GENERAL_WORK_DIR'], flag: 'work-dir', description: 'directory for generated files' },
+];
+
+export class ConfigError extends Error {}
+
+function parseValue(setting: Setting, raw: unknown, source: string): unknown {
+  switch (setting.kind) {
+    case 'number': {
+      const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+      if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${source}: ${setting.key} must be a non-negative integer, got "${String(raw)}"`);
+      return n;
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      const s = String(raw).trim().toLowerCase();
+      if (s === 'true' || s === '1') return true;
+      if (s === 'false' || s === '0' || s === '') return false;
+      throw new ConfigError(`${source}: ${setting.key} must be true or false, got "${String(raw)}"`);
+    }
+    case 'list':
+      if (Array.isArray(raw)) return raw.map(String);
+      return String(raw).split(',').map((s) => s.trim()).filter(Boolean);
+    default:
+      return String(raw);
+  }
+}
+
+function getPath(obj: Record<string, unknown>, key: string): unknown {
+  let cur: unknown = obj;
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof cur[part] !== 'object' || cur[part] === null) cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+export interface LoadOptions {
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flag values by flag name (without dashes), as given on the command line. */
+  flags?: Record<string, unknown>;
+}
+
+export function loadConfig(opts: LoadOptions = {}): CpConfig {
+  const cfg = defaultConfig() as unknown as Record<string, unknown>;
+  const env = opts.env ?? process.env;
+  if (opts.configFile) {
+    let doc: unknown;
+    try {
+      doc = YAML.parse(fs.readFileSync(opts.configFile, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${opts.configFile}: ${(err as Error).message}`);
+    }
+    for (const s of SETTINGS) {
+      const v = doc && typeof doc === 'object' ? getPath(doc as Record<string, unknown>, s.key) : undefined;
+      if (v !== undefined) setPath(cfg, s.key, parseValue(s, v, `config file ${opts.configFile}`));
+    }
+  }
+  for (const s of SETTINGS) {
+    const name = s.env.find((e) => env[e] !== undefined);
+    if (name) setPath(cfg, s.key, parseValue(s, env[name], `env ${name}`));
+    const flagValue = s.flag ? opts.flags?.[camel(s.flag)] : undefined;
+    if (flagValue !== undefined) setPath(cfg, s.key, parseValue(s, flagValue, `flag --${s.flag}`));
+  }
+  const result = cfg as unknown as CpConfig;
+  validateConfig(result);
+  return result;
+}
+
+export function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function validateConfig(cfg: CpConfig): void {
+  if (!['standalone', 'global', 'zone'].includes(cfg.mode)) throw new ConfigError(`mode must be one of standalone, global, zone; got "${cfg.mode}"`);
+  if (!['memory', 'embedded', 'postgres'].includes(cfg.store.type)) throw new ConfigError(`store.type must be one of embedded, memory, postgres; got "${cfg.store.type}"`);
+  if (!['dpToken', 'none'].includes(cfg.dpServer.auth)) throw new ConfigError(`dpServer.auth must be dpToken or none; got "${cfg.dpServer.auth}"`);
+  if (!['universal', 'kubernetes'].includes(cfg.environment)) throw new ConfigError(`environment must be universal or kubernetes; got "${cfg.environment}"`);
+  if (cfg.mode === 'zone' && cfg.multizone.zone.globalAddress && !cfg.multizone.zone.name) {
+    throw new ConfigError('multizone.zone.name (--zone) is required when a global address is set');
+  }
+}
+
+/** A zone CP connected to a global CP. */
+export function isFederatedZone(cfg: CpConfig): boolean {
+  return cfg.mode === 'zone' && cfg.multizone.zone.globalAddress !== '' && cfg.multizone.zone.name !== '';
+}

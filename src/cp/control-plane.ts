@@ -1,0 +1,124 @@
+// Wires every control plane component into one process:
+//   store → resource manager → REST API (5681)
+//                            → DataplaneSync → xDS (gRPC) + /bootstrap on the DP server port (5678)
+//   diagnostics (5680)
+import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
+import type { CpConfig } from '../config/config.js';
+import { isFederatedZone } from '../config/config.js';
+import { openStore } from '../store/factory.js';
+import type { ResourceStore } from '../store/store.js';
+import { ResourceManager } from '../core/resource-manager.js';
+import { buildApiServer, newInstanceId } from '../api-server/server.js';
+import { registerTokenRoutes } from '../api-server/tokens.js';
+import { ApiError } from '../api-server/errors.js';
+import { allDescriptors } from '../api/descriptor.js';
+import { dataplaneKeyFamily, ensureSigningKey } from '../auth/signing-keys.js';
+import { registerBootstrapRoute } from '../bootstrap/bootstrap.js';
+import { DataplaneSync } from '../xds/dataplane-sync.js';
+import { startXdsServer } from '../xds/server/ads-server.js';
+import type { Logger } from '../observability/logger.js';
+import { CpMetrics } from '../observability/metrics.js';
+import { startDiagnostics } from './diagnostics.js';
+import { startDpServer } from './dp-server.js';
+import { SKEIN_VERSION } from '../version.js';
+
+export interface ControlPlane {
+  config: CpConfig;
+  store: ResourceStore;
+  manager: ResourceManager;
+  apiPort: number;
+  dpPort: number;
+  diagnosticsPort: number;
+  stop(): Promise<void>;
+}
+
+export async function startControlPlane(config: CpConfig, logger: Logger): Promise<ControlPlane> {
+  let ready = false;
+  const metrics = new CpMetrics();
+  const instanceId = newInstanceId();
+  const store = await openStore({
+    type: config.store.type,
+    dataDir: config.store.dataDir,
+    postgresUrl: config.store.postgresUrl,
+    logger: logger.child({ component: 'store' }),
+  });
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const stop = async () => {
+    ready = false;
+    for (const close of closers.reverse()) {
+      await close().catch((err: Error) => logger.warn({ err }, 'error during shutdown'));
+    }
+  };
+
+  try {
+    const manager = new ResourceManager(
+      store,
+      { mode: config.mode, zone: config.multizone.zone.name, environment: config.environment, unsafeDelete: config.store.unsafeDelete },
+      logger.child({ component: 'resource-manager' }),
+      metrics,
+    );
+    manager.meshHooks.push((mesh) => ensureSigningKey(store, dataplaneKeyFamily(mesh.name)));
+    const federated = isFederatedZone(config);
+    if (config.mode !== 'global' && !federated && !config.defaults.skipMeshCreation) await manager.ensureDefaultMesh();
+    if (config.dpServer.auth === 'none') logger.warn('data plane authentication is off (--auth none): any process can join any mesh; use only for local demos');
+
+    const diagnostics = await startDiagnostics({
+      port: config.diagnostics.serverPort,
+      host: config.diagnostics.interface,
+      metrics,
+      isReady: () => ready,
+      beforeScrape: async () => {
+        for (const d of allDescriptors()) metrics.resources.set({ resource_type: d.name }, await store.count(d.name));
+      },
+    });
+    closers.push(() => diagnostics.close());
+
+    // Data plane server: xDS (gRPC on an internal loopback port) and /bootstrap behind one port.
+    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId });
+    sync.start();
+    closers.push(() => sync.stop());
+    const xds = await startXdsServer({ port: 0, host: '127.0.0.1', cache: sync.cache, hooks: sync.hooks, logger: logger.child({ component: 'xds-server' }) });
+    closers.push(() => xds.close());
+    let dpPort = 0;
+    const bootstrapApp = Fastify({ bodyLimit: config.apiServer.bodyLimit });
+    registerBootstrapRoute(bootstrapApp, { manager, logger: logger.child({ component: 'bootstrap' }), auth: config.dpServer.auth, port: () => dpPort });
+    await bootstrapApp.ready();
+    const dpServer = await startDpServer({ port: config.dpServer.port, host: config.dpServer.interface, bootstrapServer: bootstrapApp.server, grpcPort: xds.port });
+    dpPort = dpServer.port;
+    closers.push(() => dpServer.close());
+    closers.push(() => bootstrapApp.close());
+
+    const api = await buildApiServer({
+      manager,
+      logger: logger.child({ component: 'api-server' }),
+      metrics,
+      mode: config.mode,
+      federatedZone: federated,
+      readOnly: config.apiServer.readOnly,
+      corsAllowedDomains: config.apiServer.corsAllowedDomains,
+      bodyLimit: config.apiServer.bodyLimit,
+      version: SKEIN_VERSION,
+      instanceId,
+      extensions: [
+        (app) => registerTokenRoutes(app, manager),
+        (app) =>
+          app.get<{ Params: { mesh: string; name: string } }>('/meshes/:mesh/dataplanes/:name/xds', async (req) => {
+            const dump = sync.configDump(req.params.mesh, req.params.name);
+            if (!dump) throw new ApiError(404, 'Could not retrieve a resource', `no xDS configuration for ${req.params.mesh}/${req.params.name}: the proxy is not connected`);
+            return dump;
+          }),
+      ],
+    });
+    await api.listen({ port: config.apiServer.http.port, host: config.apiServer.http.interface });
+    closers.push(() => api.close());
+    const apiPort = (api.server.address() as AddressInfo).port;
+
+    ready = true;
+    logger.info({ apiPort, dpPort, diagnosticsPort: diagnostics.port, store: config.store.type, mode: config.mode }, 'control plane ready');
+    return { config, store, manager, apiPort, dpPort, diagnosticsPort: diagnostics.port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

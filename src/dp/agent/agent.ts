@@ -1,0 +1,175 @@
+// `skein dp run` without the CLI: admin socket, bootstrap with the control plane, then Delta ADS.
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import YAML from 'yaml';
+import { Engine } from '../engine/engine.js';
+import { ADMIN_SOCKET_NAME, startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { Backoff } from './backoff.js';
+import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult } from './bootstrap-client.js';
+import { DeltaAdsClient } from './delta-ads-client.js';
+import { jsonToStruct } from './struct.js';
+import { SKEIN_VERSION } from '../../version.js';
+
+export interface RunDataplaneOptions {
+  /** Control plane dp-server URL, e.g. https://localhost:5678. */
+  cpAddress: string;
+  /** Optional when the Dataplane resource names the proxy. */
+  mesh?: string;
+  name?: string;
+  /** Dataplane resource (YAML or JSON) sent with the bootstrap request: a file, or the text itself. */
+  dataplaneFile?: string;
+  dataplaneYaml?: string;
+  token?: string;
+  tokenFile?: string;
+  workDir: string;
+  caCertFile?: string;
+  logger: Logger;
+}
+
+export interface RunningDataplane {
+  engine: Engine;
+  /** Resolves when the first Listeners and Clusters are applied; rejects if bootstrap fails for good. */
+  ready: Promise<void>;
+  adminSocketPath: string;
+  stop(): Promise<void>;
+}
+
+export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
+  const { logger } = opts;
+  const engine = new Engine();
+  const adminSocketPath = path.join(opts.workDir, ADMIN_SOCKET_NAME);
+  const stopping = new AbortController();
+  let admin: AdminServer | undefined;
+  let ads: DeltaAdsClient | undefined;
+  let warm = false;
+
+  const ready = (async () => {
+    // 0711: others may traverse to reach a socket they are allowed to, but not list the directory.
+    fs.mkdirSync(opts.workDir, { recursive: true, mode: 0o711 });
+    admin = await startAdminServer(adminSocketPath, engine, () => warm);
+    logger.info({ socket: adminSocketPath }, 'admin API listening on a Unix socket');
+
+    const token = readToken(opts);
+    const dataplaneResource = opts.dataplaneYaml ?? (opts.dataplaneFile ? fs.readFileSync(opts.dataplaneFile, 'utf8') : '');
+    const identity = identityFrom(opts, dataplaneResource);
+    const ca = opts.caCertFile ? fs.readFileSync(opts.caCertFile) : undefined;
+    const body: BootstrapRequestBody = {
+      mesh: identity.mesh,
+      name: identity.name,
+      proxyType: 'dataplane',
+      dataplaneToken: token,
+      dataplaneResource,
+      version: { kumaDp: { version: SKEIN_VERSION }, envoy: { version: `skein-engine/${SKEIN_VERSION}`, kumaDpCompatible: true } },
+      workdir: opts.workDir,
+      operatingSystem: os.platform(),
+      features: [],
+    };
+    const boot = await bootstrapUntilAccepted(opts.cpAddress, body, ca, logger, stopping.signal);
+
+    const credentials = boot.xds.tls ? grpc.credentials.createSsl(ca ?? null) : grpc.credentials.createInsecure();
+    ads = new DeltaAdsClient({
+      engine,
+      target: `${boot.xds.host.includes(':') ? `[${boot.xds.host}]` : boot.xds.host}:${boot.xds.port}`,
+      credentials,
+      token,
+      logger,
+      node: {
+        id: boot.nodeId,
+        cluster: identity.name,
+        user_agent_name: 'skein-dp',
+        user_agent_version: SKEIN_VERSION,
+        metadata: jsonToStruct({
+          ...boot.nodeMetadata,
+          'dataplane.token': token || undefined,
+          'dataplane.admin.socketPath': adminSocketPath,
+          'dataplane.resource': dataplaneResource ? JSON.stringify(YAML.parse(dataplaneResource)) : undefined,
+          version: { kumaDp: { version: SKEIN_VERSION } },
+        }),
+      },
+    });
+    if (stopping.signal.aborted) throw new Error('data plane stopped');
+    ads.start();
+    logger.info({ nodeId: boot.nodeId }, 'waiting for the first configuration (Listeners and Clusters) from the control plane');
+    await ads.firstConfig;
+    warm = true;
+    logger.info({ nodeId: boot.nodeId }, 'first configuration applied; data plane is ready');
+  })();
+  // Callers may only await stop(); a failed start-up must not become an unhandled rejection.
+  ready.catch((err: Error) => logger.error({ err: err.message }, 'data plane failed to start'));
+
+  return {
+    engine,
+    ready,
+    adminSocketPath,
+    async stop() {
+      stopping.abort();
+      ads?.stop();
+      await ready.catch(() => undefined);
+      ads?.stop();
+      await engine.stop();
+      await admin?.close();
+    },
+  };
+}
+
+function readToken(opts: RunDataplaneOptions): string {
+  if (opts.token) return opts.token.trim();
+  if (opts.tokenFile) return fs.readFileSync(opts.tokenFile, 'utf8').trim();
+  return '';
+}
+
+/** Name and mesh from the Dataplane resource when given (it names the proxy), else from the flags. */
+function identityFrom(opts: RunDataplaneOptions, dataplaneResource: string): { mesh: string; name: string } {
+  let fromFile: { name?: unknown; mesh?: unknown } = {};
+  if (dataplaneResource) {
+    try {
+      fromFile = (YAML.parse(dataplaneResource) ?? {}) as typeof fromFile;
+    } catch (err) {
+      throw new Error(`dataplane resource ${opts.dataplaneFile ?? '(inline)'}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const mesh = (typeof fromFile.mesh === 'string' ? fromFile.mesh : '') || opts.mesh || 'default';
+  const name = (typeof fromFile.name === 'string' ? fromFile.name : '') || opts.name || '';
+  if (!name) throw new Error('a data plane name is required (flag or "name" in the dataplane file)');
+  return { mesh, name };
+}
+
+/** Retries while the answer may change (CP unreachable, mesh or Dataplane not there yet). */
+async function bootstrapUntilAccepted(cpAddress: string, body: BootstrapRequestBody, ca: Buffer | undefined, logger: Logger, stop: AbortSignal): Promise<BootstrapResult> {
+  const backoff = new Backoff(500, 5000);
+  for (;;) {
+    if (stop.aborted) throw new Error('data plane stopped');
+    logger.info({ cpAddress, mesh: body.mesh, name: body.name }, 'waiting for bootstrap from the control plane');
+    try {
+      const result = await requestBootstrap(cpAddress, body, ca);
+      logger.info({ nodeId: result.nodeId, xdsServer: `${result.xds.host}:${result.xds.port}`, tls: result.xds.tls }, 'bootstrap received');
+      return result;
+    } catch (err) {
+      if (err instanceof BootstrapHttpError && !err.retryable) throw err;
+      const delay = backoff.next();
+      if (err instanceof BootstrapHttpError && err.status === 422) {
+        logger.warn({ status: err.status, body: err.body, retryInMs: delay }, `Mesh '${body.mesh}' not found. Waiting for mesh creation.`);
+      } else if (err instanceof BootstrapHttpError) {
+        logger.warn({ status: err.status, body: err.body, retryInMs: delay }, 'bootstrap not accepted yet; retrying');
+      } else {
+        logger.warn({ err: (err as Error).message, retryInMs: delay }, 'control plane not reachable; retrying');
+      }
+      await sleep(delay, stop);
+    }
+  }
+}
+
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', done);
+      resolve();
+    }
+    stop.addEventListener('abort', done);
+  });
+}

@@ -1,0 +1,193 @@
+// Forwards one HTTP request to an upstream endpoint (HTTP/1.1 via a keep-alive agent or HTTP/2 via
+// a shared session) and streams the response back, with Envoy's local replies on failure.
+import http, { ServerResponse } from 'node:http';
+import type { ClientHttp2Stream, IncomingHttpHeaders as Http2Headers } from 'node:http2';
+import type { Http2ServerRequest } from 'node:http2';
+import type { Readable } from 'node:stream';
+import type { ClusterRuntime } from '../cluster/cluster.js';
+import type { UpstreamHost } from '../cluster/load-balancer.js';
+import type { HttpExchange, LiveConfig } from '../registry.js';
+import { downstreamResponseHeaders, flattenHeaders, headersObject, http2RequestHeaders, upstreamRequestHeaders } from './headers.js';
+import { countStatus } from '../stats.js';
+import { pickCluster, type ForwardAction } from './route-table.js';
+
+const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function forward(ex: HttpExchange, action: ForwardAction, live: LiveConfig): void {
+  const cluster = live.clusters.get(pickCluster(action));
+  if (!cluster) {
+    localReply(ex, action.clusterNotFoundStatus, '');
+    return;
+  }
+  cluster.stats.rqTotal.value++;
+  if (cluster.active >= cluster.maxRequests) {
+    cluster.stats.pendingOverflow.value++;
+    localReply(ex, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+    return;
+  }
+  const host = cluster.pick();
+  if (!host) {
+    cluster.stats.noneHealthy.value++;
+    localReply(ex, 503, 'no healthy upstream');
+    return;
+  }
+  new UpstreamCall(ex, cluster, host, action).start();
+}
+
+/** A local (proxy-generated) response, like Envoy's. */
+export function localReply(ex: HttpExchange, status: number, body: string): void {
+  const { res } = ex;
+  ex.onStatus(status);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+class UpstreamCall {
+  private finished = false;
+  private responded = false;
+  private timer: NodeJS.Timeout | undefined;
+  private abortUpstream: () => void = () => {};
+  private readonly method: string;
+  private readonly path: string;
+  private readonly headers: string[];
+  private readonly hasBody: boolean;
+
+  constructor(
+    private readonly ex: HttpExchange,
+    private readonly cluster: ClusterRuntime,
+    private readonly host: UpstreamHost,
+    private readonly action: ForwardAction,
+  ) {
+    const { req } = ex;
+    this.method = req.method ?? 'GET';
+    this.path = rewritePath(req.url ?? '/', ex.route.prefix, action.prefixRewrite);
+    this.headers = upstreamRequestHeaders(req.rawHeaders, {
+      remoteAddress: req.socket.remoteAddress ?? '',
+      secure: ex.secure,
+      hostRewrite: action.hostRewrite,
+    });
+    this.hasBody = requestHasBody(req);
+  }
+
+  start(): void {
+    this.host.active++;
+    this.cluster.active++;
+    if (this.action.timeoutMs > 0) this.timer = setTimeout(() => this.onTimeout(), this.action.timeoutMs);
+    this.ex.res.once('close', () => {
+      if (!this.finished) {
+        // The downstream went away before the response completed.
+        this.abortUpstream();
+        this.finish();
+      }
+    });
+    if (this.cluster.http2) this.sendHttp2();
+    else this.sendHttp1(false);
+  }
+
+  private sendHttp1(isRetry: boolean): void {
+    const upReq = http.request({
+      agent: this.host.pool.agent,
+      host: this.host.address,
+      port: this.host.port,
+      method: this.method,
+      path: this.path,
+      headers: this.headers as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+    this.abortUpstream = () => upReq.destroy();
+    upReq.on('response', (upRes) => this.onResponse(upRes.statusCode ?? 502, upRes.rawHeaders, upRes));
+    upReq.on('error', (err: NodeJS.ErrnoException) => {
+      // A pooled connection the upstream closed just as we reused it: safe to retry a bodiless request once.
+      if (!isRetry && !this.responded && !this.hasBody && upReq.reusedSocket && err.code === 'ECONNRESET') {
+        this.sendHttp1(true);
+        return;
+      }
+      this.onUpstreamError(err);
+    });
+    if (this.action.idleTimeoutMs > 0) upReq.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
+    if (this.hasBody) this.ex.req.pipe(upReq);
+    else upReq.end();
+  }
+
+  private sendHttp2(): void {
+    let stream: ClientHttp2Stream;
+    try {
+      const session = this.host.pool.http2Session();
+      stream = session.request(http2RequestHeaders(this.headers, this.method, this.path), { endStream: !this.hasBody });
+    } catch (err) {
+      this.onUpstreamError(err as Error);
+      return;
+    }
+    this.abortUpstream = () => stream.close();
+    stream.on('response', (headers: Http2Headers) => {
+      const status = Number(headers[':status'] ?? 502);
+      this.onResponse(status, flattenHeaders(headers), stream);
+    });
+    stream.on('error', (err) => this.onUpstreamError(err));
+    stream.on('close', () => {
+      if (!this.responded) this.onUpstreamError(Object.assign(new Error('stream reset'), { code: 'ECONNRESET' }));
+    });
+    if (this.action.idleTimeoutMs > 0) stream.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
+    if (this.hasBody) this.ex.req.pipe(stream);
+  }
+
+  private onResponse(status: number, rawHeaders: string[], body: Readable): void {
+    if (this.finished) return;
+    this.responded = true;
+    const { res } = this.ex;
+    countStatus(this.cluster.stats.rqClass, status);
+    this.ex.onStatus(status);
+    const headers = downstreamResponseHeaders(rawHeaders);
+    if (res instanceof ServerResponse) res.writeHead(status, headers);
+    else res.writeHead(status, headersObject(headers));
+    body.on('end', () => this.finish());
+    body.on('error', () => {
+      res.destroy();
+      this.finish();
+    });
+    body.pipe(res as NodeJS.WritableStream);
+  }
+
+  private onUpstreamError(err: NodeJS.ErrnoException): void {
+    if (this.finished) return;
+    if (this.responded) {
+      this.ex.res.destroy();
+    } else {
+      const reason = CONNECT_FAILURE_CODES.has(err.code ?? '') ? 'connection failure' : 'connection termination';
+      localReply(this.ex, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
+    }
+    this.finish();
+  }
+
+  private onTimeout(): void {
+    if (this.finished) return;
+    this.cluster.stats.rqTimeout.value++;
+    this.abortUpstream();
+    if (this.responded) this.ex.res.destroy();
+    else localReply(this.ex, 504, 'upstream request timeout');
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.host.active--;
+    this.cluster.active--;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+function requestHasBody(req: HttpExchange['req']): boolean {
+  if ('stream' in req) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  const h = req.headers;
+  return h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
+}
+
+function rewritePath(path: string, matchedPrefix: string | undefined, prefixRewrite: string | undefined): string {
+  if (prefixRewrite === undefined || matchedPrefix === undefined) return path;
+  return prefixRewrite + path.slice(matchedPrefix.length);
+}

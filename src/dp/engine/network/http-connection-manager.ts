@@ -1,0 +1,184 @@
+// envoy.filters.network.http_connection_manager: terminates HTTP/1.1 and HTTP/2 (h2c or over TLS)
+// on the connection, matches routes (inline route_config or RDS) and runs the HTTP filter chain.
+import http, { ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { reject } from '../config-error.js';
+import { checkFields, durationMs, list, obj, str, type Obj } from '../proto-values.js';
+import { httpFilters, networkFilters, type CompileContext, type DownstreamConnection, type HttpExchange, type HttpFilter, type HttpRequest, type HttpResponse, type NetworkFilter } from '../registry.js';
+import { compileRouteConfiguration, type RouteTable } from '../http/route-table.js';
+import { localReply } from '../http/forward.js';
+import { countStatus, responseClassCounters, type Counter } from '../stats.js';
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const HTTP2_PREFACE = 'PRI * HTTP/2.0';
+const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
+const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
+
+type Codec = 'AUTO' | 'HTTP1' | 'HTTP2';
+
+interface HcmSettings {
+  codec: Codec;
+  idleTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  requestTimeoutMs: number;
+  requestHeadersTimeoutMs: number;
+}
+
+networkFilters.register(HCM, (config, path, ctx) => {
+  checkFields(config, path, [
+    'stat_prefix', 'codec_type', 'route_config', 'rds', 'route_specifier', 'http_filters',
+    'common_http_protocol_options', 'stream_idle_timeout', 'request_timeout', 'request_headers_timeout',
+    'use_remote_address', 'http_protocol_options', 'http2_protocol_options',
+  ]);
+  const codec = (str(config.codec_type) || 'AUTO') as Codec;
+  if (!['AUTO', 'HTTP1', 'HTTP2'].includes(codec)) reject(`${path}.codec_type`, `${codec} is not supported`);
+  checkFields(obj(config.http_protocol_options, path), `${path}.http_protocol_options`, []);
+  checkFields(obj(config.http2_protocol_options, path), `${path}.http2_protocol_options`, []);
+  const common = obj(config.common_http_protocol_options, `${path}.common_http_protocol_options`);
+  checkFields(common, `${path}.common_http_protocol_options`, ['idle_timeout']);
+
+  const routes = routeSource(config, path, ctx);
+  const filters = list(config.http_filters, `${path}.http_filters`).map((f, i) => {
+    const fpath = `${path}.http_filters[${i}]`;
+    checkFields(f, fpath, ['name', 'typed_config', 'config_type']);
+    return httpFilters.create(f.typed_config, `${fpath}.typed_config`, ctx).instance;
+  });
+  if (filters.length === 0 || !filters[filters.length - 1].terminal) reject(`${path}.http_filters`, 'the last HTTP filter must be the router');
+  if (filters.slice(0, -1).some((f) => f.terminal)) reject(`${path}.http_filters`, 'router filter is before the end of the list');
+
+  const statPrefix = str(config.stat_prefix);
+  if (!statPrefix) reject(`${path}.stat_prefix`, 'is required');
+  return new HttpConnectionManager(routes, filters, statPrefix, ctx, {
+    codec,
+    idleTimeoutMs: durationMs(common.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS),
+    streamIdleTimeoutMs: durationMs(config.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
+    requestTimeoutMs: durationMs(config.request_timeout, 0),
+    requestHeadersTimeoutMs: durationMs(config.request_headers_timeout, 0),
+  });
+});
+
+/** The route table: compiled now when inline, looked up per request when it comes from RDS. */
+function routeSource(config: Obj, path: string, ctx: CompileContext): () => RouteTable | undefined {
+  if (config.route_config && config.rds) reject(path, 'route_config and rds are mutually exclusive');
+  if (config.route_config) {
+    const table = compileRouteConfiguration(obj(config.route_config, path), `${path}.route_config`);
+    return () => table;
+  }
+  if (!config.rds) return reject(path, 'one of route_config, rds is required');
+  const rds = obj(config.rds, `${path}.rds`);
+  checkFields(rds, `${path}.rds`, ['config_source', 'route_config_name']);
+  const source = obj(rds.config_source, `${path}.rds.config_source`);
+  checkFields(source, `${path}.rds.config_source`, ['ads', 'resource_api_version', 'initial_fetch_timeout']);
+  if (!source.ads) reject(`${path}.rds.config_source`, 'only the ADS config source is supported');
+  const name = str(rds.route_config_name);
+  if (!name) reject(`${path}.rds.route_config_name`, 'is required');
+  ctx.refs.routes.add(name);
+  const live = ctx.live;
+  return () => live.routes.get(name);
+}
+
+class HttpConnectionManager implements NetworkFilter {
+  readonly terminal = true;
+  private readonly http1: http.Server;
+  private readonly http2: http2.Http2Server;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private draining = false;
+  private readonly rqTotal: Counter;
+  private readonly cxTotal: Counter;
+  private readonly noRoute: Counter;
+  private readonly rqClass: Counter[];
+
+  constructor(
+    private readonly routes: () => RouteTable | undefined,
+    private readonly filters: HttpFilter[],
+    statPrefix: string,
+    ctx: CompileContext,
+    private readonly settings: HcmSettings,
+  ) {
+    this.rqTotal = ctx.stats.http(statPrefix, 'downstream_rq_total');
+    this.cxTotal = ctx.stats.http(statPrefix, 'downstream_cx_total');
+    this.noRoute = ctx.stats.http(statPrefix, 'no_route');
+    this.rqClass = responseClassCounters((c) => ctx.stats.httpResponseClass(statPrefix, c));
+
+    const onRequest = (req: HttpRequest, res: HttpResponse): void => this.onRequest(req, res);
+    this.http1 = http.createServer({ requestTimeout: settings.requestTimeoutMs, headersTimeout: settings.requestHeadersTimeoutMs || undefined }, onRequest);
+    this.http1.keepAliveTimeout = settings.idleTimeoutMs;
+    this.http1.timeout = settings.streamIdleTimeoutMs;
+    // The server never listens (the listener owns the socket); this turns on its connection tracking,
+    // which idle-connection closing and request timeouts rely on.
+    this.http1.emit('listening');
+    this.http2 = http2.createServer({}, onRequest);
+    this.http2.on('session', (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+      if (settings.idleTimeoutMs > 0) session.setTimeout(settings.idleTimeoutMs, () => session.close());
+      if (this.draining) session.close();
+    });
+    this.http2.on('stream', (stream: http2.ServerHttp2Stream) => {
+      if (settings.streamIdleTimeoutMs > 0) stream.setTimeout(settings.streamIdleTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    });
+  }
+
+  onConnection(conn: DownstreamConnection): boolean {
+    this.cxTotal.value++;
+    const socket = conn.socket as net.Socket;
+    const codec = this.settings.codec;
+    if (codec === 'AUTO') this.detectCodec(socket);
+    else this.handOver(socket, codec === 'HTTP2');
+    return true;
+  }
+
+  private handOver(socket: net.Socket, isHttp2: boolean): void {
+    if (isHttp2) {
+      // The HTTP/2 session drains bytes already buffered (peeked) itself; resuming would race it.
+      this.http2.emit('connection', socket);
+    } else {
+      this.http1.emit('connection', socket);
+      // Peeking leaves the socket paused.
+      socket.resume();
+    }
+  }
+
+  /** codec_type AUTO: HTTP/2 when the client starts with the HTTP/2 connection preface. */
+  private detectCodec(socket: net.Socket): void {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      this.handOver(socket, chunk.subarray(0, HTTP2_PREFACE.length).toString('latin1') === HTTP2_PREFACE);
+    });
+    socket.resume();
+  }
+
+  private onRequest(req: HttpRequest, res: HttpResponse): void {
+    this.rqTotal.value++;
+    const rqClass = this.rqClass;
+    const ex: HttpExchange = {
+      req,
+      res,
+      route: undefined as never,
+      secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+      onStatus: (status) => countStatus(rqClass, status),
+    };
+    if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;
+    const table = this.routes();
+    const host = (req.headers.host ?? req.headers[':authority'] ?? '') as string;
+    const route = table?.match(host, req.url ?? '/', req.headers);
+    if (!route) {
+      this.noRoute.value++;
+      localReply(ex, 404, '');
+      return;
+    }
+    ex.route = route;
+    for (const filter of this.filters) if (!filter.onRequest(ex)) return;
+  }
+
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    // Busy keep-alive connections close right after their current response.
+    this.http1.keepAliveTimeout = 1;
+    this.http1.closeIdleConnections();
+    for (const session of this.sessions) session.close();
+  }
+}

@@ -1,0 +1,107 @@
+// envoy.filters.network.tcp_proxy: pipes the connection to an endpoint of a (weighted) cluster.
+import type net from 'node:net';
+import { reject } from '../config-error.js';
+import { checkFields, durationMs, list, num, obj, str } from '../proto-values.js';
+import { networkFilters, type DownstreamConnection, type LiveConfig, type NetworkFilter } from '../registry.js';
+import type { Counter } from '../stats.js';
+
+const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
+
+interface Weighted {
+  name: string;
+  weight: number;
+}
+
+networkFilters.register(TCP_PROXY, (config, path, ctx) => {
+  checkFields(config, path, ['stat_prefix', 'cluster', 'weighted_clusters', 'cluster_specifier', 'idle_timeout']);
+  const statPrefix = str(config.stat_prefix);
+  if (!statPrefix) reject(`${path}.stat_prefix`, 'is required');
+  let clusters: Weighted[];
+  if (config.weighted_clusters) {
+    const wpath = `${path}.weighted_clusters`;
+    const wc = obj(config.weighted_clusters, wpath);
+    checkFields(wc, wpath, ['clusters']);
+    clusters = list(wc.clusters, `${wpath}.clusters`).map((c, i) => {
+      checkFields(c, `${wpath}.clusters[${i}]`, ['name', 'weight']);
+      return { name: str(c.name), weight: num(c.weight, 0) };
+    });
+    if (clusters.reduce((s, c) => s + c.weight, 0) <= 0) reject(wpath, 'the sum of weights must be greater than 0');
+  } else if (str(config.cluster)) {
+    clusters = [{ name: str(config.cluster), weight: 1 }];
+  } else {
+    return reject(path, 'one of cluster, weighted_clusters is required');
+  }
+  return new TcpProxy(clusters, durationMs(config.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS), ctx.live, {
+    cxTotal: ctx.stats.tcp(statPrefix, 'downstream_cx_total'),
+    noRoute: ctx.stats.tcp(statPrefix, 'downstream_cx_no_route'),
+    idleTimeout: ctx.stats.tcp(statPrefix, 'idle_timeout'),
+  });
+});
+
+class TcpProxy implements NetworkFilter {
+  readonly terminal = true;
+  private readonly totalWeight: number;
+
+  constructor(
+    private readonly clusters: Weighted[],
+    private readonly idleTimeoutMs: number,
+    private readonly live: LiveConfig,
+    private readonly stats: { cxTotal: Counter; noRoute: Counter; idleTimeout: Counter },
+  ) {
+    this.totalWeight = clusters.reduce((s, c) => s + c.weight, 0);
+  }
+
+  onConnection(conn: DownstreamConnection): boolean {
+    this.stats.cxTotal.value++;
+    const downstream = conn.socket;
+    const cluster = this.live.clusters.get(this.pickCluster());
+    const host = cluster?.pick();
+    if (!cluster || !host) {
+      if (cluster) cluster.stats.noneHealthy.value++;
+      else this.stats.noRoute.value++;
+      downstream.destroy();
+      return true;
+    }
+    cluster.stats.rqTotal.value++;
+    host.active++;
+    const upstream: net.Socket = host.pool.connect();
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      host.active--;
+      downstream.destroy();
+      upstream.destroy();
+    };
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+    downstream.on('error', close);
+    upstream.on('error', close);
+    downstream.on('close', close);
+    upstream.on('close', close);
+    if (this.idleTimeoutMs > 0) {
+      const onIdle = (): void => {
+        this.stats.idleTimeout.value++;
+        close();
+      };
+      downstream.setTimeout(this.idleTimeoutMs, onIdle);
+      upstream.setTimeout(this.idleTimeoutMs, onIdle);
+    }
+    return true;
+  }
+
+  private pickCluster(): string {
+    if (this.clusters.length === 1) return this.clusters[0].name;
+    let r = Math.random() * this.totalWeight;
+    for (const c of this.clusters) {
+      r -= c.weight;
+      if (r < 0) return c.name;
+    }
+    return this.clusters[this.clusters.length - 1].name;
+  }
+
+  drain(): void {
+    // Established TCP sessions run to completion; the listener already stopped handing new ones here.
+  }
+}

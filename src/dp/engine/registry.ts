@@ -1,0 +1,142 @@
+// Extension registry keyed by Envoy type URL: each network filter, HTTP filter, listener filter,
+// transport socket and cluster type lives in its own file and registers itself here. Config naming a
+// type that is not registered is rejected with that type URL (the agent turns it into a NACK).
+import type net from 'node:net';
+import type tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { reject } from './config-error.js';
+import { obj, unpackTyped, type Obj } from './proto-values.js';
+import type { Stats } from './stats.js';
+import type { ClusterRuntime } from './cluster/cluster.js';
+import type { RouteTable, Route } from './http/route-table.js';
+import type { TlsSecret } from './transport/secrets.js';
+
+/** The config in force, swapped as a whole by Engine.apply(); looked up at connection/request time. */
+export interface LiveConfig {
+  clusters: Map<string, ClusterRuntime>;
+  routes: Map<string, RouteTable>;
+}
+
+/** Names other resources refer to; the agent subscribes to exactly these. */
+export interface References {
+  routes: Set<string>;
+  endpoints: Set<string>;
+  secrets: Set<string>;
+}
+
+export interface CompileContext {
+  stats: Stats;
+  /** Live view for request-time lookups (clusters, RDS route tables, SDS secrets). */
+  live: LiveConfig;
+  /** The secrets of the config being compiled, to validate SDS references up front. */
+  secrets: Map<string, TlsSecret>;
+  /** ClusterLoadAssignments of the config being compiled, by cluster/service name. */
+  endpoints: Map<string, Obj>;
+  refs: References;
+  /** Network filters built so far, drained if the config is rejected or replaced. */
+  created: NetworkFilter[];
+}
+
+/** What listener filters learnt about a new connection, used by filter_chain_match. */
+export interface ConnectionInfo {
+  localPort: number;
+  remoteAddress: string;
+  transportProtocol: string;
+  serverName: string;
+  applicationProtocols: string[];
+}
+
+export interface DownstreamConnection {
+  socket: Duplex & Pick<net.Socket, 'remoteAddress' | 'destroy' | 'setTimeout'>;
+  info: ConnectionInfo;
+  /** TLS terminated by the engine. */
+  secure: boolean;
+}
+
+export interface NetworkFilter {
+  /** A terminal filter owns the connection and must come last in the chain. */
+  readonly terminal: boolean;
+  /** Non-terminal filters return false when they closed the connection. */
+  onConnection(conn: DownstreamConnection): boolean;
+  /** Stop reusing existing connections for new work: the listener changed or went away. */
+  drain(): void;
+}
+
+export type HttpRequest = IncomingMessage | Http2ServerRequest;
+export type HttpResponse = ServerResponse | Http2ServerResponse;
+
+export interface HttpExchange {
+  req: HttpRequest;
+  res: HttpResponse;
+  route: Route;
+  /** The downstream connection is TLS terminated by the engine. */
+  secure: boolean;
+  /** Called once with the final status code, for stats. */
+  onStatus(status: number): void;
+}
+
+export interface HttpFilter {
+  readonly terminal: boolean;
+  /** Returns false when the filter answered the request itself. */
+  onRequest(exchange: HttpExchange): boolean;
+}
+
+export interface ListenerFilter {
+  /** Reads (and puts back) the first bytes of a connection to fill `info`; gives up when `signal` aborts. */
+  inspect(socket: net.Socket, info: ConnectionInfo, signal: AbortSignal): Promise<void>;
+}
+
+export interface DownstreamTransport {
+  /** Wraps an accepted socket, e.g. TLS termination. Undefined when the connection is refused. */
+  wrap(socket: net.Socket, info: ConnectionInfo): DownstreamConnection['socket'] | undefined;
+  readonly secure: boolean;
+}
+
+export interface UpstreamTransport {
+  /** TLS options for connections to an endpoint, or undefined for plaintext. */
+  tlsOptions(): tls.ConnectionOptions | undefined;
+  /** Changes when the TLS material changes, so pooled connections are not reused across it. */
+  readonly fingerprint: string;
+}
+
+export type Factory<T> = (config: Obj, path: string, ctx: CompileContext) => T;
+
+export class Registry<T> {
+  private readonly factories = new Map<string, Factory<T>>();
+
+  constructor(readonly kind: string) {}
+
+  register(key: string, factory: Factory<T>): void {
+    if (this.factories.has(key)) throw new Error(`${this.kind} ${key} registered twice`);
+    this.factories.set(key, factory);
+  }
+
+  has(key: string): boolean {
+    return this.factories.has(key);
+  }
+
+  lookup(key: string, path: string): Factory<T> {
+    const factory = this.factories.get(key);
+    if (!factory) reject(path, `${this.kind} type ${key} is not supported by the Skein data plane`);
+    return factory;
+  }
+
+  /** Builds the extension named by a `typed_config` Any. */
+  create(typedConfig: unknown, path: string, ctx: CompileContext): { typeUrl: string; instance: T } {
+    const typeUrl = obj(typedConfig, path).type_url;
+    if (typeof typeUrl !== 'string' || !typeUrl) reject(path, `${this.kind} without typed_config`);
+    const factory = this.lookup(typeUrl, path);
+    const { config } = unpackTyped(typedConfig, path);
+    return { typeUrl, instance: factory(config, path, ctx) };
+  }
+}
+
+export const networkFilters = new Registry<NetworkFilter>('network filter');
+export const httpFilters = new Registry<HttpFilter>('HTTP filter');
+export const listenerFilters = new Registry<ListenerFilter>('listener filter');
+export const downstreamTransports = new Registry<DownstreamTransport>('downstream transport socket');
+export const upstreamTransports = new Registry<UpstreamTransport>('upstream transport socket');
+/** Keyed by Cluster.type (discovery type); returns the ClusterLoadAssignment to use, if any yet. */
+export const clusterTypes = new Registry<Obj | undefined>('cluster discovery');

@@ -1,0 +1,88 @@
+// `skein dp run`: the data plane process. Flags follow kuma-dp's names.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import pino from 'pino';
+import { runDataplane } from './agent/agent.js';
+
+interface DpFlags {
+  cpAddress: string;
+  mesh?: string;
+  name?: string;
+  dataplaneFile?: string;
+  dataplane?: string;
+  dataplaneVar: string[];
+  dataplaneTokenFile?: string;
+  dataplaneToken?: string;
+  workDir?: string;
+  caCertFile?: string;
+  logLevel: string;
+}
+
+/** `{{ key }}` placeholders in the Dataplane template, as kuma-dp's --dataplane-var. */
+function renderTemplate(text: string, vars: string[]): string {
+  const values = new Map(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)] as const));
+  return text.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (m, key: string) => values.get(key) ?? m);
+}
+
+export async function runDp(argv: string[]): Promise<void> {
+  const program = new Command('skein dp').description('Skein data plane');
+  program.exitOverride();
+  program
+    .command('run')
+    .description('run a data plane proxy configured by the control plane')
+    .option('--cp-address <url>', 'control plane DP server URL (env KUMA_CONTROL_PLANE_URL)', process.env['KUMA_CONTROL_PLANE_URL'] ?? 'http://localhost:5678')
+    .option('--mesh <mesh>', 'mesh of the proxy (env KUMA_DATAPLANE_MESH)', process.env['KUMA_DATAPLANE_MESH'])
+    .option('--name <name>', 'name of the Dataplane (env KUMA_DATAPLANE_NAME)', process.env['KUMA_DATAPLANE_NAME'])
+    .option('-d, --dataplane-file <file>', 'Dataplane resource (YAML/JSON) to register (env KUMA_DATAPLANE_RUNTIME_RESOURCE_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_RESOURCE_PATH'])
+    .option('--dataplane <yaml>', 'Dataplane resource inline')
+    .option('-v, --dataplane-var <k=v>', 'value for a {{ k }} placeholder in the Dataplane (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--dataplane-token-file <file>', 'dataplane token file (env KUMA_DATAPLANE_RUNTIME_TOKEN_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_TOKEN_PATH'])
+    .option('--dataplane-token <token>', 'dataplane token inline (env KUMA_DATAPLANE_RUNTIME_TOKEN)', process.env['KUMA_DATAPLANE_RUNTIME_TOKEN'])
+    .option('--work-dir <dir>', 'working directory (admin socket) (env SKEIN_DP_WORK_DIR)', process.env['SKEIN_DP_WORK_DIR'])
+    .option('--ca-cert-file <file>', 'CA certificate that signed the control plane certificate (env KUMA_CONTROL_PLANE_CA_CERT_FILE)', process.env['KUMA_CONTROL_PLANE_CA_CERT_FILE'])
+    .option('--log-level <level>', 'log level', process.env['SKEIN_LOG_LEVEL'] ?? 'info')
+    .action(async (flags: DpFlags) => {
+      const logger = pino({ level: flags.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+      let dataplaneYaml: string | undefined = flags.dataplane;
+      if (flags.dataplaneFile) dataplaneYaml = fs.readFileSync(flags.dataplaneFile, 'utf8');
+      if (dataplaneYaml) dataplaneYaml = renderTemplate(dataplaneYaml, flags.dataplaneVar);
+      if (dataplaneYaml && (flags.name || flags.mesh)) {
+        logger.warn('--name/--mesh are ignored: the Dataplane resource names the proxy');
+      }
+      const workDir = flags.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-'));
+      fs.mkdirSync(workDir, { recursive: true, mode: 0o711 });
+      const dp = await runDataplane({
+        cpAddress: flags.cpAddress,
+        mesh: flags.mesh,
+        name: flags.name,
+        dataplaneYaml,
+        token: flags.dataplaneToken,
+        tokenFile: flags.dataplaneTokenFile,
+        workDir,
+        caCertFile: flags.caCertFile,
+        logger,
+      });
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'stopping data plane');
+        dp.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code?.startsWith('commander.')) process.exit((err as { exitCode?: number }).exitCode ?? 1);
+    process.stderr.write(`Error: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,152 @@
+// Test harness: start real `skein` processes (built product, bin/skein.js) and wait for them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const SKEIN_BIN = path.join(REPO_ROOT, 'bin', 'skein.js');
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `skein-${prefix}-`));
+}
+
+export interface RunningCp {
+  proc: ChildProcess;
+  apiUrl: string;
+  apiPort: number;
+  diagnosticsPort: number;
+  dpPort: number;
+  logs: () => string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL (no shutdown hooks) and wait for exit. */
+  kill(): Promise<void>;
+}
+
+export interface CpOptions {
+  store?: 'memory' | 'embedded' | 'postgres';
+  dataDir?: string;
+  postgresUrl?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Fixed ports (for restart tests); 0 = pick a free one. */
+  apiPort?: number;
+  dpPort?: number;
+}
+
+/** Starts `skein cp run` on free ports and resolves once its `control plane ready` log line appears. */
+export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
+  const args = [
+    SKEIN_BIN, 'cp', 'run',
+    '--store', opts.store ?? 'memory',
+    '--api-port', String(opts.apiPort ?? 0),
+    '--dp-port', String(opts.dpPort ?? 0),
+    '--diagnostics-port', '0',
+    '--kds-port', '0',
+    '--api-address', '127.0.0.1',
+    '--diagnostics-address', '127.0.0.1',
+    '--work-dir', tempDir('cpwork'),
+  ];
+  if (opts.dataDir) args.push('--data-dir', opts.dataDir);
+  if (opts.postgresUrl) args.push('--postgres-url', opts.postgresUrl);
+  args.push(...(opts.args ?? []));
+  const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+
+  const ready = await waitFor(
+    () => {
+      for (const line of output.split('\n')) {
+        if (!line.includes('control plane ready')) continue;
+        try {
+          return JSON.parse(line) as { apiPort: number; diagnosticsPort: number; dpPort?: number };
+        } catch {
+          /* partial line */
+        }
+      }
+      if (proc.exitCode !== null) throw new Error(`control plane exited with ${proc.exitCode}:\n${output}`);
+      return undefined;
+    },
+    { timeoutMs: 30_000, what: 'control plane ready' },
+  );
+  const stopWith = async (signal: NodeJS.Signals) => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    await exited;
+  };
+  return {
+    proc,
+    apiPort: ready.apiPort,
+    apiUrl: `http://127.0.0.1:${ready.apiPort}`,
+    diagnosticsPort: ready.diagnosticsPort,
+    dpPort: ready.dpPort ?? 0,
+    logs: () => output,
+    stop: () => stopWith('SIGTERM'),
+    kill: () => stopWith('SIGKILL'),
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false. */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      lastError = err;
+      if (err instanceof Error && err.message.includes('exited with')) throw err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
+  }
+}
+
+export interface HttpResult {
+  status: number;
+  body: unknown;
+  text: string;
+  headers: Headers;
+}
+
+/** Small JSON-over-HTTP client for the REST API. */
+export async function api(baseUrl: string, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${baseUrl}${urlPath}`, init);
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON: callers use `text` */
+  }
+  return { status: res.status, body: parsed, text, headers: res.headers };
+}
+
+/** Runs the real `skein` CLI and returns its exit code and output. */
+export async function runSkein(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [SKEIN_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdin.end(opts.input ?? '');
+  const code = await new Promise<number>((resolve) => proc.once('close', (c) => resolve(c ?? 1)));
+  return { code, stdout, stderr };
+}
+
+/** PostgreSQL used by tests; `SKEIN_REQUIRE_POSTGRES=1` (CI) turns "unreachable" into a failure. */
+export const TEST_POSTGRES_URL = process.env['SKEIN_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
