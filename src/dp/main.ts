@@ -69,11 +69,17 @@ export async function runDp(argv: string[]): Promise<void> {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'stopping data plane');
+        // Draining is bounded: a stuck upstream must not keep the process from exiting.
+        setTimeout(() => process.exit(0), 10_000).unref();
         dp.stop().then(
           () => process.exit(0),
           () => process.exit(1),
         );
       };
+      // A refusal that retrying cannot fix (bad token, invalid Dataplane) ends the process.
+      dp.ready.catch(() => {
+        void dp.stop().finally(() => process.exit(1));
+      });
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
     });

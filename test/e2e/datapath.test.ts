@@ -69,6 +69,32 @@ async function tcpEcho(port: number, message: string): Promise<string> {
   });
 }
 
+interface Subscription {
+  id?: string;
+  connectTime?: string;
+  disconnectTime?: string;
+  status?: { total?: { responsesAcknowledged?: number } };
+}
+
+/** The newest xDS subscription of each Dataplane, from the insights the CP serves. */
+async function latestSubscriptions(cp: RunningCp): Promise<Record<string, Subscription>> {
+  const overview = await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/_overview');
+  const items = (overview.body as { items: { name: string; dataplaneInsight?: { subscriptions: Subscription[] } }[] }).items;
+  return Object.fromEntries(items.map((i) => [i.name, i.dataplaneInsight?.subscriptions.at(-1) ?? {}]));
+}
+
+/** GET on a DP's admin API, which listens only on a Unix socket in its work dir. */
+async function adminGet(dp: RunningDp, p: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: path.join(dp.workDir, 'skein-dp-admin.sock'), path: p, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('traffic between two data planes', () => {
   let cp: RunningCp;
   const dps: RunningDp[] = [];
@@ -78,9 +104,10 @@ describe('traffic between two data planes', () => {
   const ports: Record<string, number> = {};
   let tokenFile: (name: string) => Promise<string>;
   const dir = tempDir('datapath');
+  const dataDir = tempDir('datapath-store');
 
   beforeAll(async () => {
-    cp = await startCp({ store: 'memory' });
+    cp = await startCp({ store: 'embedded', dataDir });
     // Real services behind the proxies.
     const web = http.createServer((req, res) => res.end(`web says hi to ${req.url}`));
     await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()));
@@ -153,14 +180,13 @@ networking:
     expect(res.body).toBe('web says hi to /hello');
     expect(await tcpEcho(ports.dbOutbound!, 'ping')).toBe('echo:ping');
 
-    // The insight shows both proxies online, and the CP can show the config it sent.
-    const overview = await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/_overview');
-    const items = (overview.body as { items: { name: string; dataplaneInsight?: { subscriptions: { connectTime?: string; disconnectTime?: string }[] } }[] }).items;
-    for (const name of ['backend', 'client']) {
-      const insight = items.find((i) => i.name === name)?.dataplaneInsight;
-      expect(insight?.subscriptions.at(-1)?.connectTime, name).toBeTruthy();
-      expect(insight?.subscriptions.at(-1)?.disconnectTime).toBeUndefined();
-    }
+    // The insight shows both proxies online (insights are written in batches), and ACKs counted.
+    const subscriptions = await waitFor(async () => {
+      const latest = await latestSubscriptions(cp);
+      return latest.backend?.connectTime && latest.client?.connectTime && (latest.client.status?.total?.responsesAcknowledged ?? 0) > 0 ? latest : undefined;
+    }, { what: 'both proxies online in their insights' });
+    expect(subscriptions.backend!.disconnectTime).toBeUndefined();
+    expect(subscriptions.client!.disconnectTime).toBeUndefined();
     const xds = await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/client/xds');
     expect(xds.status).toBe(200);
     expect(JSON.stringify(xds.body)).toContain(`outbound:127.0.0.1:${ports.webOutbound}`);
@@ -169,15 +195,16 @@ networking:
   });
 
   it('removes the endpoint of a deleted Dataplane from the other proxy', async () => {
-    expect((await api(cp.apiUrl, 'DELETE', '/meshes/default/dataplanes/backend')).status).toBe(200);
-    await waitFor(async () => {
-      const r = await httpGet(ports.webOutbound!).catch(() => ({ status: 0, body: '' }));
-      return r.status === 503 ? r : undefined;
-    }, { timeoutMs: 10_000, what: 'web to become unavailable' });
-    // The backend DP is still connected: it re-registers itself when it reconnects, so put it back.
-    const backend = dps[0]!;
+    const client = dps[1]!;
+    const backendEndpoint = `127.0.0.1:${ports.webInbound}`;
+    expect(await adminGet(client, '/clusters')).toContain(backendEndpoint);
+    // Stop the backend proxy first: while it is connected it would bring its Dataplane back.
+    const backend = dps.shift()!;
     await backend.stop();
-    dps.shift();
+    expect((await api(cp.apiUrl, 'DELETE', '/meshes/default/dataplanes/backend')).status).toBe(200);
+    await waitFor(async () => !(await adminGet(client, '/clusters')).includes(backendEndpoint), { what: 'backend endpoint removed from the client proxy' });
+    const r = await httpGet(ports.webOutbound!).catch(() => ({ status: 0, body: '' }));
+    expect(r.status).not.toBe(200);
   });
 
   it('keeps traffic flowing while the CP is down and reconnects when it returns', async () => {
@@ -187,16 +214,19 @@ networking:
 
     const dpPort = cp.dpPort;
     const apiPort = cp.apiPort;
+    const before = await latestSubscriptions(cp);
     await cp.kill();
     for (let i = 0; i < 20; i++) expect((await httpGet(ports.webOutbound!)).status).toBe(200);
 
-    cp = await startCp({ store: 'memory', dpPort, apiPort });
-    // The memory store starts empty: proxies re-register over their xDS streams.
+    cp = await startCp({ store: 'embedded', dataDir, dpPort, apiPort });
+    // Both proxies open a new xDS subscription to the new CP (backoff is capped at a few seconds).
     await waitFor(async () => {
-      const list = await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes');
-      return (list.body as { total: number }).total === 2;
+      const latest = await latestSubscriptions(cp);
+      return ['backend', 'client'].every((n) => latest[n]?.connectTime && !latest[n]?.disconnectTime && latest[n]?.connectTime !== before[n]?.connectTime);
     }, { timeoutMs: 30_000, what: 'proxies to reconnect' });
     expect((await httpGet(ports.webOutbound!)).status).toBe(200);
+    // A change made while connected again reaches the proxies: the backend's endpoint stays served.
+    expect(await adminGet(dps[1]!, '/clusters')).toContain(`127.0.0.1:${ports.webInbound}`);
   });
 
   it('refuses a bad token with the reason in the DP log', async () => {
