@@ -39,7 +39,10 @@ export interface Page {
   items: Resource[];
 }
 
-export type MeshHook = (mesh: Resource) => Promise<void>;
+/** `created` is true when the mesh did not exist before this write. */
+export type MeshHook = (mesh: Resource, created: boolean) => Promise<void>;
+/** Checks a Mesh against other state (e.g. provided CA secrets) before it is stored. */
+export type MeshValidator = (mesh: Resource) => Promise<Violation[]>;
 
 /** Labels that cannot change once set (Kuma's immutable computed labels). */
 const IMMUTABLE_LABELS = ['kuma.io/origin', 'kuma.io/zone', 'kuma.io/display-name'];
@@ -49,6 +52,7 @@ const MAX_MESH_NAME = 63;
 export class ResourceManager {
   /** Run after a mesh is created or updated (default policies, CA material, signing keys). */
   readonly meshHooks: MeshHook[] = [];
+  readonly meshValidators: MeshValidator[] = [];
 
   constructor(
     readonly store: ResourceStore,
@@ -86,13 +90,14 @@ export class ResourceManager {
     const existing = await this.store.get({ type: d.name, mesh, name: input.name });
     const candidate = this.prepare(d, { ...input, mesh }, existing);
     const violations = [...validateResource(candidate, this.ctx), ...this.crossResourceRules(d, candidate, existing)];
+    if (violations.length === 0 && d.name === 'Mesh') violations.push(...(await this.externalMeshRules(candidate)));
     if (violations.length > 0) throw new ValidationError(violations);
 
     const req = { type: d.name, mesh, name: input.name, labels: candidate.labels, spec: candidate.spec, status: candidate.status };
     const resource = existing
       ? await this.timed('update', d.name, () => this.store.update({ ...req, version: existing.version }))
       : await this.timed('create', d.name, () => this.store.create(req));
-    if (d.name === 'Mesh') await this.runMeshHooks(resource);
+    if (d.name === 'Mesh') await this.runMeshHooks(resource, !existing);
     return { created: !existing, resource, warnings: [] };
   }
 
@@ -103,11 +108,12 @@ export class ResourceManager {
     if (d.scope === 'Mesh' && !(await this.meshExists(mesh))) throw new MeshNotFoundError(mesh);
     const candidate = this.prepare(d, { ...input, mesh }, undefined);
     const violations = [...validateResource(candidate, this.ctx), ...this.crossResourceRules(d, candidate, undefined)];
+    if (violations.length === 0 && d.name === 'Mesh') violations.push(...(await this.externalMeshRules(candidate)));
     if (violations.length > 0) throw new ValidationError(violations);
     const resource = await this.timed('create', d.name, () =>
       this.store.create({ type: d.name, mesh, name: input.name, labels: candidate.labels, spec: candidate.spec, status: candidate.status }),
     );
-    if (d.name === 'Mesh') await this.runMeshHooks(resource);
+    if (d.name === 'Mesh') await this.runMeshHooks(resource, true);
     return resource;
   }
 
@@ -198,8 +204,14 @@ export class ResourceManager {
     return out;
   }
 
-  private async runMeshHooks(mesh: Resource): Promise<void> {
-    for (const hook of this.meshHooks) await hook(mesh);
+  private async runMeshHooks(mesh: Resource, created: boolean): Promise<void> {
+    for (const hook of this.meshHooks) await hook(mesh, created);
+  }
+
+  private async externalMeshRules(mesh: Resource): Promise<Violation[]> {
+    const out: Violation[] = [];
+    for (const validate of this.meshValidators) out.push(...(await validate(mesh)));
+    return out;
   }
 
   private async timed<T>(operation: string, type: string, fn: () => Promise<T>): Promise<T> {

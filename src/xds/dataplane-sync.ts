@@ -19,6 +19,9 @@ import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
 import type { ErrorDetail } from './server/hooks.js';
 import { DataplaneInsights } from './insights.js';
+import { ProxyIdentities } from './identity.js';
+import type { MeshCaManager } from '../pki/index.js';
+import { descriptorByName } from '../api/descriptor.js';
 
 export interface DataplaneSyncOptions {
   manager: ResourceManager;
@@ -27,6 +30,8 @@ export interface DataplaneSyncOptions {
   instanceId: string;
   /** Coalesce store changes for this long before regenerating (ms). */
   debounceMs?: number;
+  /** Issues workload certificates when a mesh has mTLS enabled. */
+  caManager: MeshCaManager;
 }
 
 interface ConnectedProxy {
@@ -45,19 +50,31 @@ export class DataplaneSync {
   private running: Promise<void> = Promise.resolve();
   private unwatch: (() => void) | undefined;
 
+  private readonly identities: ProxyIdentities;
+
   constructor(private readonly opts: DataplaneSyncOptions) {
     this.insights = new DataplaneInsights(opts.manager.store, opts.instanceId, opts.logger);
+    this.identities = new ProxyIdentities(opts.caManager, (nodeId) => {
+      const proxy = this.proxies.get(nodeId);
+      if (!proxy) return;
+      this.running = this.running.then(() =>
+        this.regenerate(proxy.mesh, [nodeId]).catch((err: Error) => opts.logger.error({ err, nodeId }, 'certificate renewal failed')),
+      );
+    });
   }
 
   start(): void {
     this.unwatch = this.opts.manager.store.watch((ev) => {
+      // Everything a proxy's config is made of: the mesh (mTLS), its Dataplanes, policies and
+      // secrets (a provided CA).
       if (ev.type === 'Mesh') this.markDirty(ev.name);
-      else if (ev.type === 'Dataplane') this.markDirty(ev.mesh);
+      else if (ev.type === 'Dataplane' || ev.type === 'Secret' || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
     });
   }
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    this.identities.stop();
     clearTimeout(this.timer);
     await this.running;
     await this.insights.flush();
@@ -69,7 +86,7 @@ export class DataplaneSync {
     if (!snapshot) return undefined;
     const byType: Record<string, unknown> = {};
     for (const [typeUrl, resources] of snapshot.resources) {
-      byType[typeUrl.split('.').pop()!] = [...resources.values()].map((r) => ({ name: r.name, version: r.version, resource: unpackAny(r.any) }));
+      byType[typeUrl.split('.').pop()!] = [...resources.values()].map((r) => ({ name: r.name, version: r.version, resource: redactKeys(unpackAny(r.any)) }));
     }
     return { version: snapshot.version, resources: byType };
   }
@@ -99,6 +116,7 @@ export class DataplaneSync {
     onNodeDisconnected: (nodeId: string) => {
       const proxy = this.proxies.get(nodeId);
       this.proxies.delete(nodeId);
+      this.identities.forget(nodeId);
       if (proxy) this.insights.disconnected(proxy.mesh, proxy.name);
     },
     onAck: (nodeId: string, typeUrl: string, version: string) => {
@@ -133,7 +151,11 @@ export class DataplaneSync {
     if (cached) return cached;
     const meshResource = await this.opts.manager.get('Mesh', '', mesh);
     if (!meshResource) return undefined;
-    const ctx = buildMeshContext(meshResource, await this.opts.manager.list('Dataplane', { mesh }));
+    const [dataplanes, permissions] = await Promise.all([
+      this.opts.manager.list('Dataplane', { mesh }),
+      this.opts.manager.list('MeshTrafficPermission', { mesh }),
+    ]);
+    const ctx = buildMeshContext(meshResource, dataplanes, permissions);
     this.contexts.set(mesh, ctx);
     return ctx;
   }
@@ -147,12 +169,27 @@ export class DataplaneSync {
       const proxy = this.proxies.get(id);
       const dp = proxy && ctx.dataplanes.get(proxy.name);
       if (!proxy || !dp) continue;
-      const inputHash = proxyInputHash(ctx, dp);
+      let identity;
+      try {
+        identity = await this.identities.identityFor(id, dp);
+      } catch (err) {
+        // Without a certificate the proxy keeps its last config rather than losing mTLS.
+        this.opts.logger.error({ err: (err as Error).message, nodeId: id }, 'could not issue a workload certificate');
+        continue;
+      }
+      const inputHash = proxyInputHash(ctx, dp, identity.version);
       if (proxy.inputHash === inputHash && this.cache.getSnapshot(id)) continue;
       proxy.inputHash = inputHash;
-      this.cache.setSnapshot(id, makeSnapshot(generateSidecar(dp, ctx)));
+      this.cache.setSnapshot(id, makeSnapshot(generateSidecar(dp, ctx, identity.identity)));
     }
   }
+}
+
+/** Private keys never leave the CP through the inspect API (Envoy's config_dump redacts them too). */
+function redactKeys(resource: unknown): unknown {
+  const r = resource as { tls_certificate?: { private_key?: unknown } } | undefined;
+  if (!r?.tls_certificate?.private_key) return resource;
+  return { ...r, tls_certificate: { ...r.tls_certificate, private_key: '[redacted]' } };
 }
 
 export function nodeIdOf(mesh: string, name: string): string {

@@ -28,6 +28,9 @@ export interface MeshContext {
   meshHash: string;
   dataplanes: Map<string, Resource>;
   services: Map<string, ServiceInfo>;
+  trafficPermissions: Resource[];
+  /** Changes when any policy of the mesh changes. */
+  policiesHash: string;
 }
 
 export interface Inbound {
@@ -61,7 +64,7 @@ export function hashOf(value: unknown): string {
   return crypto.createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
 }
 
-export function buildMeshContext(mesh: Resource, dataplanes: Resource[]): MeshContext {
+export function buildMeshContext(mesh: Resource, dataplanes: Resource[], trafficPermissions: Resource[] = []): MeshContext {
   const services = new Map<string, { protocols: Set<string>; endpoints: ServiceEndpoint[] }>();
   for (const dp of dataplanes) {
     const net = networkingOf(dp);
@@ -92,11 +95,13 @@ export function buildMeshContext(mesh: Resource, dataplanes: Resource[]): MeshCo
     meshHash: hashOf(mesh.spec),
     dataplanes: new Map(dataplanes.map((dp) => [dp.name, dp])),
     services: infos,
+    trafficPermissions,
+    policiesHash: hashOf(trafficPermissions.map((p) => [p.name, p.version, p.spec])),
   };
 }
 
 /** What a proxy's config depends on: its own Dataplane, the mesh, and the services it reaches. */
-export function proxyInputHash(ctx: MeshContext, dp: Resource): string {
+export function proxyInputHash(ctx: MeshContext, dp: Resource, identityVersion = ''): string {
   const outbound = (networkingOf(dp).outbound ?? []).map((o) => ctx.services.get(o.tags?.['kuma.io/service'] ?? '')?.hash ?? '-');
-  return hashOf([ctx.meshHash, dp.version, dp.modificationTime, dp.spec, outbound]);
+  return hashOf([ctx.meshHash, ctx.policiesHash, dp.version, dp.modificationTime, dp.spec, outbound, identityVersion]);
 }

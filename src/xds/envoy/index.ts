@@ -8,3 +8,5 @@ export * from './route.js';
 export * from './cluster.js';
 export * from './endpoint.js';
 export * from './resources.js';
+export * from './rbac.js';
+export * from './tls.js';

@@ -2,24 +2,37 @@
 //   inbound listener per networking.inbound[]   → local service (cluster localhost:<servicePort>)
 //   outbound listener per networking.outbound[] → service cluster (EDS, endpoints from the mesh)
 // TCP services get tcp_proxy; http/http2/grpc get an http_connection_manager with one route.
+// With mesh mTLS on, inbounds terminate mTLS (STRICT: TLS only; PERMISSIVE: TLS or plaintext,
+// told apart by the TLS inspector) and enforce MeshTrafficPermission on the TLS chain; outbound
+// clusters originate mTLS, verify the server's SPIFFE ID and send the service's SNI.
 import type { Resource } from '../../api/resource.js';
 import type { NamedResource } from '../cache/snapshot.js';
-import { networkingOf, type MeshContext } from '../context/mesh-context.js';
+import { networkingOf, type Inbound, type MeshContext } from '../context/mesh-context.js';
+import { inboundPermissions, type InboundPermissions } from '../../policies/index.js';
 import {
+  certificateSecret,
   clusterLoadAssignment,
   clusterLoadAssignmentResource,
   clusterResource,
+  downstreamMtls,
   edsCluster,
   filterChain,
   httpConnectionManagerFilter,
+  httpRbacFilter,
   listener,
   listenerResource,
+  networkRbacFilter,
   route,
   routeConfiguration,
   staticCluster,
   tcpProxyFilter,
+  tlsInspector,
+  upstreamMtls,
+  validationSecret,
   virtualHost,
   type Filter,
+  type FilterChain,
+  type HttpFilter,
   type LocalityOptions,
   type TrafficDirection,
 } from '../envoy/index.js';
@@ -27,10 +40,49 @@ import {
 const HTTP_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
 const OUTBOUND_ROUTE_TIMEOUT_MS = 15_000;
 
-export function generateSidecar(dp: Resource, ctx: MeshContext): NamedResource[] {
+/** The proxy's mesh identity, present when the mesh has mTLS enabled. */
+export interface ProxyIdentity {
+  mode: 'STRICT' | 'PERMISSIVE';
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+}
+
+export function identitySecretName(mesh: string): string {
+  return `identity_cert:secret:${mesh}`;
+}
+
+export function caSecretName(mesh: string): string {
+  return `mesh_ca:secret:${mesh}`;
+}
+
+/** SNI a client sends to reach a service of a mesh (SKEIN-SPEC §2 format, port = its inbound port). */
+export function serviceSni(mesh: string, service: string, port: number): string {
+  return `sni.msvc.${mesh}.${service}.${port}`;
+}
+
+/** URI SANs of a proxy's certificate: the SPIFFE ID of each service it serves plus one per tag. */
+export function identityUris(dp: Resource): string[] {
+  const uris = new Set<string>();
+  for (const inbound of networkingOf(dp).inbound ?? []) {
+    for (const [key, value] of Object.entries(inbound.tags ?? {})) {
+      uris.add(key === 'kuma.io/service' ? `spiffe://${dp.mesh}/${value}` : `kuma://${key}/${value}`);
+    }
+  }
+  const workload = dp.labels['kuma.io/workload'];
+  if (workload) uris.add(`spiffe://${dp.mesh}/workload/${workload}`);
+  return [...uris].sort((a, b) => (a.startsWith('spiffe://') === b.startsWith('spiffe://') ? (a < b ? -1 : 1) : a.startsWith('spiffe://') ? -1 : 1));
+}
+
+export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
   const out: NamedResource[] = [];
   const net = networkingOf(dp);
   const localClusters = new Set<string>();
+  const mesh = dp.mesh;
+  if (identity) {
+    out.push(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem));
+    out.push(validationSecret(caSecretName(mesh), identity.caPem));
+  }
 
   for (const inbound of net.inbound ?? []) {
     const service = inbound.tags?.['kuma.io/service'] ?? dp.name;
@@ -43,7 +95,9 @@ export function generateSidecar(dp: Resource, ctx: MeshContext): NamedResource[]
       out.push(clusterResource(staticCluster({ name: cluster, connectTimeoutMs: 10_000, http2: isHttp2(protocol), localities: [{ endpoints }] })));
     }
     const address = inbound.address ?? net.address;
-    out.push(proxyListener(`inbound:${address}:${inbound.port}`, address, inbound.port, 'INBOUND', service, cluster, protocol));
+    const name = `inbound:${address}:${inbound.port}`;
+    const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, inboundView(inbound)) : undefined;
+    out.push(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions));
   }
 
   const services = new Set<string>();
@@ -53,33 +107,93 @@ export function generateSidecar(dp: Resource, ctx: MeshContext): NamedResource[]
     const info = ctx.services.get(service);
     const protocol = outbound.tags?.['kuma.io/protocol'] ?? info?.protocol ?? 'tcp';
     const address = outbound.address ?? '127.0.0.1';
-    out.push(proxyListener(`outbound:${address}:${outbound.port}`, address, outbound.port, 'OUTBOUND', service, service, protocol));
+    const name = `outbound:${address}:${outbound.port}`;
+    out.push(listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', service, service, protocol) })] })));
     if (services.has(service)) continue;
     services.add(service);
-    out.push(clusterResource(edsCluster({ name: service, http2: isHttp2(protocol) })));
+    const cluster = edsCluster({ name: service, http2: isHttp2(protocol) });
+    if (identity) {
+      const port = Math.min(...(info?.endpoints.map((e) => e.port) ?? [0]));
+      cluster.transport_socket = upstreamMtls({
+        identitySecret: identitySecretName(mesh),
+        caSecret: caSecretName(mesh),
+        peerUriSans: [{ exact: `spiffe://${mesh}/${service}` }],
+        sni: serviceSni(mesh, service, Number.isFinite(port) ? port : 0),
+      });
+    }
+    out.push(clusterResource(cluster));
     out.push(clusterLoadAssignmentResource(clusterLoadAssignment(service, localitiesOf(ctx, service))));
   }
   return out;
+}
+
+function inboundView(inbound: Inbound): { name?: string; port: number; tags: Record<string, string> } {
+  return { name: (inbound as { name?: string }).name, port: inbound.port, tags: inbound.tags ?? {} };
 }
 
 function isHttp2(protocol: string): boolean {
   return protocol === 'http2' || protocol === 'grpc';
 }
 
-function proxyListener(name: string, address: string, port: number, direction: TrafficDirection, service: string, cluster: string, protocol: string): NamedResource {
-  const statPrefix = name.replace(/[:.]/g, '_');
-  let filter: Filter;
-  if (HTTP_PROTOCOLS.has(protocol)) {
-    const timeoutMs = direction === 'OUTBOUND' ? OUTBOUND_ROUTE_TIMEOUT_MS : 0;
-    filter = httpConnectionManagerFilter({
-      statPrefix,
-      codecType: 'AUTO',
-      routeConfig: routeConfiguration(name, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs })])]),
-    });
-  } else {
-    filter = tcpProxyFilter({ statPrefix, cluster });
+function statPrefixOf(name: string): string {
+  return name.replace(/[:.]/g, '_');
+}
+
+function inboundListener(
+  name: string,
+  address: string,
+  port: number,
+  service: string,
+  cluster: string,
+  protocol: string,
+  mesh: string,
+  identity: ProxyIdentity | undefined,
+  permissions: InboundPermissions | undefined,
+): NamedResource {
+  if (!identity) {
+    const chains = [filterChain({ filters: proxyFilters(name, 'INBOUND', service, cluster, protocol) })];
+    return listenerResource(listener({ name, address, port, trafficDirection: 'INBOUND', filterChains: chains }));
   }
-  return listenerResource(listener({ name, address, port, trafficDirection: direction, filterChains: [filterChain({ filters: [filter] })] }));
+  const mtls: FilterChain = {
+    ...filterChain({ name: `${name}:mtls`, filters: proxyFilters(name, 'INBOUND', service, cluster, protocol, permissions) }),
+    transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
+  };
+  if (identity.mode === 'STRICT') {
+    return listenerResource(listener({ name, address, port, trafficDirection: 'INBOUND', filterChains: [mtls] }));
+  }
+  // PERMISSIVE: mTLS for mesh clients, plaintext for everyone else (no identity, so no RBAC).
+  mtls.filter_chain_match = { transport_protocol: 'tls' };
+  const plaintext = filterChain({ name: `${name}:plaintext`, match: { transportProtocol: 'raw_buffer' }, filters: proxyFilters(name, 'INBOUND', service, cluster, protocol) });
+  return listenerResource(listener({ name, address, port, trafficDirection: 'INBOUND', listenerFilters: [tlsInspector()], filterChains: [mtls, plaintext] }));
+}
+
+/** The terminal filter (tcp_proxy or HCM), preceded by RBAC when permissions apply. */
+function proxyFilters(name: string, direction: TrafficDirection, service: string, cluster: string, protocol: string, permissions?: InboundPermissions): Filter[] {
+  const statPrefix = statPrefixOf(name);
+  if (HTTP_PROTOCOLS.has(protocol)) {
+    const httpFilters: HttpFilter[] = [];
+    if (permissions?.deny) httpFilters.push(httpRbacFilter(permissions.deny));
+    if (permissions) httpFilters.push(httpRbacFilter(permissions.allow));
+    const timeoutMs = direction === 'OUTBOUND' ? OUTBOUND_ROUTE_TIMEOUT_MS : 0;
+    return [
+      httpConnectionManagerFilter({
+        statPrefix,
+        codecType: 'AUTO',
+        httpFilters,
+        routeConfig: routeConfiguration(name, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs })])]),
+      }),
+    ];
+  }
+  return [...networkRbacFilters(statPrefix, permissions), tcpProxyFilter({ statPrefix, cluster })];
+}
+
+/** Network RBAC filters to put before a tcp_proxy (HTTP chains get HTTP RBAC instead). */
+function networkRbacFilters(statPrefix: string, permissions: InboundPermissions | undefined): Filter[] {
+  if (!permissions) return [];
+  const filters: Filter[] = [];
+  if (permissions.deny) filters.push(networkRbacFilter(`${statPrefix}.`, permissions.deny));
+  filters.push(networkRbacFilter(`${statPrefix}.`, permissions.allow));
+  return filters;
 }
 
 /** Endpoints of a service grouped by zone (locality). */

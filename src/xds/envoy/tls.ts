@@ -1,0 +1,68 @@
+// TLS transport sockets and SDS secrets for mesh mTLS. Certificates travel as SDS `Secret`
+// resources on the same ADS stream; contexts refer to them by name.
+import { packAny, TypeUrl } from '../../envoy/protos.js';
+import type { NamedResource } from '../cache/snapshot.js';
+import { adsConfigSource, typedExtension } from './common.js';
+import type { StringMatcher, TypedExtensionConfig } from './types.js';
+
+const TLS_SOCKET = 'envoy.transport_sockets.tls';
+const DOWNSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+const UPSTREAM_TLS_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+
+function sdsRef(name: string): { name: string; sds_config: ReturnType<typeof adsConfigSource> } {
+  return { name, sds_config: adsConfigSource() };
+}
+
+export interface MtlsContextOptions {
+  /** SDS name of the proxy's own certificate and key. */
+  identitySecret: string;
+  /** SDS name of the mesh CA bundle that peers must chain to. */
+  caSecret: string;
+  /** Peer SANs accepted (any of); empty = any certificate of the CA. */
+  peerUriSans?: StringMatcher[];
+}
+
+function commonTlsContext(options: MtlsContextOptions): Record<string, unknown> {
+  const validation: Record<string, unknown> = {};
+  if (options.peerUriSans?.length) {
+    validation.match_typed_subject_alt_names = options.peerUriSans.map((matcher) => ({ san_type: 'URI', matcher }));
+  }
+  return {
+    tls_certificate_sds_secret_configs: [sdsRef(options.identitySecret)],
+    combined_validation_context: {
+      default_validation_context: validation,
+      validation_context_sds_secret_config: sdsRef(options.caSecret),
+    },
+    tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+  };
+}
+
+/** Inbound side: present our certificate, require and verify the client's. */
+export function downstreamMtls(options: MtlsContextOptions): TypedExtensionConfig {
+  return typedExtension(TLS_SOCKET, DOWNSTREAM_TLS_TYPE_URL, {
+    common_tls_context: commonTlsContext(options),
+    require_client_certificate: { value: true },
+  });
+}
+
+/** Outbound side: present our certificate, verify the server's SAN, ask for it by SNI. */
+export function upstreamMtls(options: MtlsContextOptions & { sni: string }): TypedExtensionConfig {
+  return typedExtension(TLS_SOCKET, UPSTREAM_TLS_TYPE_URL, {
+    common_tls_context: commonTlsContext(options),
+    sni: options.sni,
+  });
+}
+
+export function certificateSecret(name: string, certPem: string, keyPem: string): NamedResource {
+  return {
+    name,
+    any: packAny(TypeUrl.Secret, {
+      name,
+      tls_certificate: { certificate_chain: { inline_string: certPem }, private_key: { inline_string: keyPem } },
+    }),
+  };
+}
+
+export function validationSecret(name: string, caPem: string): NamedResource {
+  return { name, any: packAny(TypeUrl.Secret, { name, validation_context: { trusted_ca: { inline_string: caPem } } }) };
+}
