@@ -39,6 +39,7 @@ function dataplaneYaml(name, inbound, outbound) {
   return `${lines.join('\n')}\n`;
 }
 
+/** Plaintext to the CP (startCp passes --dp-server-plaintext): the benchmark measures the data path. */
 function startDp(cpDpPort, dir, name, yaml) {
   const file = path.join(dir, `${name}.yaml`);
   fs.writeFileSync(file, yaml);

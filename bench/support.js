@@ -47,13 +47,18 @@ export function startProcess(args, readyPattern, { env, what = args.join(' ') } 
   };
 }
 
-/** `skein cp run` with a memory store on free ports; resolves with its ports once ready. */
-export async function startCp(extraArgs = []) {
+/**
+ * `skein cp run` with a memory store on free ports; resolves with its ports once ready.
+ * `nodeArgs` go to Node itself (e.g. `--max-old-space-size=4096`, `--cpu-prof`).
+ */
+export async function startCp(extraArgs = [], { env, nodeArgs = [] } = {}) {
   const cp = startProcess(
-    [skeinBin, 'cp', 'run', '--store', 'memory', '--api-port', '0', '--dp-port', '0', '--diagnostics-port', '0', '--kds-port', '0',
-      '--api-address', '127.0.0.1', '--diagnostics-address', '127.0.0.1', '--work-dir', tempDir('bench-cp'), ...extraArgs],
+    [...nodeArgs, skeinBin, 'cp', 'run', '--store', 'memory', '--api-port', '0', '--dp-port', '0', '--diagnostics-port', '0', '--kds-port', '0',
+      '--api-address', '127.0.0.1', '--diagnostics-address', '127.0.0.1', '--work-dir', tempDir('bench-cp'),
+      // Benchmarks reach the DP port with http:// and h2c: plaintext must be accepted there.
+      '--dp-server-plaintext', ...extraArgs],
     /^.*"msg":"control plane ready".*$/m,
-    { what: 'skein cp run' },
+    { what: 'skein cp run', env },
   );
   const line = (await cp.ready)[0];
   const apiPort = Number(/"apiPort":(\d+)/.exec(line)?.[1]);

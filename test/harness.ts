@@ -18,6 +18,11 @@ export interface RunningCp {
   apiPort: number;
   diagnosticsPort: number;
   dpPort: number;
+  /** The DP server over TLS, as `skein dp run --cp-address` takes it. */
+  dpUrl: string;
+  /** The CP's work dir, and the self-signed DP server certificate it generated there (`--ca-cert-file`). */
+  workDir: string;
+  caCertFile: string;
   logs: () => string;
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
@@ -34,10 +39,13 @@ export interface CpOptions {
   /** Fixed ports (for restart tests); 0 = pick a free one. */
   apiPort?: number;
   dpPort?: number;
+  /** Reuse a work dir (and so the DP server certificate) across restarts; default: a fresh one. */
+  workDir?: string;
 }
 
 /** Starts `skein cp run` on free ports and resolves once its `control plane ready` log line appears. */
 export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
+  const workDir = opts.workDir ?? tempDir('cpwork');
   const args = [
     SKEIN_BIN, 'cp', 'run',
     '--store', opts.store ?? 'memory',
@@ -47,7 +55,7 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
     '--kds-port', '0',
     '--api-address', '127.0.0.1',
     '--diagnostics-address', '127.0.0.1',
-    '--work-dir', tempDir('cpwork'),
+    '--work-dir', workDir,
   ];
   if (opts.dataDir) args.push('--data-dir', opts.dataDir);
   if (opts.postgresUrl) args.push('--postgres-url', opts.postgresUrl);
@@ -83,6 +91,9 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
     apiUrl: `http://127.0.0.1:${ready.apiPort}`,
     diagnosticsPort: ready.diagnosticsPort,
     dpPort: ready.dpPort ?? 0,
+    dpUrl: `https://127.0.0.1:${ready.dpPort ?? 0}`,
+    workDir,
+    caCertFile: path.join(workDir, 'dp-server.crt'),
     logs: () => output,
     stop: () => stopWith('SIGTERM'),
     kill: () => stopWith('SIGKILL'),

@@ -1,5 +1,6 @@
 // POST /bootstrap: a data plane introduces itself (name, mesh, optional Dataplane resource, token)
 // and gets back the Envoy bootstrap that points it at the xDS server.
+import net from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import YAML from 'yaml';
 import { ValidationError } from '../api/resource.js';
@@ -25,7 +26,8 @@ export interface BootstrapResponse {
   /** Envoy v3 bootstrap, base64 of its JSON (Kuma sends base64 YAML; JSON is valid YAML). */
   bootstrap: string;
   nodeId: string;
-  xdsServer: { address: string; port: number };
+  /** `tls`: whether the xDS connection uses TLS (it does when the bootstrap request came over TLS). */
+  xdsServer: { address: string; port: number; tls: boolean };
   skeinSidecarConfiguration: { networking: { address: string } };
 }
 
@@ -50,7 +52,9 @@ export function registerBootstrapRoute(app: FastifyInstance, opts: BootstrapOpti
   app.post('/bootstrap', async (req, reply) => {
     try {
       const host = new URL(`http://${req.headers.host ?? '127.0.0.1'}`).hostname.replace(/^\[|\]$/g, '');
-      const res = await handleBootstrap(req.body as BootstrapRequest, opts, { address: host, port: opts.port() });
+      // The data plane reaches xDS the way it reached us: over TLS when this request came over TLS.
+      const tls = (req.raw.socket as { encrypted?: boolean }).encrypted === true;
+      const res = await handleBootstrap(req.body as BootstrapRequest, opts, { address: host, port: opts.port(), tls });
       return reply.code(200).send(res);
     } catch (err) {
       if (err instanceof BootstrapError) return reply.code(err.status).type('text/plain').send(err.message);
@@ -64,7 +68,7 @@ export function registerBootstrapRoute(app: FastifyInstance, opts: BootstrapOpti
   });
 }
 
-async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, xds: { address: string; port: number }): Promise<BootstrapResponse> {
+async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, xds: { address: string; port: number; tls: boolean }): Promise<BootstrapResponse> {
   if (!body || typeof body !== 'object') throw new BootstrapError(400, 'request body must be a JSON object');
   const { manager } = opts;
 
@@ -108,7 +112,7 @@ async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, x
   const nodeId = `${mesh}.${name}`;
   const envoyBootstrap = buildEnvoyBootstrap(nodeId, mesh, name, xds, body.workdir);
   const networking = dataplane.spec['networking'] as { address?: string } | undefined;
-  opts.logger.info({ mesh, name }, 'data plane bootstrapped');
+  opts.logger.info({ mesh, name, tls: xds.tls }, 'data plane bootstrapped');
   return {
     bootstrap: Buffer.from(JSON.stringify(envoyBootstrap)).toString('base64'),
     nodeId,
@@ -125,7 +129,7 @@ function workloadLabel(dp: { labels: Record<string, string> }, mesh: string): Re
 }
 
 /** A real Envoy v3 bootstrap: ADS over Delta gRPC to the control plane, admin on a Unix socket. */
-export function buildEnvoyBootstrap(nodeId: string, mesh: string, name: string, xds: { address: string; port: number }, workdir?: string): Record<string, unknown> {
+export function buildEnvoyBootstrap(nodeId: string, mesh: string, name: string, xds: { address: string; port: number; tls?: boolean }, workdir?: string): Record<string, unknown> {
   return {
     node: { id: nodeId, cluster: name, metadata: { 'dataplane.mesh': mesh, 'dataplane.name': name } },
     admin: { address: { pipe: { path: `${workdir ?? '/tmp'}/skein-dp-admin.sock`, mode: 0o600 } } },
@@ -151,6 +155,18 @@ export function buildEnvoyBootstrap(nodeId: string, mesh: string, name: string, 
               explicit_http_config: { http2_protocol_options: {} },
             },
           },
+          ...(xds.tls
+            ? {
+                transport_socket: {
+                  name: 'envoy.transport_sockets.tls',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+                    ...(net.isIP(xds.address) ? {} : { sni: xds.address }),
+                    common_tls_context: { alpn_protocols: ['h2'] },
+                  },
+                },
+              }
+            : {}),
           load_assignment: {
             cluster_name: 'ads_cluster',
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: xds.address, port_value: xds.port } } } }] }],

@@ -25,6 +25,11 @@ export interface CpConfig {
     interface: string;
     /** How data planes authenticate: dataplane tokens, or `none` for local demos. */
     auth: 'dpToken' | 'none';
+    /** PEM certificate (chain) and key the DP server presents; both empty = generated in workDir. */
+    tlsCertFile: string;
+    tlsKeyFile: string;
+    /** Also accept plaintext (HTTP bootstrap, h2c xDS) next to TLS: local demos and benchmarks only. */
+    plaintext: boolean;
   };
   diagnostics: { serverPort: number; interface: string };
   multizone: {
@@ -54,7 +59,7 @@ export function defaultConfig(): CpConfig {
       readOnly: false,
       bodyLimit: 1024 * 1024,
     },
-    dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken' },
+    dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false },
     diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
     multizone: {
       global: { kds: { grpcPort: 5685 } },
@@ -94,6 +99,9 @@ export const SETTINGS: Setting[] = [
   { key: 'dpServer.port', kind: 'number', env: ['SKEIN_DP_SERVER_PORT', 'KUMA_DP_SERVER_PORT'], flag: 'dp-port', description: 'data plane server port (bootstrap + xDS)' },
   { key: 'dpServer.interface', kind: 'string', env: ['SKEIN_DP_SERVER_INTERFACE'], flag: 'dp-address', description: 'data plane server bind address' },
   { key: 'dpServer.auth', kind: 'string', env: ['SKEIN_DP_SERVER_AUTH', 'KUMA_DP_SERVER_AUTHN_DP_PROXY_TYPE'], flag: 'auth', description: 'dpToken | none (no data plane authentication: local demos only)' },
+  { key: 'dpServer.tlsCertFile', kind: 'string', env: ['SKEIN_DP_SERVER_TLS_CERT_FILE', 'KUMA_DP_SERVER_TLS_CERT_FILE'], flag: 'dp-server-tls-cert-file', description: 'PEM certificate of the data plane server (default: generated in the work dir)' },
+  { key: 'dpServer.tlsKeyFile', kind: 'string', env: ['SKEIN_DP_SERVER_TLS_KEY_FILE', 'KUMA_DP_SERVER_TLS_KEY_FILE'], flag: 'dp-server-tls-key-file', description: 'PEM private key of the data plane server certificate' },
+  { key: 'dpServer.plaintext', kind: 'boolean', env: ['SKEIN_DP_SERVER_PLAINTEXT'], flag: 'dp-server-plaintext', description: 'also accept plaintext data plane connections (local demos, benchmarks)' },
   { key: 'diagnostics.serverPort', kind: 'number', env: ['SKEIN_DIAGNOSTICS_SERVER_PORT', 'KUMA_DIAGNOSTICS_SERVER_PORT'], flag: 'diagnostics-port', description: '/ready and /metrics port' },
   { key: 'diagnostics.interface', kind: 'string', env: ['SKEIN_DIAGNOSTICS_INTERFACE'], flag: 'diagnostics-address', description: 'diagnostics bind address' },
   { key: 'multizone.global.kds.grpcPort', kind: 'number', env: ['SKEIN_MULTIZONE_GLOBAL_KDS_GRPC_PORT', 'KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT'], flag: 'kds-port', description: 'multi-zone sync port (global)' },
@@ -192,6 +200,18 @@ function validateConfig(cfg: CpConfig): void {
   if (!['memory', 'embedded', 'postgres'].includes(cfg.store.type)) throw new ConfigError(`store.type must be one of embedded, memory, postgres; got "${cfg.store.type}"`);
   if (!['dpToken', 'none'].includes(cfg.dpServer.auth)) throw new ConfigError(`dpServer.auth must be dpToken or none; got "${cfg.dpServer.auth}"`);
   if (!['universal', 'kubernetes'].includes(cfg.environment)) throw new ConfigError(`environment must be universal or kubernetes; got "${cfg.environment}"`);
+  const { tlsCertFile, tlsKeyFile } = cfg.dpServer;
+  if (Boolean(tlsCertFile) !== Boolean(tlsKeyFile)) {
+    throw new ConfigError('dpServer.tlsCertFile (--dp-server-tls-cert-file) and dpServer.tlsKeyFile (--dp-server-tls-key-file) must be set together');
+  }
+  for (const [key, file] of [['dpServer.tlsCertFile', tlsCertFile], ['dpServer.tlsKeyFile', tlsKeyFile]] as const) {
+    if (!file) continue;
+    try {
+      fs.accessSync(file, fs.constants.R_OK);
+    } catch (err) {
+      throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   if (cfg.mode === 'zone' && cfg.multizone.zone.globalAddress && !cfg.multizone.zone.name) {
     throw new ConfigError('multizone.zone.name (--zone) is required when a global address is set');
   }

@@ -21,7 +21,11 @@ import type { Logger } from '../observability/logger.js';
 import { CpMetrics } from '../observability/metrics.js';
 import { startDiagnostics } from './diagnostics.js';
 import { startDpServer } from './dp-server.js';
+import { loadDpServerCert, logDpServerTls } from './dp-server-cert.js';
 import { SKEIN_VERSION } from '../version.js';
+import { createInitialPolicies } from './initial-policies.js';
+import { MeshCaManager, enabledCaBackend } from '../pki/index.js';
+import type { MeshSpec } from '../api/kinds/mesh.js';
 
 export interface ControlPlane {
   config: CpConfig;
@@ -59,6 +63,16 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
       metrics,
     );
     manager.meshHooks.push((mesh) => ensureSigningKey(store, dataplaneKeyFamily(mesh.name)));
+    manager.meshHooks.push((mesh, created) => (created ? createInitialPolicies(manager, mesh, logger) : Promise.resolve()));
+    const caManager = new MeshCaManager(manager, logger.child({ component: 'ca' }));
+    manager.meshValidators.push(async (mesh) => {
+      const spec = mesh.spec as MeshSpec;
+      if (spec.mtls?.skipValidation) return [];
+      const checks = (spec.mtls?.backends ?? []).map((b, i) => caManager.validateBackend(mesh.name, b, `mtls.backends[${i}]`));
+      return (await Promise.all(checks)).flat();
+    });
+    // The builtin CA exists before any proxy asks for a certificate.
+    manager.meshHooks.push((mesh) => (enabledCaBackend(mesh.spec as MeshSpec) ? caManager.ensureCa(mesh) : Promise.resolve()));
     const federated = isFederatedZone(config);
     if (config.mode !== 'global' && !federated && !config.defaults.skipMeshCreation) await manager.ensureDefaultMesh();
     if (config.dpServer.auth === 'none') logger.warn('data plane authentication is off (--auth none): any process can join any mesh; use only for local demos');
@@ -75,7 +89,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     closers.push(() => diagnostics.close());
 
     // Data plane server: xDS (gRPC on an internal loopback port) and /bootstrap behind one port.
-    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId });
+    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId, caManager });
     sync.start();
     closers.push(() => sync.stop());
     const xds = await startXdsServer({ port: 0, host: '127.0.0.1', cache: sync.cache, hooks: sync.hooks, logger: logger.child({ component: 'xds-server' }) });
@@ -84,8 +98,18 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     const bootstrapApp = Fastify({ bodyLimit: config.apiServer.bodyLimit });
     registerBootstrapRoute(bootstrapApp, { manager, logger: logger.child({ component: 'bootstrap' }), auth: config.dpServer.auth, port: () => dpPort });
     await bootstrapApp.ready();
-    const dpServer = await startDpServer({ port: config.dpServer.port, host: config.dpServer.interface, bootstrapServer: bootstrapApp.server, grpcPort: xds.port });
+    const dpCert = await loadDpServerCert({ certFile: config.dpServer.tlsCertFile, keyFile: config.dpServer.tlsKeyFile, workDir: config.workDir, bindAddress: config.dpServer.interface, logger });
+    const dpServer = await startDpServer({
+      port: config.dpServer.port,
+      host: config.dpServer.interface,
+      bootstrapServer: bootstrapApp.server,
+      grpcPort: xds.port,
+      secureContext: dpCert.secureContext,
+      allowPlaintext: config.dpServer.plaintext,
+      logger: logger.child({ component: 'dp-server' }),
+    });
     dpPort = dpServer.port;
+    logDpServerTls(logger, dpCert, dpPort, config.dpServer.plaintext);
     closers.push(() => dpServer.close());
     closers.push(() => bootstrapApp.close());
 

@@ -11,7 +11,8 @@ export async function runCp(argv: string[]): Promise<void> {
 
   const run = program.command('run').description('run the control plane').option('-c, --config-file <file>', 'YAML config file (env SKEIN_CONFIG_FILE)');
   for (const s of SETTINGS) {
-    if (s.flag) run.option(`--${s.flag} <value>`, `${s.description} (env ${s.env.join(', ')})`);
+    // A boolean flag alone means true (`--dp-server-plaintext`); `--flag false` is accepted too.
+    if (s.flag) run.option(`--${s.flag} ${s.kind === 'boolean' ? '[value]' : '<value>'}`, `${s.description} (env ${s.env.join(', ')})`);
   }
   run.action(async (flags: Record<string, unknown>) => {
     const config = loadConfig({ configFile: (flags['configFile'] as string | undefined) ?? process.env['SKEIN_CONFIG_FILE'], flags });

@@ -32,7 +32,11 @@ export async function runDp(argv: string[]): Promise<void> {
   program
     .command('run')
     .description('run a data plane proxy configured by the control plane')
-    .option('--cp-address <url>', 'control plane DP server URL (env KUMA_CONTROL_PLANE_URL)', process.env['KUMA_CONTROL_PLANE_URL'] ?? 'http://localhost:5678')
+    .option(
+      '--cp-address <url>',
+      'control plane DP server URL, https:// (http:// only for a control plane run with --dp-server-plaintext) (env KUMA_CONTROL_PLANE_URL, SKEIN_CONTROL_PLANE_URL)',
+      process.env['KUMA_CONTROL_PLANE_URL'] ?? process.env['SKEIN_CONTROL_PLANE_URL'] ?? 'https://localhost:5678',
+    )
     .option('--mesh <mesh>', 'mesh of the proxy (env KUMA_DATAPLANE_MESH)', process.env['KUMA_DATAPLANE_MESH'])
     .option('--name <name>', 'name of the Dataplane (env KUMA_DATAPLANE_NAME)', process.env['KUMA_DATAPLANE_NAME'])
     .option('-d, --dataplane-file <file>', 'Dataplane resource (YAML/JSON) to register (env KUMA_DATAPLANE_RUNTIME_RESOURCE_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_RESOURCE_PATH'])
@@ -41,7 +45,11 @@ export async function runDp(argv: string[]): Promise<void> {
     .option('--dataplane-token-file <file>', 'dataplane token file (env KUMA_DATAPLANE_RUNTIME_TOKEN_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_TOKEN_PATH'])
     .option('--dataplane-token <token>', 'dataplane token inline (env KUMA_DATAPLANE_RUNTIME_TOKEN)', process.env['KUMA_DATAPLANE_RUNTIME_TOKEN'])
     .option('--work-dir <dir>', 'working directory (admin socket) (env SKEIN_DP_WORK_DIR)', process.env['SKEIN_DP_WORK_DIR'])
-    .option('--ca-cert-file <file>', 'CA certificate that signed the control plane certificate (env KUMA_CONTROL_PLANE_CA_CERT_FILE)', process.env['KUMA_CONTROL_PLANE_CA_CERT_FILE'])
+    .option(
+      '--ca-cert-file <file>',
+      'CA certificate that signed the control plane certificate; for a generated one, <cp work dir>/dp-server.crt. Without it the certificate is not verified (env KUMA_CONTROL_PLANE_CA_CERT_FILE, SKEIN_CONTROL_PLANE_CA_CERT_FILE)',
+      process.env['KUMA_CONTROL_PLANE_CA_CERT_FILE'] ?? process.env['SKEIN_CONTROL_PLANE_CA_CERT_FILE'],
+    )
     .option('--log-level <level>', 'log level', process.env['SKEIN_LOG_LEVEL'] ?? 'info')
     .action(async (flags: DpFlags) => {
       const logger = pino({ level: flags.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));

@@ -31,7 +31,7 @@ export class ProxyIdentities {
       return { version: '' };
     }
     const uris = identityUris(dp);
-    const key = JSON.stringify([ca.backend, ca.certPem, ca.mode, uris]);
+    const key = JSON.stringify([ca.backend, ca.certPem, ca.mode, ca.dpCertValidityMs, uris]);
     const current = this.issued.get(nodeId);
     if (current?.key === key) return current;
 

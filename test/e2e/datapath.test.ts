@@ -16,8 +16,8 @@ interface RunningDp {
   stop(): Promise<void>;
 }
 
-function startDp(cp: { dpPort: number }, args: string[], workDir = tempDir('dp')): RunningDp {
-  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', '--cp-address', `http://127.0.0.1:${cp.dpPort}`, '--work-dir', workDir, ...args], {
+function startDp(cp: { dpUrl: string; caCertFile: string }, args: string[], workDir = tempDir('dp')): RunningDp {
+  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', '--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile, '--work-dir', workDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -218,7 +218,8 @@ networking:
     await cp.kill();
     for (let i = 0; i < 20; i++) expect((await httpGet(ports.webOutbound!)).status).toBe(200);
 
-    cp = await startCp({ store: 'embedded', dataDir, dpPort, apiPort });
+    // Same work dir: the restarted CP serves the same certificate, which the proxies verify.
+    cp = await startCp({ store: 'embedded', dataDir, dpPort, apiPort, workDir: cp.workDir });
     // Both proxies open a new xDS subscription to the new CP (backoff is capped at a few seconds).
     await waitFor(async () => {
       const latest = await latestSubscriptions(cp);

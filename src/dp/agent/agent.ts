@@ -2,7 +2,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { Engine } from '../engine/engine.js';
@@ -10,6 +9,7 @@ import { ADMIN_SOCKET_NAME, startAdminServer, type AdminServer } from '../admin/
 import { Backoff } from './backoff.js';
 import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult } from './bootstrap-client.js';
 import { DeltaAdsClient } from './delta-ads-client.js';
+import { certificateVerificationFailure, isPlaintextPeer, xdsCredentials } from './cp-tls.js';
 import { jsonToStruct } from './struct.js';
 import { SKEIN_VERSION } from '../../version.js';
 
@@ -56,6 +56,9 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
     const dataplaneResource = opts.dataplaneYaml ?? (opts.dataplaneFile ? fs.readFileSync(opts.dataplaneFile, 'utf8') : '');
     const identity = identityFrom(opts, dataplaneResource);
     const ca = opts.caCertFile ? fs.readFileSync(opts.caCertFile) : undefined;
+    const cpTls = new URL(opts.cpAddress).protocol === 'https:';
+    if (cpTls && !ca) logger.warn({ cpAddress: opts.cpAddress }, 'control plane certificate is not verified: pass --ca-cert-file');
+    if (!cpTls) logger.warn({ cpAddress: opts.cpAddress }, 'talking to the control plane in plaintext: use an https:// --cp-address');
     const body: BootstrapRequestBody = {
       mesh: identity.mesh,
       name: identity.name,
@@ -69,7 +72,8 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
     };
     const boot = await bootstrapUntilAccepted(opts.cpAddress, body, ca, logger, stopping.signal);
 
-    const credentials = boot.xds.tls ? grpc.credentials.createSsl(ca ?? null) : grpc.credentials.createInsecure();
+    // Never downgrade: a control plane reached over TLS is also reached over TLS for xDS.
+    const credentials = xdsCredentials(boot.xds.tls || cpTls, ca);
     ads = new DeltaAdsClient({
       engine,
       target: `${boot.xds.host.includes(':') ? `[${boot.xds.host}]` : boot.xds.host}:${boot.xds.port}`,
@@ -150,10 +154,15 @@ async function bootstrapUntilAccepted(cpAddress: string, body: BootstrapRequestB
     } catch (err) {
       if (err instanceof BootstrapHttpError && !err.retryable) throw err;
       const delay = backoff.next();
+      let failure: ReturnType<typeof certificateVerificationFailure>;
       if (err instanceof BootstrapHttpError && err.status === 422) {
         logger.warn({ status: err.status, body: err.body, retryInMs: delay }, `Mesh '${body.mesh}' not found. Waiting for mesh creation.`);
       } else if (err instanceof BootstrapHttpError) {
         logger.warn({ status: err.status, body: err.body, retryInMs: delay }, 'bootstrap not accepted yet; retrying');
+      } else if ((failure = certificateVerificationFailure(err))) {
+        logger.error({ cpAddress, code: failure.code, reason: failure.reason, retryInMs: delay }, `control plane certificate verification failed: ${failure.reason}; retrying`);
+      } else if (isPlaintextPeer(err)) {
+        logger.error({ cpAddress, err: (err as Error).message, retryInMs: delay }, 'TLS handshake failed: the control plane does not serve TLS at this address (use http:// for a --dp-server-plaintext port); retrying');
       } else {
         logger.warn({ err: (err as Error).message, retryInMs: delay }, 'control plane not reachable; retrying');
       }

@@ -28,6 +28,13 @@ describe('bootstrap response parsing', () => {
     expect(parsed).toEqual({ nodeId: 'm.web', xds: { host: 'cp.local', port: 5678, tls: true }, nodeMetadata: { 'dataplane.mesh': 'm' } });
   });
 
+  it('takes TLS from the response when it says (the CP answers how the request reached it)', () => {
+    const https = new URL('https://cp:5678/bootstrap');
+    expect(parseBootstrapResponse({ nodeId: 'a.b', xdsServer: { address: 'cp', port: 5678, tls: true } }, url).xds.tls).toBe(true);
+    expect(parseBootstrapResponse({ nodeId: 'a.b', xdsServer: { address: 'cp', port: 5678, tls: false } }, https).xds.tls).toBe(false);
+    expect(parseBootstrapResponse({ nodeId: 'a.b', xdsServer: { address: 'cp', port: 5678 } }, https).xds.tls).toBe(true);
+  });
+
   it('says what is missing', () => {
     expect(() => parseBootstrapResponse({ nodeId: 'a.b' }, url)).toThrow(/no xDS server address/);
     expect(() => parseBootstrapResponse({}, url)).toThrow(/no node id/);

@@ -56,7 +56,7 @@ export async function requestBootstrap(cpAddress: string, body: BootstrapRequest
  * YAML/JSON whose ADS cluster holds the address). Anything missing is an error naming what was expected.
  */
 export function parseBootstrapResponse(json: unknown, url: URL): BootstrapResult {
-  const res = (json ?? {}) as { nodeId?: unknown; xdsServer?: { address?: unknown; port?: unknown }; bootstrap?: unknown };
+  const res = (json ?? {}) as { nodeId?: unknown; xdsServer?: { address?: unknown; port?: unknown; tls?: unknown }; bootstrap?: unknown };
   const envoy = typeof res.bootstrap === 'string' ? decodeEnvoyBootstrap(res.bootstrap) : undefined;
   const fromEnvoy = envoy ? adsAddress(envoy) : undefined;
   const nodeId = typeof res.nodeId === 'string' && res.nodeId ? res.nodeId : (envoy?.node?.id ?? '');
@@ -68,7 +68,7 @@ export function parseBootstrapResponse(json: unknown, url: URL): BootstrapResult
   }
   return {
     nodeId,
-    xds: { host, port, tls: fromEnvoy?.tls ?? url.protocol === 'https:' },
+    xds: { host, port, tls: typeof res.xdsServer?.tls === 'boolean' ? res.xdsServer.tls : (fromEnvoy?.tls ?? url.protocol === 'https:') },
     nodeMetadata: envoy?.node?.metadata ?? {},
   };
 }
@@ -107,7 +107,8 @@ function postJson(url: URL, body: unknown, ca?: Buffer): Promise<{ status: numbe
     method: 'POST',
     headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
     timeout: 10_000,
-    ...(url.protocol === 'https:' ? { ca, minVersion: 'TLSv1.2' as const } : {}),
+    // With a CA the certificate chain and hostname/IP are verified; without one (kuma-dp's default) they are not.
+    ...(url.protocol === 'https:' ? { minVersion: 'TLSv1.2' as const, ...(ca ? { ca } : { rejectUnauthorized: false }) } : {}),
   };
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => {

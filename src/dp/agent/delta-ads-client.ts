@@ -8,6 +8,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Obj } from '../engine/proto-values.js';
 import { KIND_BY_TYPE_URL, TYPE_URL_BY_KIND, type ResourceKind } from '../engine/resources.js';
 import { Backoff } from './backoff.js';
+import { certificateVerificationFailure } from './cp-tls.js';
 
 interface DeltaResponse {
   system_version_info?: string;
@@ -104,7 +105,12 @@ export class DeltaAdsClient {
       this.call = undefined;
       if (this.closed) return;
       const delay = this.backoff.next();
-      this.opts.logger.warn({ reason, retryInMs: delay }, 'xDS stream closed; keeping the last config and reconnecting');
+      const failure = certificateVerificationFailure({ message: reason });
+      if (failure) {
+        this.opts.logger.error({ xdsServer: this.opts.target, code: failure.code, reason: failure.reason, retryInMs: delay }, `control plane certificate verification failed: ${failure.reason}; retrying`);
+      } else {
+        this.opts.logger.warn({ reason, retryInMs: delay }, 'xDS stream closed; keeping the last config and reconnecting');
+      }
       this.retryTimer = setTimeout(() => this.start(), delay);
     };
     call.on('error', (err: Error) => onGone(err.message));
