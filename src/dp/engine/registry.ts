@@ -37,6 +37,11 @@ export interface CompileContext {
   refs: References;
   /** Network filters built so far, drained if the config is rejected or replaced. */
   created: NetworkFilter[];
+  /**
+   * Set while an HTTP connection manager builds its HTTP filters: its stat_prefix, under which HTTP
+   * filters count their stats (`http.<stat_prefix>.<filter>.*`).
+   */
+  httpStatPrefix?: string;
 }
 
 /** What listener filters learnt about a new connection, used by filter_chain_match. */
@@ -48,18 +53,42 @@ export interface ConnectionInfo {
   applicationProtocols: string[];
 }
 
+/** The verified client certificate of a TLS connection terminated by the engine. */
+export interface PeerCertificate {
+  /** URI SANs, e.g. `spiffe://default/backend`, in certificate order. */
+  uriSans: string[];
+  /** DNS SANs, in certificate order. */
+  dnsSans: string[];
+  /** The subject as Envoy reports it (RFC 2253), e.g. `CN=backend,O=Kuma`. */
+  subject: string;
+}
+
 export interface DownstreamConnection {
   socket: Duplex & Pick<net.Socket, 'remoteAddress' | 'destroy' | 'setTimeout'>;
   info: ConnectionInfo;
   /** TLS terminated by the engine. */
   secure: boolean;
+  /**
+   * The client certificate, once the TLS handshake completed (see `established`), when the client
+   * presented one and it was verified. Always undefined for plaintext connections.
+   */
+  peer?: PeerCertificate;
+  /**
+   * Resolves once the transport is established: immediately for plaintext, after the TLS handshake
+   * (with `peer` set) for TLS. Resolves false when the connection failed or closed before that.
+   */
+  established(): Promise<boolean>;
 }
 
 export interface NetworkFilter {
   /** A terminal filter owns the connection and must come last in the chain. */
   readonly terminal: boolean;
-  /** Non-terminal filters return false when they closed the connection. */
-  onConnection(conn: DownstreamConnection): boolean;
+  /**
+   * Non-terminal filters return false when they closed the connection. A filter that needs to wait
+   * (e.g. for the TLS handshake, to see the peer certificate) returns a promise of that instead; the
+   * next filters run once it resolves true.
+   */
+  onConnection(conn: DownstreamConnection): boolean | Promise<boolean>;
   /** Stop reusing existing connections for new work: the listener changed or went away. */
   drain(): void;
 }
@@ -73,6 +102,10 @@ export interface HttpExchange {
   route: Route;
   /** The downstream connection is TLS terminated by the engine. */
   secure: boolean;
+  /** The downstream connection the request arrived on. */
+  connection: DownstreamConnection;
+  /** The verified client certificate of the downstream TLS connection, if any (= connection.peer). */
+  peer: PeerCertificate | undefined;
   /** Called once with the final status code, for stats. */
   onStatus(status: number): void;
 }
@@ -92,6 +125,13 @@ export interface DownstreamTransport {
   /** Wraps an accepted socket, e.g. TLS termination. Undefined when the connection is refused. */
   wrap(socket: net.Socket, info: ConnectionInfo): DownstreamConnection['socket'] | undefined;
   readonly secure: boolean;
+  /**
+   * For transports with a handshake, called right after wrap(): calls `done` once, synchronously
+   * when the handshake completes (before any application data is read), with the verified peer
+   * certificate if one was presented, or with false when the connection failed or closed first.
+   * Transports without it are established as soon as they are wrapped.
+   */
+  onEstablished?(socket: DownstreamConnection['socket'], done: (result: PeerCertificate | undefined | false) => void): void;
 }
 
 export interface UpstreamTransport {

@@ -58,6 +58,28 @@ export class Stats {
     return this.get(`tcp.${statPrefix}.${stat}`, `tcp_${stat}`, { envoy_tcp_prefix: statPrefix });
   }
 
+  /** RBAC network filter: `<stat_prefix>.rbac.<stat>` (`rbac_<stat>{envoy_rbac_prefix}` in Prometheus). */
+  rbac(statPrefix: string, stat: string): Counter {
+    const prefix = statPrefix.endsWith('.') ? statPrefix.slice(0, -1) : statPrefix;
+    const name = prefix ? `${prefix}.rbac.${stat}` : `rbac.${stat}`;
+    return this.get(name, `rbac_${stat}`, prefix ? { envoy_rbac_prefix: prefix } : {});
+  }
+
+  /**
+   * RBAC HTTP filter: `http.<hcm stat_prefix>.rbac.<rules_stat_prefix><stat>` (Envoy concatenates the
+   * rules prefix as is). Prometheus: `http_rbac_<stat>{envoy_http_conn_manager_prefix}`, plus
+   * `envoy_rbac_http_prefix` for a rules prefix ending in a dot.
+   */
+  httpRbac(statPrefix: string, rulesStatPrefix: string, stat: string): Counter {
+    const tags: Record<string, string> = { envoy_http_conn_manager_prefix: statPrefix };
+    let metric = `http_rbac_${rulesStatPrefix}${stat}`;
+    if (rulesStatPrefix.endsWith('.')) {
+      tags.envoy_rbac_http_prefix = rulesStatPrefix.slice(0, -1);
+      metric = `http_rbac_${stat}`;
+    }
+    return this.get(`http.${statPrefix}.rbac.${rulesStatPrefix}${stat}`, metric, tags);
+  }
+
   all(): CounterEntry[] {
     return [...this.entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }

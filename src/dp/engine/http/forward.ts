@@ -91,6 +91,8 @@ class UpstreamCall {
   private sendHttp1(isRetry: boolean): void {
     const upReq = http.request({
       agent: this.host.pool.agent,
+      // The agent of a TLS cluster is an https.Agent, which http.request only takes with https:.
+      protocol: this.host.pool.options.tls ? 'https:' : 'http:',
       host: this.host.address,
       port: this.host.port,
       method: this.method,

@@ -159,7 +159,8 @@ function withoutQuery(p: string): string {
   return q < 0 ? p : p.slice(0, q);
 }
 
-function compileHeaderMatcher(h: Obj, path: string): (headers: IncomingHttpHeaders) => boolean {
+/** route.v3.HeaderMatcher against request headers (lower-case names, as Node parses them). */
+export function compileHeaderMatcher(h: Obj, path: string): (headers: IncomingHttpHeaders) => boolean {
   checkFields(h, path, ['name', 'exact_match', 'safe_regex_match', 'present_match', 'prefix_match', 'suffix_match', 'contains_match', 'string_match', 'invert_match']);
   const name = str(h.name).toLowerCase();
   if (!name) reject(`${path}.name`, 'is required');

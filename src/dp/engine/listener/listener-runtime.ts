@@ -1,7 +1,7 @@
 // One bound listening socket. Its config can be swapped without closing the socket: connections
 // accepted before the swap keep the filter chain they were given (and drain), new ones get the new one.
 import net from 'node:net';
-import type { ConnectionInfo, DownstreamConnection } from '../registry.js';
+import type { ConnectionInfo, DownstreamConnection, DownstreamTransport, NetworkFilter } from '../registry.js';
 import { selectChain } from './filter-chain-match.js';
 import { drainListener, type CompiledChain, type CompiledListener } from './compile-listener.js';
 
@@ -91,7 +91,38 @@ export class ListenerRuntime {
     }
     const wrapped = chain.transport.wrap(socket, info);
     if (!wrapped) return;
-    const conn: DownstreamConnection = { socket: wrapped, info, secure: chain.transport.secure };
-    for (const filter of chain.filters) if (!filter.onConnection(conn)) return;
+    runFilters(chain.filters, 0, newConnection(wrapped, info, chain.transport));
+  }
+}
+
+function newConnection(socket: DownstreamConnection['socket'], info: ConnectionInfo, transport: DownstreamTransport): DownstreamConnection {
+  if (!transport.onEstablished) {
+    const ready = Promise.resolve(true);
+    return { socket, info, secure: transport.secure, established: () => ready };
+  }
+  let resolve: (ok: boolean) => void = ignore;
+  const ready = new Promise<boolean>((r) => (resolve = r));
+  const conn: DownstreamConnection = { socket, info, secure: transport.secure, established: () => ready };
+  transport.onEstablished(socket, (result) => {
+    // Set synchronously, before any request on the connection can be read.
+    if (result) conn.peer = result;
+    resolve(result !== false);
+  });
+  return conn;
+}
+
+/** Runs the network filters from `from` on; a filter answering with a promise suspends the chain. */
+function runFilters(filters: NetworkFilter[], from: number, conn: DownstreamConnection): void {
+  for (let i = from; i < filters.length; i++) {
+    const result = filters[i].onConnection(conn);
+    if (result === true) continue;
+    if (result === false) return;
+    result.then(
+      (proceed) => {
+        if (proceed && !conn.socket.destroyed) runFilters(filters, i + 1, conn);
+      },
+      () => conn.socket.destroy(),
+    );
+    return;
   }
 }

@@ -38,17 +38,17 @@ networkFilters.register(HCM, (config, path, ctx) => {
   const common = obj(config.common_http_protocol_options, `${path}.common_http_protocol_options`);
   checkFields(common, `${path}.common_http_protocol_options`, ['idle_timeout']);
 
+  const statPrefix = str(config.stat_prefix);
+  if (!statPrefix) reject(`${path}.stat_prefix`, 'is required');
   const routes = routeSource(config, path, ctx);
+  const filterCtx: CompileContext = { ...ctx, httpStatPrefix: statPrefix };
   const filters = list(config.http_filters, `${path}.http_filters`).map((f, i) => {
     const fpath = `${path}.http_filters[${i}]`;
     checkFields(f, fpath, ['name', 'typed_config', 'config_type']);
-    return httpFilters.create(f.typed_config, `${fpath}.typed_config`, ctx).instance;
+    return httpFilters.create(f.typed_config, `${fpath}.typed_config`, filterCtx).instance;
   });
   if (filters.length === 0 || !filters[filters.length - 1].terminal) reject(`${path}.http_filters`, 'the last HTTP filter must be the router');
   if (filters.slice(0, -1).some((f) => f.terminal)) reject(`${path}.http_filters`, 'router filter is before the end of the list');
-
-  const statPrefix = str(config.stat_prefix);
-  if (!statPrefix) reject(`${path}.stat_prefix`, 'is required');
   return new HttpConnectionManager(routes, filters, statPrefix, ctx, {
     codec,
     idleTimeoutMs: durationMs(common.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS),
@@ -83,6 +83,10 @@ class HttpConnectionManager implements NetworkFilter {
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** The downstream connection of each HTTP/1 socket and HTTP/2 session, for HttpExchange. */
+  private readonly connections = new WeakMap<object, DownstreamConnection>();
+  /** The connection being handed to the HTTP/2 server, which creates its session synchronously. */
+  private handingOver: DownstreamConnection | undefined;
   private draining = false;
   private readonly rqTotal: Counter;
   private readonly cxTotal: Counter;
@@ -110,6 +114,7 @@ class HttpConnectionManager implements NetworkFilter {
     this.http1.emit('listening');
     this.http2 = http2.createServer({}, onRequest);
     this.http2.on('session', (session: http2.ServerHttp2Session) => {
+      if (this.handingOver) this.connections.set(session, this.handingOver);
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));
       if (settings.idleTimeoutMs > 0) session.setTimeout(settings.idleTimeoutMs, () => session.close());
@@ -122,18 +127,24 @@ class HttpConnectionManager implements NetworkFilter {
 
   onConnection(conn: DownstreamConnection): boolean {
     this.cxTotal.value++;
-    const socket = conn.socket as net.Socket;
     const codec = this.settings.codec;
-    if (codec === 'AUTO') this.detectCodec(socket);
-    else this.handOver(socket, codec === 'HTTP2');
+    if (codec === 'AUTO') this.detectCodec(conn);
+    else this.handOver(conn, codec === 'HTTP2');
     return true;
   }
 
-  private handOver(socket: net.Socket, isHttp2: boolean): void {
+  private handOver(conn: DownstreamConnection, isHttp2: boolean): void {
+    const socket = conn.socket as net.Socket;
     if (isHttp2) {
       // The HTTP/2 session drains bytes already buffered (peeked) itself; resuming would race it.
-      this.http2.emit('connection', socket);
+      this.handingOver = conn;
+      try {
+        this.http2.emit('connection', socket);
+      } finally {
+        this.handingOver = undefined;
+      }
     } else {
+      this.connections.set(socket, conn);
       this.http1.emit('connection', socket);
       // Peeking leaves the socket paused.
       socket.resume();
@@ -141,23 +152,42 @@ class HttpConnectionManager implements NetworkFilter {
   }
 
   /** codec_type AUTO: HTTP/2 when the client starts with the HTTP/2 connection preface. */
-  private detectCodec(socket: net.Socket): void {
+  private detectCodec(conn: DownstreamConnection): void {
+    const socket = conn.socket as net.Socket;
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       socket.unshift(chunk);
-      this.handOver(socket, chunk.subarray(0, HTTP2_PREFACE.length).toString('latin1') === HTTP2_PREFACE);
+      this.handOver(conn, chunk.subarray(0, HTTP2_PREFACE.length).toString('latin1') === HTTP2_PREFACE);
     });
     socket.resume();
+  }
+
+  private connectionOf(req: HttpRequest): DownstreamConnection {
+    const key = 'stream' in req ? req.stream.session : req.socket;
+    const conn = key ? this.connections.get(key) : undefined;
+    if (conn) return conn;
+    // Not reached: every socket/session is registered in handOver(). A stand-in keeps requests working.
+    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+    const ready = Promise.resolve(true);
+    return {
+      socket: req.socket as net.Socket,
+      info: { localPort: req.socket.localPort ?? 0, remoteAddress: req.socket.remoteAddress ?? '', transportProtocol: secure ? 'tls' : 'raw_buffer', serverName: '', applicationProtocols: [] },
+      secure,
+      established: () => ready,
+    };
   }
 
   private onRequest(req: HttpRequest, res: HttpResponse): void {
     this.rqTotal.value++;
     const rqClass = this.rqClass;
+    const connection = this.connectionOf(req);
     const ex: HttpExchange = {
       req,
       res,
       route: undefined as never,
       secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+      connection,
+      peer: connection.peer,
       onStatus: (status) => countStatus(rqClass, status),
     };
     if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;

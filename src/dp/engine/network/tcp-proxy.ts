@@ -1,5 +1,6 @@
 // envoy.filters.network.tcp_proxy: pipes the connection to an endpoint of a (weighted) cluster.
-import type net from 'node:net';
+import net from 'node:net';
+import tls from 'node:tls';
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str } from '../proto-values.js';
 import { networkFilters, type DownstreamConnection, type LiveConfig, type NetworkFilter } from '../registry.js';
@@ -77,7 +78,12 @@ class TcpProxy implements NetworkFilter {
     downstream.pipe(upstream);
     upstream.pipe(downstream);
     downstream.on('error', close);
-    upstream.on('error', close);
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      // An upstream reset (e.g. a peer's RBAC filter refusing the connection) is passed on as a
+      // reset rather than a clean close, as recent Envoys do.
+      if (err.code === 'ECONNRESET' && !closed) resetConnection(downstream);
+      close();
+    });
     downstream.on('close', close);
     upstream.on('close', close);
     if (this.idleTimeoutMs > 0) {
@@ -104,4 +110,17 @@ class TcpProxy implements NetworkFilter {
   drain(): void {
     // Established TCP sessions run to completion; the listener already stopped handing new ones here.
   }
+}
+
+/** Closes with a TCP RST where the engine owns the TCP socket (not under TLS, whose layer owns it). */
+function resetConnection(socket: DownstreamConnection['socket']): void {
+  if (socket instanceof net.Socket && !(socket instanceof tls.TLSSocket) && !socket.destroyed) {
+    try {
+      socket.resetAndDestroy();
+      return;
+    } catch {
+      // Not a TCP handle: fall back to a plain close.
+    }
+  }
+  socket.destroy();
 }

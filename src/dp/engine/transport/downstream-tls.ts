@@ -5,9 +5,12 @@ import { bool, checkFields } from '../proto-values.js';
 import { reject } from '../config-error.js';
 import { downstreamTransports } from '../registry.js';
 import { compileCommonTls } from './common-tls-context.js';
+import { peerCertificateOf } from './peer-certificate.js';
 import { sansMatch } from './secrets.js';
 
 const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+/** tls.Server's default handshakeTimeout: network filters may wait for the handshake (RBAC). */
+const HANDSHAKE_TIMEOUT_MS = 120_000;
 
 downstreamTransports.register(DOWNSTREAM_TLS, (config, path, ctx) => {
   checkFields(config, path, ['common_tls_context', 'require_client_certificate']);
@@ -41,15 +44,52 @@ downstreamTransports.register(DOWNSTREAM_TLS, (config, path, ctx) => {
         rejectUnauthorized: requireClientCert,
         ALPNProtocols: common.alpn.length > 0 ? common.alpn : undefined,
       });
+      const handshakeTimer = setTimeout(() => tlsSocket.destroy(), HANDSHAKE_TIMEOUT_MS).unref();
+      tlsSocket.once('close', () => clearTimeout(handshakeTimer));
       tlsSocket.once('secure', () => {
-        const peer = tlsSocket.getPeerCertificate();
-        const presented = peer && Object.keys(peer).length > 0;
-        if (presented && verifyPeer && (!tlsSocket.authorized || !sansMatch(common.validation, peer.subjectaltname))) {
-          tlsSocket.destroy();
+        clearTimeout(handshakeTimer);
+        const cert = tlsSocket.getPeerX509Certificate();
+        if (!cert) {
+          // OpenSSL already fails the handshake then; belt and braces.
+          if (requireClientCert) tlsSocket.destroy();
+          return;
         }
+        if (!verifyPeer || !chainVerified(tlsSocket) || !sansMatch(common.validation, cert.subjectAltName)) {
+          tlsSocket.destroy();
+          return;
+        }
+        tlsSocket.authorized = true;
       });
       tlsSocket.on('error', () => tlsSocket.destroy());
       return tlsSocket;
     },
+    onEstablished(socket, done) {
+      const tlsSocket = socket as tls.TLSSocket;
+      let settled = false;
+      const settle = (): void => {
+        if (settled) return;
+        settled = true;
+        tlsSocket.off('secure', settle);
+        tlsSocket.off('close', settle);
+        // Registered after wrap()'s own 'secure' listener: a peer that failed verification is gone.
+        if (tlsSocket.destroyed) return done(false);
+        const cert = tlsSocket.getPeerX509Certificate();
+        done(cert && tlsSocket.authorized ? peerCertificateOf(cert) : undefined);
+      };
+      tlsSocket.once('secure', settle);
+      tlsSocket.once('close', settle);
+    },
   };
 });
+
+/**
+ * Whether OpenSSL verified the peer's chain against the trusted CA during the handshake. Node
+ * accepts any client certificate during the handshake and leaves the verdict to tls.Server, which
+ * sets `authorized`; a TLSSocket wrapped by hand must read it itself (what tls.Server does).
+ */
+function chainVerified(tlsSocket: tls.TLSSocket): boolean {
+  const handle = (tlsSocket as unknown as { _handle?: { verifyError?: () => unknown } })._handle;
+  if (typeof handle?.verifyError !== 'function') return false;
+  // Node 20 returns an Error (null when verified); later versions return the error code.
+  return !handle.verifyError();
+}

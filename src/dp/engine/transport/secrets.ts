@@ -4,6 +4,7 @@ import { reject } from '../config-error.js';
 import { checkFields, dataSource, list, obj, str, type Obj } from '../proto-values.js';
 import { compileStringMatcher, type StringMatch } from '../string-matcher.js';
 import { fingerprint } from '../fingerprint.js';
+import { parseSubjectAltNames } from './peer-certificate.js';
 
 export interface TlsCertificate {
   cert: Buffer;
@@ -76,9 +77,7 @@ const SAN_TYPES: Record<string, string> = { URI: 'URI', DNS: 'DNS', EMAIL: 'emai
 /** True when the certificate's SANs satisfy the matchers (always when there are none). */
 export function sansMatch(validation: ValidationContext | undefined, subjectAltName: string | undefined): boolean {
   if (!validation || validation.sanMatchers.length === 0) return true;
-  const sans = (subjectAltName ?? '').split(', ').map((entry) => {
-    const colon = entry.indexOf(':');
-    return { type: entry.slice(0, colon), value: entry.slice(colon + 1) };
-  });
+  // Node JSON-quotes values with special characters, so splitting on ', ' could forge entries.
+  const sans = parseSubjectAltNames(subjectAltName);
   return validation.sanMatchers.some((m) => sans.some((san) => (!m.type || m.type === san.type) && m.match(san.value)));
 }
