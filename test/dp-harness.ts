@@ -17,8 +17,12 @@ export interface RunningDp {
 
 /** `skein dp run` against the CP's DP server (TLS, verified with the CP's certificate). */
 export function startDp(cp: RunningCp, args: string[], workDir = tempDir('dp')): RunningDp {
-  const cpArgs = cp.caCertFile ? ['--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile] : ['--cp-address', cp.dpUrl];
-  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', ...cpArgs, '--work-dir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return startDpProcess(['--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile, ...args], workDir);
+}
+
+/** `skein dp run` with exactly these arguments (plus its own work dir). */
+export function startDpProcess(args: string[], workDir = tempDir('dp')): RunningDp {
+  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', '--work-dir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));

@@ -6,46 +6,12 @@ import fs from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSelfSigned } from '../../src/cp/dp-server-cert.js';
-import { api, runSkein, SKEIN_BIN, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-
-interface RunningDp {
-  proc: ChildProcess;
-  logs: () => string;
-  stop(): Promise<void>;
-}
-
-function startDp(cpAddress: string, args: string[]): RunningDp {
-  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', '--cp-address', cpAddress, '--work-dir', tempDir('tls-dp'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    proc,
-    logs: () => output,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { freePort, startDpProcess } from '../dp-harness.js';
 
 /** POST JSON over http:// or https:// (verified against `ca` when given). */
 function post(url: string, body: unknown, ca?: string): Promise<{ status: number; text: string }> {
@@ -130,7 +96,7 @@ describe('control plane ↔ data plane TLS', () => {
   it('(a) a data plane verifying the CP certificate with --ca-cert-file gets configured and is online', async () => {
     const file = path.join(dir, 'tls-web.yaml');
     fs.writeFileSync(file, dataplaneYaml('tls-web', await freePort(), await freePort()));
-    const dp = startDp(cp.dpUrl, ['--ca-cert-file', cp.caCertFile, '--dataplane-file', file]);
+    const dp = startDpProcess(['--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile, '--dataplane-file', file]);
     dps.push(dp);
     await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
     const sub = await waitFor(async () => {
@@ -149,7 +115,7 @@ describe('control plane ↔ data plane TLS', () => {
     fs.writeFileSync(wrongCa, other.certPem);
     const file = path.join(dir, 'tls-wrong.yaml');
     fs.writeFileSync(file, dataplaneYaml('tls-wrong', await freePort(), await freePort()));
-    const dp = startDp(cp.dpUrl, ['--ca-cert-file', wrongCa, '--dataplane-file', file]);
+    const dp = startDpProcess(['--cp-address', cp.dpUrl, '--ca-cert-file', wrongCa, '--dataplane-file', file]);
     dps.push(dp);
     // Two failures: it retries (with backoff) rather than giving up.
     await waitFor(() => (dp.logs().match(/control plane certificate verification failed: self-signed certificate/g)?.length ?? 0) >= 2, {
@@ -165,7 +131,7 @@ describe('control plane ↔ data plane TLS', () => {
 
   it.runIf(process.platform === 'linux')('(b) reaching the CP by a name not in its certificate is a hostname mismatch', async () => {
     // 127.0.0.2 is loopback on Linux but not among the generated certificate's SANs.
-    const dp = startDp(`https://127.0.0.2:${cp.dpPort}`, ['--ca-cert-file', cp.caCertFile, '--mesh', 'default', '--name', 'tls-mismatch']);
+    const dp = startDpProcess(['--cp-address', `https://127.0.0.2:${cp.dpPort}`, '--ca-cert-file', cp.caCertFile, '--mesh', 'default', '--name', 'tls-mismatch']);
     dps.push(dp);
     await waitFor(() => dp.logs().includes('control plane certificate verification failed') && dp.logs().includes('ERR_TLS_CERT_ALTNAME_INVALID'), {
       timeoutMs: 15_000,
@@ -178,7 +144,7 @@ describe('control plane ↔ data plane TLS', () => {
   it('without --ca-cert-file the connection is encrypted but unverified, with a warning', async () => {
     const file = path.join(dir, 'tls-noca.yaml');
     fs.writeFileSync(file, dataplaneYaml('tls-noca', await freePort(), await freePort()));
-    const dp = startDp(cp.dpUrl, ['--dataplane-file', file]);
+    const dp = startDpProcess(['--cp-address', cp.dpUrl, '--dataplane-file', file]);
     dps.push(dp);
     await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
     expect(dp.logs().match(/control plane certificate is not verified: pass --ca-cert-file/g)).toHaveLength(1);
@@ -196,7 +162,7 @@ describe('control plane ↔ data plane TLS', () => {
     expect(session.closed || session.destroyed).toBe(true);
 
     // skein dp run with an http:// address fails for good with that message.
-    const dp = startDp(`http://127.0.0.1:${cp.dpPort}`, ['--mesh', 'default', '--name', 'plain']);
+    const dp = startDpProcess(['--cp-address', `http://127.0.0.1:${cp.dpPort}`, '--mesh', 'default', '--name', 'plain']);
     await waitFor(() => dp.proc.exitCode !== null, { timeoutMs: 15_000, what: `DP to exit:\n${dp.logs()}` });
     expect(dp.proc.exitCode).toBe(1);
     expect(dp.logs()).toContain('requires TLS');
@@ -219,7 +185,7 @@ describe('control plane ↔ data plane TLS', () => {
     // A plaintext data plane gets configured (local demos, benchmarks).
     const file = path.join(dir, 'plain-web.yaml');
     fs.writeFileSync(file, dataplaneYaml('plain-web', await freePort(), await freePort()));
-    const dp = startDp(`http://127.0.0.1:${plain.dpPort}`, ['--dataplane-file', file]);
+    const dp = startDpProcess(['--cp-address', `http://127.0.0.1:${plain.dpPort}`, '--dataplane-file', file]);
     dps.push(dp);
     await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
     expect(dp.logs()).toMatch(/"tls":false/);
@@ -239,7 +205,7 @@ describe('control plane ↔ data plane TLS', () => {
     // And a data plane verifying against it gets configured.
     const file = path.join(dir, 'tls-provided.yaml');
     fs.writeFileSync(file, dataplaneYaml('tls-provided', await freePort(), await freePort()));
-    const dp = startDp(withCert.dpUrl, ['--ca-cert-file', certFile, '--dataplane-file', file]);
+    const dp = startDpProcess(['--cp-address', withCert.dpUrl, '--ca-cert-file', certFile, '--dataplane-file', file]);
     dps.push(dp);
     await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
   });

@@ -4,70 +4,10 @@ import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, SKEIN_BIN, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-
-interface RunningDp {
-  proc: ChildProcess;
-  logs: () => string;
-  workDir: string;
-  stop(): Promise<void>;
-}
-
-function startDp(cp: { dpUrl: string; caCertFile: string }, args: string[], workDir = tempDir('dp')): RunningDp {
-  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', '--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile, '--work-dir', workDir, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    proc,
-    workDir,
-    logs: () => output,
-    stop: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function httpGet(port: number, p = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
-async function tcpEcho(port: number, message: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(message));
-    let got = '';
-    socket.setTimeout(3000, () => socket.destroy(new Error('timeout')));
-    socket.on('data', (d: Buffer) => {
-      got += d.toString();
-      if (got.length >= message.length + 5) socket.end();
-    });
-    socket.on('end', () => resolve(got));
-    socket.on('error', reject);
-  });
-}
+import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { adminGet, freePort, httpGet, startDp, tcpEcho, type RunningDp } from '../dp-harness.js';
 
 interface Subscription {
   id?: string;
@@ -81,18 +21,6 @@ async function latestSubscriptions(cp: RunningCp): Promise<Record<string, Subscr
   const overview = await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/_overview');
   const items = (overview.body as { items: { name: string; dataplaneInsight?: { subscriptions: Subscription[] } }[] }).items;
   return Object.fromEntries(items.map((i) => [i.name, i.dataplaneInsight?.subscriptions.at(-1) ?? {}]));
-}
-
-/** GET on a DP's admin API, which listens only on a Unix socket in its work dir. */
-async function adminGet(dp: RunningDp, p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath: path.join(dp.workDir, 'skein-dp-admin.sock'), path: p, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-  });
 }
 
 describe('traffic between two data planes', () => {
