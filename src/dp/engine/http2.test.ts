@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../envoy/protos.js';
 import { Engine } from './engine.js';
@@ -56,5 +57,26 @@ describe('Engine HTTP/2', () => {
     expect(h1.status).toBe(200);
     expect(h1.body).toBe('h2 2.0 /b');
     expect(h1.headers['x-server']).toBe('h2');
+  });
+
+  it('detects the HTTP/2 preface when it arrives in pieces (AUTO)', async () => {
+    const engine = new Engine();
+    cleanups.push(() => engine.stop());
+    await engine.apply({ listeners: [httpListener('http', { route_config: routeConfig('rc', [{ match: { prefix: '/' }, direct_response: { status: 204 } }]) })] });
+    const port = engine.listenerPort('http') ?? 0;
+    const first = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write('PRI *');
+        setTimeout(() => socket.write(' HTTP/2.0\r\n\r\nSM\r\n\r\n'), 50);
+      });
+      socket.once('data', (d) => {
+        socket.destroy();
+        resolve(d);
+      });
+      socket.on('error', reject);
+    });
+    // An HTTP/2 server speaks first with a SETTINGS frame (type 4 on stream 0), not `HTTP/1.1 400`.
+    expect(first[3]).toBe(4);
+    expect(first.readUInt32BE(5) & 0x7fffffff).toBe(0);
   });
 });

@@ -70,7 +70,13 @@ export class EndpointPool {
     if (current && !current.closed && !current.destroyed) return current;
     const { host, port } = this.options;
     const authority = `${this.options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const session = http2.connect(authority, this.options.tls ? { ...this.options.tls, ALPNProtocols: ['h2'] } : {});
+    const tlsOptions = this.options.tls;
+    // Over TLS, HTTP/2 is spoken with prior knowledge: ALPN offers h2 unless the cluster configured
+    // its own list, and a server that picked none (Envoy, or the engine, without alpn_protocols)
+    // still gets h2. (http2.connect itself would always offer exactly ['h2'].)
+    const session = tlsOptions
+      ? http2.connect(authority, { createConnection: () => tls.connect({ host, port, ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
+      : http2.connect(authority);
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
     };

@@ -1,7 +1,7 @@
 // Forwards one HTTP request to an upstream endpoint (HTTP/1.1 via a keep-alive agent or HTTP/2 via
 // a shared session) and streams the response back, with Envoy's local replies on failure.
 import http, { ServerResponse } from 'node:http';
-import type { ClientHttp2Stream, IncomingHttpHeaders as Http2Headers } from 'node:http2';
+import http2, { type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { ClusterRuntime } from '../cluster/cluster.js';
@@ -119,16 +119,22 @@ class UpstreamCall {
     let stream: ClientHttp2Stream;
     try {
       const session = this.host.pool.http2Session();
-      stream = session.request(http2RequestHeaders(this.headers, this.method, this.path), { endStream: !this.hasBody });
+      const scheme = this.host.pool.options.tls ? 'https' : 'http';
+      stream = session.request(http2RequestHeaders(this.headers, this.method, this.path, scheme), { endStream: !this.hasBody });
     } catch (err) {
       this.onUpstreamError(err as Error);
       return;
     }
     this.abortUpstream = () => stream.close();
-    stream.on('response', (headers: Http2Headers) => {
+    stream.on('response', (headers: Http2Headers, flags: number) => {
       const status = Number(headers[':status'] ?? 502);
-      this.onResponse(status, flattenHeaders(headers), stream);
+      // END_STREAM on the response headers: a headers-only response, e.g. gRPC's trailers-only
+      // status, which must reach the client the same way (not as headers plus an empty body).
+      const headersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+      this.onResponse(status, flattenHeaders(headers), stream, headersOnly);
     });
+    // gRPC sends its status (grpc-status, grpc-message) in trailers: they come before the end.
+    stream.on('trailers', (trailers: Http2Headers) => this.addTrailers(flattenHeaders(trailers)));
     stream.on('error', (err) => this.onUpstreamError(err));
     stream.on('close', () => {
       if (!this.responded) this.onUpstreamError(Object.assign(new Error('stream reset'), { code: 'ECONNRESET' }));
@@ -137,21 +143,39 @@ class UpstreamCall {
     if (this.hasBody) this.ex.req.pipe(stream);
   }
 
-  private onResponse(status: number, rawHeaders: string[], body: Readable): void {
+  private onResponse(status: number, rawHeaders: string[], body: Readable, headersOnly = false): void {
     if (this.finished) return;
     this.responded = true;
     const { res } = this.ex;
     countStatus(this.cluster.stats.rqClass, status);
     this.ex.onStatus(status);
     const headers = downstreamResponseHeaders(rawHeaders);
-    if (res instanceof ServerResponse) res.writeHead(status, headers);
-    else res.writeHead(status, headersObject(headers));
+    if (res instanceof ServerResponse) {
+      res.writeHead(status, headers);
+    } else if (headersOnly) {
+      // Headers set but not sent: ending the response then sends them with END_STREAM.
+      res.statusCode = status;
+      for (const [name, value] of Object.entries(headersObject(headers))) if (value !== undefined) res.setHeader(name, value);
+    } else {
+      res.writeHead(status, headersObject(headers));
+    }
     body.on('end', () => this.finish());
     body.on('error', () => {
       res.destroy();
       this.finish();
     });
     body.pipe(res as NodeJS.WritableStream);
+  }
+
+  /**
+   * Passes HTTP/2 upstream trailers on to an HTTP/2 downstream (sent when the response ends). Like
+   * Envoy without http_protocol_options.enable_trailers, HTTP/1.1 downstreams get none.
+   */
+  private addTrailers(rawTrailers: string[]): void {
+    const { res } = this.ex;
+    if (this.finished || res instanceof ServerResponse) return;
+    const trailers = downstreamResponseHeaders(rawTrailers);
+    if (trailers.length > 0) res.addTrailers(headersObject(trailers) as Record<string, string>);
   }
 
   private onUpstreamError(err: NodeJS.ErrnoException): void {

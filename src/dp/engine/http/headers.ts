@@ -48,8 +48,8 @@ export function upstreamRequestHeaders(raw: string[], ctx: RequestContext): stri
 }
 
 /** The same headers as an object for an HTTP/2 upstream, pseudo-headers included. */
-export function http2RequestHeaders(flat: string[], method: string, path: string): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = { ':method': method, ':path': path, ':scheme': 'http' };
+export function http2RequestHeaders(flat: string[], method: string, path: string, scheme = 'http'): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { ':method': method, ':path': path, ':scheme': scheme };
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i].toLowerCase();
     if (name === 'host') headers[':authority'] = flat[i + 1];

@@ -3,6 +3,7 @@
 import http, { ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, obj, str, type Obj } from '../proto-values.js';
 import { httpFilters, networkFilters, type CompileContext, type DownstreamConnection, type HttpExchange, type HttpFilter, type HttpRequest, type HttpResponse, type NetworkFilter } from '../registry.js';
@@ -11,7 +12,7 @@ import { localReply } from '../http/forward.js';
 import { countStatus, responseClassCounters, type Counter } from '../stats.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const HTTP2_PREFACE = 'PRI * HTTP/2.0';
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
 const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
 
@@ -129,13 +130,19 @@ class HttpConnectionManager implements NetworkFilter {
     this.cxTotal.value++;
     const codec = this.settings.codec;
     if (codec === 'AUTO') this.detectCodec(conn);
-    else this.handOver(conn, codec === 'HTTP2');
+    else if (codec === 'HTTP1' || !conn.secure) this.handOver(conn, codec === 'HTTP2');
+    // An HTTP/2 session set up on a TLS socket needs the handshake done (ALPN, peer certificate).
+    else void conn.established().then((ok) => ok && !conn.socket.destroyed && this.handOver(conn, true));
     return true;
   }
 
   private handOver(conn: DownstreamConnection, isHttp2: boolean): void {
     const socket = conn.socket as net.Socket;
     if (isHttp2) {
+      // node:http2 serves TLS sockets only when ALPN chose h2 (Envoy also takes HTTP/2 by prior
+      // knowledge): meshed clients speak h2 over TLS without ALPN (Kuma/Skein set no alpn_protocols).
+      const tlsSocket = socket as Partial<tls.TLSSocket>;
+      if (conn.secure && tlsSocket.alpnProtocol !== 'h2') tlsSocket.alpnProtocol = 'h2';
       // The HTTP/2 session drains bytes already buffered (peeked) itself; resuming would race it.
       this.handingOver = conn;
       try {
@@ -151,14 +158,24 @@ class HttpConnectionManager implements NetworkFilter {
     }
   }
 
-  /** codec_type AUTO: HTTP/2 when the client starts with the HTTP/2 connection preface. */
+  /**
+   * codec_type AUTO, like Envoy: HTTP/2 when TLS negotiated h2 by ALPN or when the client starts
+   * with the HTTP/2 connection preface (h2c, or h2 over TLS without ALPN); HTTP/1.1 otherwise. Reads
+   * until the first bytes decide (the first data of a TLS connection comes after its handshake).
+   */
   private detectCodec(conn: DownstreamConnection): void {
     const socket = conn.socket as net.Socket;
-    socket.once('data', (chunk: Buffer) => {
+    let head: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+      const isHttp2 = (socket as Partial<tls.TLSSocket>).alpnProtocol === 'h2' || startsWithPreface(head);
+      if (isHttp2 === undefined) return;
+      socket.off('data', onData);
       socket.pause();
-      socket.unshift(chunk);
-      this.handOver(conn, chunk.subarray(0, HTTP2_PREFACE.length).toString('latin1') === HTTP2_PREFACE);
-    });
+      socket.unshift(head);
+      this.handOver(conn, isHttp2);
+    };
+    socket.on('data', onData);
     socket.resume();
   }
 
@@ -211,4 +228,11 @@ class HttpConnectionManager implements NetworkFilter {
     this.http1.closeIdleConnections();
     for (const session of this.sessions) session.close();
   }
+}
+
+/** Whether `head` starts with the HTTP/2 connection preface; undefined while too short to tell. */
+function startsWithPreface(head: Buffer): boolean | undefined {
+  const n = Math.min(head.length, HTTP2_PREFACE.length);
+  if (head.compare(HTTP2_PREFACE, 0, n, 0, n) !== 0) return false;
+  return n === HTTP2_PREFACE.length ? true : undefined;
 }

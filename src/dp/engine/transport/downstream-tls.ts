@@ -48,6 +48,9 @@ downstreamTransports.register(DOWNSTREAM_TLS, (config, path, ctx) => {
       tlsSocket.once('close', () => clearTimeout(handshakeTimer));
       tlsSocket.once('secure', () => {
         clearTimeout(handshakeTimer);
+        // What tls.Server does once a server socket is secure: node:http2 waits for a TLS socket
+        // that is still `secureConnecting` to emit 'secureConnect', which server sockets never do.
+        (tlsSocket as { secureConnecting?: boolean }).secureConnecting = false;
         const cert = tlsSocket.getPeerX509Certificate();
         if (!cert) {
           // OpenSSL already fails the handshake then; belt and braces.
