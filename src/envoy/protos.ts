@@ -97,15 +97,24 @@ export interface AnyMessage {
   value: Uint8Array;
 }
 
+const typesByUrl = new Map<string, protobuf.Type>();
+
+/** The message type of a type URL; looked up once (a Root lookup walks the namespace tree). */
+function typeOf(typeUrl: string): protobuf.Type {
+  let type = typesByUrl.get(typeUrl);
+  if (!type) typesByUrl.set(typeUrl, (type = envoyRoot().lookupType(typeNameOf(typeUrl))));
+  return type;
+}
+
 /** Encodes a plain object (snake_case fields, enums by name) as a google.protobuf.Any of the given type. */
 export function packAny(typeUrl: string, message: Record<string, unknown>): AnyMessage {
-  const type = envoyRoot().lookupType(typeNameOf(typeUrl));
+  const type = typeOf(typeUrl);
   return { type_url: typeUrl, value: type.encode(type.fromObject(message)).finish() };
 }
 
 /** Decodes a google.protobuf.Any into a plain object (enums as names, 64-bit ints as strings). */
 export function unpackAny(any: AnyMessage): Record<string, unknown> {
-  const type = envoyRoot().lookupType(typeNameOf(any.type_url));
+  const type = typeOf(any.type_url);
   return type.toObject(type.decode(any.value), { enums: String, longs: String, oneofs: true, defaults: false });
 }
 

@@ -1,6 +1,7 @@
 // Keeps every connected proxy's snapshot in step with the store:
 //   store change → mesh marked dirty → MeshContext rebuilt once per batch → each connected proxy of
-//   that mesh regenerated only if its inputs (own Dataplane, mesh, used services) changed.
+//   that mesh gets a new snapshot only if its inputs changed, re-generating only the parts that
+//   depend on what changed (ProxySnapshots).
 // Also the xDS hooks: authenticate streams with dataplane tokens, re-register Dataplanes carried in
 // node metadata, and record connection state and ACK/NACKs in DataplaneInsights.
 import type { Metadata } from '@grpc/grpc-js';
@@ -12,9 +13,8 @@ import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-toke
 import { unpackAny } from '../envoy/protos.js';
 import type { Logger } from '../observability/logger.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
-import { makeSnapshot } from './cache/snapshot.js';
-import { buildMeshContext, proxyInputHash, type MeshContext } from './context/mesh-context.js';
-import { generateSidecar } from './generator/sidecar.js';
+import { buildMeshContext, changedServices, type MeshContext } from './context/mesh-context.js';
+import { ProxySnapshots } from './generator/proxy-snapshots.js';
 import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
 import type { ErrorDetail } from './server/hooks.js';
@@ -37,16 +37,34 @@ export interface DataplaneSyncOptions {
 interface ConnectedProxy {
   mesh: string;
   name: string;
-  inputHash?: string;
+}
+
+/** At least this often a context rebuild re-reads every Dataplane (see meshContext). */
+const FULL_RELIST_MS = 60_000;
+
+/** What a context rebuild changed, so that a batch visits only the proxies concerned. */
+interface ContextChanges {
+  dataplanes: Set<string>;
+  /** Services whose endpoints or protocol changed, or that appeared or went away. */
+  services: Set<string>;
 }
 
 export class DataplaneSync {
   readonly cache = new SnapshotCache();
   readonly insights: DataplaneInsights;
   private readonly proxies = new Map<string, ConnectedProxy>();
-  private readonly contexts = new Map<string, MeshContext>();
+  private readonly snapshots = new ProxySnapshots();
+  private readonly contexts = new Map<string, { ctx: MeshContext; listedAt: number }>();
+  /** Meshes whose context is out of date; the old one is kept to reuse what did not change. */
+  private readonly staleContexts = new Set<string>();
+  /** Per mesh, Dataplanes changed since its context was built: only these are read again. */
+  private readonly changedDataplanes = new Map<string, Set<string>>();
+  /** Meshes with other changes (the mesh, a policy, a secret) since their context was built: they concern every proxy. */
+  private readonly meshWideChanges = new Set<string>();
   private readonly dirtyMeshes = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** A regeneration batch is queued behind running work and has not started yet. */
+  private batchWaiting = false;
   private running: Promise<void> = Promise.resolve();
   private unwatch: (() => void) | undefined;
 
@@ -57,8 +75,8 @@ export class DataplaneSync {
     this.identities = new ProxyIdentities(opts.caManager, (nodeId) => {
       const proxy = this.proxies.get(nodeId);
       if (!proxy) return;
-      this.running = this.running.then(() =>
-        this.regenerate(proxy.mesh, [nodeId]).catch((err: Error) => opts.logger.error({ err, nodeId }, 'certificate renewal failed')),
+      void this.serially(() => this.regenerate(proxy.mesh, [nodeId])).catch((err: Error) =>
+        opts.logger.error({ err, nodeId }, 'certificate renewal failed'),
       );
     });
   }
@@ -68,7 +86,8 @@ export class DataplaneSync {
       // Everything a proxy's config is made of: the mesh (mTLS), its Dataplanes, policies and
       // secrets (a provided CA).
       if (ev.type === 'Mesh') this.markDirty(ev.name);
-      else if (ev.type === 'Dataplane' || ev.type === 'Secret' || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
+      else if (ev.type === 'Secret' || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
     });
   }
 
@@ -97,7 +116,8 @@ export class DataplaneSync {
       const manager = this.opts.manager;
       if (!(await manager.meshExists(mesh))) throw new Error(`mesh: mesh "${mesh}" does not exist`);
       let dp = await manager.get('Dataplane', mesh, name);
-      const carried = dataplaneFromMetadata(node);
+      // Only needed (and parsed) when the store does not have the Dataplane.
+      const carried = dp ? undefined : dataplaneFromMetadata(node);
       if (this.opts.auth === 'dpToken') {
         const token = tokenFrom(node, metadata);
         const claims = await verifyDataplaneToken(manager.store, token, mesh);
@@ -111,11 +131,12 @@ export class DataplaneSync {
       const { mesh, name } = parseNodeId(node);
       this.proxies.set(node.id, { mesh, name });
       this.insights.connected(mesh, name, node);
-      await this.regenerate(mesh, [node.id]);
+      await this.serially(() => this.regenerate(mesh, [node.id]));
     },
     onNodeDisconnected: (nodeId: string) => {
       const proxy = this.proxies.get(nodeId);
       this.proxies.delete(nodeId);
+      this.snapshots.forget(nodeId);
       this.identities.forget(nodeId);
       if (proxy) this.insights.disconnected(proxy.mesh, proxy.name);
     },
@@ -130,57 +151,141 @@ export class DataplaneSync {
     },
   };
 
-  private markDirty(mesh: string): void {
+  private markDirty(mesh: string, dataplane?: string): void {
+    if (dataplane !== undefined) {
+      let names = this.changedDataplanes.get(mesh);
+      if (!names) this.changedDataplanes.set(mesh, (names = new Set()));
+      names.add(dataplane);
+    } else {
+      this.meshWideChanges.add(mesh);
+    }
     this.dirtyMeshes.add(mesh);
-    if (this.timer) return;
+    // A batch already waiting for its turn takes this change too: however long batches take,
+    // changes coalesce instead of queueing one batch per debounce period.
+    if (this.timer || this.batchWaiting) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const meshes = [...this.dirtyMeshes];
-      this.dirtyMeshes.clear();
-      this.running = this.running.then(async () => {
+      this.batchWaiting = true;
+      void this.serially(async () => {
+        this.batchWaiting = false;
+        const meshes = [...this.dirtyMeshes];
+        this.dirtyMeshes.clear();
         for (const mesh of meshes) {
-          this.contexts.delete(mesh);
-          await this.regenerate(mesh).catch((err: Error) => this.opts.logger.error({ err, mesh }, 'xDS generation failed'));
+          this.staleContexts.add(mesh);
+          await this.regenerate(mesh).catch((err: Error) => {
+            // Whatever this batch missed, the next one re-reads everything and visits every proxy.
+            this.contexts.delete(mesh);
+            this.meshWideChanges.add(mesh);
+            this.opts.logger.error({ err, mesh }, 'xDS generation failed');
+          });
         }
       });
     }, this.opts.debounceMs ?? 20);
   }
 
-  private async meshContext(mesh: string): Promise<MeshContext | undefined> {
-    const cached = this.contexts.get(mesh);
-    if (cached) return cached;
-    const meshResource = await this.opts.manager.get('Mesh', '', mesh);
-    if (!meshResource) return undefined;
-    const [dataplanes, permissions] = await Promise.all([
-      this.opts.manager.list('Dataplane', { mesh }),
-      this.opts.manager.list('MeshTrafficPermission', { mesh }),
-    ]);
-    const ctx = buildMeshContext(meshResource, dataplanes, permissions);
-    this.contexts.set(mesh, ctx);
-    return ctx;
+  /**
+   * Runs generation work one task at a time, in order: a proxy's snapshot is never overwritten by
+   * one made from an older context.
+   */
+  private serially(task: () => Promise<void>): Promise<void> {
+    const done = this.running.then(task);
+    this.running = done.catch(() => {});
+    return done;
   }
 
-  /** Regenerates the given (default: all connected) proxies of a mesh whose inputs changed. */
+  /**
+   * The mesh's context, rebuilt when stale. The mesh and its policies are read again; Dataplanes
+   * only those that changed (a mesh has many), except for a full re-read every FULL_RELIST_MS that
+   * bounds how long a missed change notification (a store reconnecting) can go unnoticed.
+   */
+  private async meshContext(mesh: string): Promise<{ ctx: MeshContext; changes?: ContextChanges } | undefined> {
+    const cached = this.contexts.get(mesh);
+    if (cached && !this.staleContexts.has(mesh)) return { ctx: cached.ctx, changes: { dataplanes: new Set(), services: new Set() } };
+    this.staleContexts.delete(mesh);
+    const changed = this.changedDataplanes.get(mesh) ?? new Set<string>();
+    this.changedDataplanes.delete(mesh);
+    const manager = this.opts.manager;
+    const meshResource = await manager.get('Mesh', '', mesh);
+    if (!meshResource) {
+      this.contexts.delete(mesh);
+      return undefined;
+    }
+    const permissions = await manager.list('MeshTrafficPermission', { mesh });
+    let dataplanes: Map<string, Resource>;
+    let listedAt = cached?.listedAt ?? 0;
+    const full = !cached || Date.now() - listedAt > FULL_RELIST_MS;
+    if (full) {
+      listedAt = Date.now();
+      dataplanes = new Map((await manager.list('Dataplane', { mesh })).map((dp) => [dp.name, dp]));
+    } else {
+      dataplanes = new Map(cached.ctx.dataplanes);
+      const fresh = await Promise.all([...changed].map((name) => manager.get('Dataplane', mesh, name)));
+      [...changed].forEach((name, i) => (fresh[i] ? dataplanes.set(name, fresh[i]) : dataplanes.delete(name)));
+    }
+    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx);
+    this.contexts.set(mesh, { ctx, listedAt });
+    // After a full read, what changed is not known: anything may have.
+    if (full) return { ctx };
+    return { ctx, changes: { dataplanes: changed, services: changedServices(cached.ctx, ctx) } };
+  }
+
+  /**
+   * Updates the snapshots of the given proxies of a mesh, or (a batch) of every connected proxy of
+   * the mesh that the changes since the last batch can concern.
+   */
   private async regenerate(mesh: string, nodeIds?: string[]): Promise<void> {
-    const ctx = await this.meshContext(mesh);
-    if (!ctx) return;
+    const batch = nodeIds === undefined;
+    // Taken before anything is read: a change arriving meanwhile is left to the next batch.
+    const meshWide = batch && this.meshWideChanges.delete(mesh);
     const ids = nodeIds ?? [...this.proxies.entries()].filter(([, p]) => p.mesh === mesh).map(([id]) => id);
+    if (ids.length === 0) {
+      // Nobody to configure: no context to keep up to date (e.g. while Dataplanes are registered
+      // before their proxies start); the next proxy to connect builds a fresh one.
+      this.contexts.delete(mesh);
+      this.changedDataplanes.delete(mesh);
+      return;
+    }
+    const built = await this.meshContext(mesh);
+    if (!built) return;
+    const ctx = built.ctx;
+    // Which proxies a batch visits; undefined = all (a mesh-wide change, or not known).
+    const changes = meshWide ? undefined : built.changes;
+    let ca;
+    try {
+      ca = await this.opts.caManager.getCa(mesh);
+    } catch (err) {
+      // Without a usable CA the proxies keep their last config rather than losing mTLS.
+      this.opts.logger.error({ err: (err as Error).message, mesh }, 'could not load the mesh CA');
+      if (batch) this.meshWideChanges.add(mesh); // the next batch visits everyone again
+      return;
+    }
     for (const id of ids) {
       const proxy = this.proxies.get(id);
       const dp = proxy && ctx.dataplanes.get(proxy.name);
       if (!proxy || !dp) continue;
+      // (A proxy not configured yet uses every service.)
+      if (batch && changes && !changes.dataplanes.has(proxy.name) && !this.snapshots.usesAny(id, changes.services)) continue;
       let identity;
       try {
-        identity = await this.identities.identityFor(id, dp);
+        identity = await this.identities.identityFor(id, dp, ca);
       } catch (err) {
-        // Without a certificate the proxy keeps its last config rather than losing mTLS.
+        // Without a certificate the proxy keeps its last config rather than losing mTLS; it is
+        // retried with every batch until it gets one.
         this.opts.logger.error({ err: (err as Error).message, nodeId: id }, 'could not issue a workload certificate');
+        this.snapshots.forget(id);
         continue;
       }
-      const inputHash = proxyInputHash(ctx, dp, identity.version);
-      if (proxy.inputHash === inputHash && this.cache.getSnapshot(id)) continue;
-      proxy.inputHash = inputHash;
-      this.cache.setSnapshot(id, makeSnapshot(generateSidecar(dp, ctx, identity.identity)));
+      let snapshot;
+      try {
+        snapshot = this.snapshots.build(id, dp, ctx, identity);
+      } catch (err) {
+        if (!batch) throw err; // the connecting stream fails with the reason
+        // One proxy's unusable Dataplane must not hold up the others' configs.
+        this.opts.logger.error({ err: (err as Error).message, nodeId: id }, 'xDS generation failed');
+        this.snapshots.forget(id);
+        continue;
+      }
+      if (snapshot) this.cache.setSnapshot(id, snapshot);
     }
   }
 }
@@ -211,11 +316,20 @@ function tokenFrom(node: XdsNode, metadata: Metadata): string {
   return typeof fromNode === 'string' ? fromNode : '';
 }
 
+/** The DP sends JSON or YAML; JSON (a subset of YAML) parses far faster with JSON.parse. */
+function parseJsonOrYaml(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return YAML.parse(raw);
+  }
+}
+
 function dataplaneFromMetadata(node: XdsNode): (Resource & { type: 'Dataplane' }) | undefined {
   const raw = node.metadata['dataplane.resource'];
   if (typeof raw !== 'string' || !raw) return undefined;
   try {
-    const parsed = fromWire(YAML.parse(raw));
+    const parsed = fromWire(parseJsonOrYaml(raw));
     return parsed.resource?.type === 'Dataplane' ? (parsed.resource as unknown as Resource & { type: 'Dataplane' }) : undefined;
   } catch {
     return undefined;

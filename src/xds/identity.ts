@@ -2,7 +2,7 @@
 // generated, kept while valid, and renewed when 80% of their lifetime has passed (the renewal
 // timer asks for a regeneration, which ships the new certificate over SDS on the same stream).
 import type { Resource } from '../api/resource.js';
-import type { MeshCaManager } from '../pki/index.js';
+import type { MeshCa, MeshCaManager } from '../pki/index.js';
 import { identityUris, type ProxyIdentity } from './generator/sidecar.js';
 
 const RENEW_AT_FRACTION = 0.8;
@@ -16,6 +16,8 @@ interface Issued {
 
 export class ProxyIdentities {
   private readonly issued = new Map<string, Issued>();
+  /** Makes every issued identity's version unique, even two issued within the same millisecond. */
+  private serial = 0;
 
   constructor(
     private readonly ca: MeshCaManager,
@@ -23,9 +25,11 @@ export class ProxyIdentities {
     private readonly onRenewalDue: (nodeId: string) => void,
   ) {}
 
-  /** The proxy's identity (undefined when its mesh has no mTLS) and a version that changes with it. */
-  async identityFor(nodeId: string, dp: Resource): Promise<{ identity?: ProxyIdentity; version: string }> {
-    const ca = await this.ca.getCa(dp.mesh);
+  /**
+   * The proxy's identity (undefined when its mesh has no mTLS) and a version that changes with it.
+   * `ca` is the mesh's current CA (MeshCaManager.getCa), read once for a batch of proxies.
+   */
+  async identityFor(nodeId: string, dp: Resource, ca: MeshCa | undefined): Promise<{ identity?: ProxyIdentity; version: string }> {
     if (!ca) {
       this.forget(nodeId);
       return { version: '' };
@@ -42,7 +46,7 @@ export class ProxyIdentities {
     const entry: Issued = {
       key,
       identity: { mode: ca.mode, certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem },
-      version: `${ca.backend}:${cert.notAfter.toISOString()}:${issuedAt}`,
+      version: `${ca.backend}:${cert.notAfter.toISOString()}:${issuedAt}:${++this.serial}`,
       timer: setTimeout(() => {
         this.forget(nodeId);
         this.onRenewalDue(nodeId);

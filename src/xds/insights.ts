@@ -1,5 +1,7 @@
 // DataplaneInsight: connection history and xDS ACK/NACK counts per proxy. Updated in memory on every
 // event and written to the store in batches, so a busy xDS server does not become a busy database.
+// ACKs only move counters and wait longer than connects, disconnects and NACKs: a config pushed to
+// thousands of proxies brings thousands of ACKs, which should become one write per proxy, later.
 import type { Logger } from '../observability/logger.js';
 import type { ResourceStore } from '../store/store.js';
 import type { XdsNode } from './server/node.js';
@@ -20,15 +22,24 @@ interface Subscription {
 
 interface InsightState {
   subscriptions: Subscription[];
+  /** What we last stored (saves a read per write); unset until written or after a conflict. */
+  stored?: { version: number; labels: Record<string, string> };
 }
 
 const MAX_SUBSCRIPTIONS = 5;
 const FLUSH_INTERVAL_MS = 250;
+const ACK_FLUSH_INTERVAL_MS = 2_000;
+/** A long flush lets the event loop serve streams every this many writes. */
+const WRITES_PER_TURN = 500;
 
 export class DataplaneInsights {
   private readonly states = new Map<string, InsightState>();
+  /** Connected, disconnected or NACKed: written within FLUSH_INTERVAL_MS. */
   private readonly dirty = new Set<string>();
+  /** Only ACK counters moved: written within ACK_FLUSH_INTERVAL_MS. */
+  private readonly acked = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private ackTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private counter = 0;
 
@@ -64,7 +75,10 @@ export class DataplaneInsights {
     sub.status.total.responsesAcknowledged++;
     sub.status.lastUpdateTime = new Date().toISOString();
     sub.ackedVersions[typeUrl.split('.').pop()!] = version;
-    this.markDirty(mesh, name);
+    const key = JSON.stringify([mesh, name]);
+    if (this.dirty.has(key)) return; // written soon anyway
+    this.acked.add(key);
+    this.ackTimer ??= setTimeout(() => void this.writeBatch(this.acked), ACK_FLUSH_INTERVAL_MS);
   }
 
   nack(mesh: string, name: string, typeUrl: string, version: string, reason: string): void {
@@ -75,32 +89,51 @@ export class DataplaneInsights {
     this.markDirty(mesh, name);
   }
 
+  /** Writes every pending change now. */
   async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const keys = [...this.dirty];
-    this.dirty.clear();
-    this.flushing = this.flushing.then(async () => {
-      for (const key of keys) {
-        const [mesh, name] = JSON.parse(key) as [string, string];
-        await this.write(mesh, name).catch((err: Error) => this.logger.warn({ err, mesh, name }, 'could not store DataplaneInsight'));
-      }
-    });
-    await this.flushing;
+    await Promise.all([this.writeBatch(this.dirty), this.writeBatch(this.acked)]);
   }
 
-  private async write(mesh: string, name: string): Promise<void> {
+  /** Writes (after any write in progress) the insights of `keys`, this.dirty or this.acked, and empties it. */
+  private writeBatch(keys: Set<string>): Promise<void> {
+    if (keys === this.dirty) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    } else {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    const batch = [...keys];
+    keys.clear();
+    this.flushing = this.flushing.then(async () => {
+      for (const [i, key] of batch.entries()) {
+        if (i > 0 && i % WRITES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+        const [mesh, name] = JSON.parse(key) as [string, string];
+        await this.writeOne(mesh, name).catch((err: Error) => this.logger.warn({ err, mesh, name }, 'could not store DataplaneInsight'));
+      }
+    });
+    return this.flushing;
+  }
+
+  private async writeOne(mesh: string, name: string): Promise<void> {
     const state = this.states.get(JSON.stringify([mesh, name]));
     if (!state) return;
     const spec = { subscriptions: state.subscriptions };
     const key = { type: 'DataplaneInsight', mesh, name };
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await this.store.get(key);
       try {
-        if (existing) await this.store.update({ ...key, labels: existing.labels, spec, version: existing.version });
-        else await this.store.create({ ...key, labels: { 'kuma.io/mesh': mesh }, spec });
+        if (!state.stored) {
+          const existing = await this.store.get(key);
+          if (existing) state.stored = { version: existing.version, labels: existing.labels };
+        }
+        const written = state.stored
+          ? await this.store.update({ ...key, labels: state.stored.labels, spec, version: state.stored.version })
+          : await this.store.create({ ...key, labels: { 'kuma.io/mesh': mesh }, spec });
+        state.stored = { version: written.version, labels: written.labels };
         return;
       } catch (err) {
+        // Written or deleted by someone else meanwhile: read it again.
+        state.stored = undefined;
         if (attempt === 2) throw err;
       }
     }
@@ -118,7 +151,9 @@ export class DataplaneInsights {
   }
 
   private markDirty(mesh: string, name: string): void {
-    this.dirty.add(JSON.stringify([mesh, name]));
-    this.timer ??= setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+    const key = JSON.stringify([mesh, name]);
+    this.dirty.add(key);
+    this.acked.delete(key); // the sooner write covers its ACKs
+    this.timer ??= setTimeout(() => void this.writeBatch(this.dirty), FLUSH_INTERVAL_MS);
   }
 }

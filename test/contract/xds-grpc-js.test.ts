@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { register as registerXds } from '@grpc/grpc-js-xds';
 import { adsPackageDefinition, TypeUrl, unpackAny } from '../../src/envoy/protos.js';
-import { makeSnapshot, type NamedResource } from '../../src/xds/cache/snapshot.js';
+import { cachedResource, makeSnapshot, type NamedResource } from '../../src/xds/cache/snapshot.js';
 import { SnapshotCache } from '../../src/xds/cache/snapshot-cache.js';
 import { startXdsServer, type XdsServer } from '../../src/xds/server/ads-server.js';
 import type { ErrorDetail, XdsHooks, XdsLogger } from '../../src/xds/server/hooks.js';
@@ -410,6 +410,36 @@ describe('ADS protocol with a raw client', () => {
       s.send({ type_url: TypeUrl.ClusterLoadAssignment, resource_names_subscribe: ['b'] });
       const again = await s.next();
       expect(names(again)).toEqual(['b']);
+      s.end();
+    });
+
+    it('with snapshots built on the previous one, sends the changed type only and still answers new subscriptions', async () => {
+      const n = { id: 'default.delta-3', locality: {} };
+      const clusters = ['a', 'b'].map((name) => cachedResource(clusterResource(edsCluster({ name }))));
+      const cla = (name: string, port: number) =>
+        cachedResource(clusterLoadAssignmentResource(clusterLoadAssignment(name, [{ endpoints: [{ address: '127.0.0.1', port }] }])));
+      const v1 = makeSnapshot([...clusters, cla('a', 5001), cla('b', 6001)]);
+      cache.setSnapshot(n.id, v1);
+      const s = new RawStream<DeltaResponse>(client.DeltaAggregatedResources());
+      const ackOf = (r: DeltaResponse) => s.send({ type_url: r.type_url, response_nonce: r.nonce });
+      s.send({ node: n, type_url: TypeUrl.Cluster });
+      ackOf(await s.next());
+      s.send({ type_url: TypeUrl.ClusterLoadAssignment, resource_names_subscribe: ['a'] });
+      ackOf(await s.next());
+
+      const v2 = makeSnapshot([...clusters, cla('a', 5002), cla('b', 6001)], v1);
+      expect(v2.resources.get(TypeUrl.Cluster)).toBe(v1.resources.get(TypeUrl.Cluster));
+      cache.setSnapshot(n.id, v2);
+      const eds = await s.next();
+      expect(eds.type_url).toBe(TypeUrl.ClusterLoadAssignment);
+      expect(names(eds)).toEqual(['a']);
+      expect(unpackAny(eds.resources[0]!.resource)).toMatchObject({ endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { port_value: 5002 } } } }] }] });
+      ackOf(eds);
+
+      // The endpoints map is unchanged since the stream last caught up, but the subscription grew.
+      s.send({ type_url: TypeUrl.ClusterLoadAssignment, resource_names_subscribe: ['b'] });
+      const more = await s.next();
+      expect(names(more)).toEqual(['b']);
       s.end();
     });
   });

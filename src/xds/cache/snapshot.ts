@@ -39,22 +39,46 @@ export function resourceVersion(any: AnyMessage): string {
   return shortHash([any.type_url, any.value]);
 }
 
-/** Builds a snapshot; a resource named twice for one type is a bug in the caller and throws. */
-export function makeSnapshot(resources: Iterable<NamedResource>): Snapshot {
+/** A resource with its version, hashed once: it can then go into many snapshots for free. */
+export function cachedResource({ name, any }: NamedResource): CachedResource {
+  return { name, version: resourceVersion(any), any };
+}
+
+/**
+ * Builds a snapshot; a resource named twice for one type is a bug in the caller and throws.
+ * Resources that already carry a version (CachedResource) are taken as they are, not re-hashed,
+ * and a type whose resources are the very objects of `previous` keeps its version and its map
+ * (streams tell an unchanged type by the map's identity).
+ */
+export function makeSnapshot(resources: Iterable<NamedResource | CachedResource>, previous?: Snapshot): Snapshot {
   const byType = new Map<string, Map<string, CachedResource>>();
-  for (const { name, any } of resources) {
+  for (const resource of resources) {
+    const { name, any } = resource;
     let named = byType.get(any.type_url);
     if (!named) byType.set(any.type_url, (named = new Map()));
     if (named.has(name)) throw new Error(`duplicate ${any.type_url} resource "${name}" in snapshot`);
-    named.set(name, { name, version: resourceVersion(any), any });
+    named.set(name, 'version' in resource ? resource : cachedResource(resource));
   }
   const typeVersions = new Map<string, string>();
   const typeUrls = [...byType.keys()].sort();
   for (const typeUrl of typeUrls) {
-    typeVersions.set(typeUrl, shortHash(versionLines(byType.get(typeUrl)!)));
+    const named = byType.get(typeUrl)!;
+    const before = previous?.resources.get(typeUrl);
+    if (before && sameResources(before, named)) {
+      byType.set(typeUrl, before);
+      typeVersions.set(typeUrl, previous!.typeVersions.get(typeUrl)!);
+    } else {
+      typeVersions.set(typeUrl, shortHash(versionLines(named)));
+    }
   }
   const version = shortHash(typeUrls.flatMap((t) => [t, typeVersions.get(t)!]));
   return { version, resources: byType, typeVersions };
+}
+
+function sameResources(a: Map<string, CachedResource>, b: Map<string, CachedResource>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, resource] of b) if (a.get(name) !== resource) return false;
+  return true;
 }
 
 function versionLines(named: Map<string, CachedResource>): string[] {

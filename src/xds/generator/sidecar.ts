@@ -6,8 +6,8 @@
 // told apart by the TLS inspector) and enforce MeshTrafficPermission on the TLS chain; outbound
 // clusters originate mTLS, verify the server's SPIFFE ID and send the service's SNI.
 import type { Resource } from '../../api/resource.js';
-import type { NamedResource } from '../cache/snapshot.js';
-import { networkingOf, type Inbound, type MeshContext } from '../context/mesh-context.js';
+import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
+import { hashOf, networkingOf, type Inbound, type MeshContext } from '../context/mesh-context.js';
 import { inboundPermissions, type InboundPermissions } from '../../policies/index.js';
 import {
   certificateSecret,
@@ -74,14 +74,72 @@ export function identityUris(dp: Resource): string[] {
   return [...uris].sort((a, b) => (a.startsWith('spiffe://') === b.startsWith('spiffe://') ? (a < b ? -1 : 1) : a.startsWith('spiffe://') ? -1 : 1));
 }
 
+/** A sidecar's config minus its endpoints, which are shared per service (see loadAssignment). */
+export interface SidecarConfig {
+  /** Secrets, listeners and clusters: they depend only on what sidecarKey covers. */
+  resources: CachedResource[];
+  /** Services whose ClusterLoadAssignment the proxy gets. */
+  endpointServices: string[];
+}
+
 export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
-  const out: NamedResource[] = [];
+  const { resources, endpointServices } = generateSidecarConfig(dp, ctx, identity);
+  return [...resources, ...endpointServices.map((service) => loadAssignment(ctx, service))];
+}
+
+/**
+ * Everything generateSidecarConfig reads, as a string: same key, same resources, so they can be
+ * reused and only endpoints can differ. Keep it in step with the generator: the Dataplane
+ * (networking, labels for policy matching), the mesh, its policies, the identity, and per outbound
+ * service the fields its listener and cluster use (protocol, SNI port).
+ */
+export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
+  const outbound = (networkingOf(dp).outbound ?? []).map((o) => {
+    const info = ctx.services.get(o.tags?.['kuma.io/service'] ?? '');
+    return info ? [info.protocol, info.lowestPort] : null;
+  });
+  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, outbound]);
+}
+
+const dataplaneHashes = new WeakMap<Resource, string>();
+
+/** Hash of a Dataplane's content, once per object (context rebuilds keep unchanged Dataplanes' objects). */
+function dataplaneHash(dp: Resource): string {
+  let hash = dataplaneHashes.get(dp);
+  if (!hash) dataplaneHashes.set(dp, (hash = hashOf([dp.mesh, dp.name, dp.labels, dp.spec])));
+  return hash;
+}
+
+/** The service's endpoints as a packed ClusterLoadAssignment, encoded once per MeshContext. */
+export function loadAssignment(ctx: MeshContext, service: string): CachedResource {
+  let cla = ctx.loadAssignments.get(service);
+  if (!cla) {
+    cla = cachedResource(clusterLoadAssignmentResource(clusterLoadAssignment(service, localitiesOf(ctx, service))));
+    ctx.loadAssignments.set(service, cla);
+  }
+  return cla;
+}
+
+/**
+ * A resource that many proxies have in common, encoded once per MeshContext. `key` must determine
+ * its content completely (the context's mesh is implied).
+ */
+function shared(ctx: MeshContext, key: unknown[], build: () => NamedResource): CachedResource {
+  const id = JSON.stringify(key);
+  let resource = ctx.sharedResources.get(id);
+  if (!resource) ctx.sharedResources.set(id, (resource = cachedResource(build())));
+  return resource;
+}
+
+/** Everything but the endpoints; reads only what sidecarKey covers. */
+export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): SidecarConfig {
+  const out: CachedResource[] = [];
   const net = networkingOf(dp);
   const localClusters = new Set<string>();
   const mesh = dp.mesh;
   if (identity) {
-    out.push(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem));
-    out.push(validationSecret(caSecretName(mesh), identity.caPem));
+    out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));
+    out.push(shared(ctx, ['ca', mesh, identity.caPem], () => validationSecret(caSecretName(mesh), identity.caPem)));
   }
 
   for (const inbound of net.inbound ?? []) {
@@ -92,12 +150,15 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
     if (!localClusters.has(cluster)) {
       localClusters.add(cluster);
       const endpoints = [{ address: inbound.serviceAddress ?? '127.0.0.1', port: servicePort }];
-      out.push(clusterResource(staticCluster({ name: cluster, connectTimeoutMs: 10_000, http2: isHttp2(protocol), localities: [{ endpoints }] })));
+      const http2 = isHttp2(protocol);
+      out.push(shared(ctx, ['local', cluster, endpoints, http2], () =>
+        clusterResource(staticCluster({ name: cluster, connectTimeoutMs: 10_000, http2, localities: [{ endpoints }] })),
+      ));
     }
     const address = inbound.address ?? net.address;
     const name = `inbound:${address}:${inbound.port}`;
     const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, inboundView(inbound)) : undefined;
-    out.push(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions));
+    out.push(cachedResource(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions)));
   }
 
   const services = new Set<string>();
@@ -108,23 +169,27 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
     const protocol = outbound.tags?.['kuma.io/protocol'] ?? info?.protocol ?? 'tcp';
     const address = outbound.address ?? '127.0.0.1';
     const name = `outbound:${address}:${outbound.port}`;
-    out.push(listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', service, service, protocol) })] })));
+    out.push(shared(ctx, ['outbound', name, service, protocol], () =>
+      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', service, service, protocol) })] })),
+    ));
     if (services.has(service)) continue;
     services.add(service);
-    const cluster = edsCluster({ name: service, http2: isHttp2(protocol) });
-    if (identity) {
-      const port = Math.min(...(info?.endpoints.map((e) => e.port) ?? [0]));
-      cluster.transport_socket = upstreamMtls({
-        identitySecret: identitySecretName(mesh),
-        caSecret: caSecretName(mesh),
-        peerUriSans: [{ exact: `spiffe://${mesh}/${service}` }],
-        sni: serviceSni(mesh, service, Number.isFinite(port) ? port : 0),
-      });
-    }
-    out.push(clusterResource(cluster));
-    out.push(clusterLoadAssignmentResource(clusterLoadAssignment(service, localitiesOf(ctx, service))));
+    // With mTLS: the SNI names the service's lowest endpoint port.
+    const sniPort = identity ? (info?.lowestPort ?? 0) : undefined;
+    out.push(shared(ctx, ['cluster', mesh, service, protocol, sniPort], () => {
+      const cluster = edsCluster({ name: service, http2: isHttp2(protocol) });
+      if (sniPort !== undefined) {
+        cluster.transport_socket = upstreamMtls({
+          identitySecret: identitySecretName(mesh),
+          caSecret: caSecretName(mesh),
+          peerUriSans: [{ exact: `spiffe://${mesh}/${service}` }],
+          sni: serviceSni(mesh, service, sniPort),
+        });
+      }
+      return clusterResource(cluster);
+    }));
   }
-  return out;
+  return { resources: out, endpointServices: [...services] };
 }
 
 function inboundView(inbound: Inbound): { name?: string; port: number; tags: Record<string, string> } {

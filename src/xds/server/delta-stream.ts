@@ -1,7 +1,7 @@
 // Incremental ADS (DeltaAggregatedResources): the proxy says what it subscribes to and what it
 // already has; responses carry only resources whose version changed and the names that went away.
 // One response per type is in flight at a time; changes made meanwhile go out after the ACK/NACK.
-import { typeVersionOf } from '../cache/snapshot.js';
+import { typeVersionOf, type CachedResource } from '../cache/snapshot.js';
 import { AdsStream } from './ads-stream.js';
 import { isNack, type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, type DeltaResource } from './messages.js';
 import { inPushOrder, isWildcardType } from './type-order.js';
@@ -17,7 +17,14 @@ interface DeltaTypeState {
   awaitingReply: boolean;
   /** A wildcard subscriber gets a first response even when there is nothing, to finish its init. */
   owesFirstResponse: boolean;
+  /**
+   * The snapshot's resources of this type that `known` was last brought in line with: while the
+   * snapshot has that same map and the subscription is unchanged, there is nothing to send.
+   */
+  syncedWith?: Map<string, CachedResource>;
 }
+
+const NO_RESOURCES = new Map<string, CachedResource>();
 
 export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
   private readonly types = new Map<string, DeltaTypeState>();
@@ -28,7 +35,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
     if (!state) {
       state = this.newTypeState(typeUrl, request);
       this.types.set(typeUrl, state);
-    } else {
+    } else if (request.resource_names_subscribe.length > 0 || request.resource_names_unsubscribe.length > 0) {
+      // (A plain ACK changes nothing: skipped, so an unchanged type stays known as up to date.)
       this.applySubscriptionChanges(state, request);
     }
     // Subscription changes above apply whatever the nonce: Delta requests are increments.
@@ -59,6 +67,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
   }
 
   private applySubscriptionChanges(state: DeltaTypeState, request: DeltaDiscoveryRequest): void {
+    state.syncedWith = undefined;
     for (const name of request.resource_names_subscribe) {
       if (name === '*') state.wildcard = true;
       else state.names.add(name);
@@ -79,7 +88,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
 
   private respond(typeUrl: string, state: DeltaTypeState): void {
     if (!this.snapshot || state.awaitingReply) return;
-    const available = this.snapshot.resources.get(typeUrl) ?? new Map();
+    const available = this.snapshot.resources.get(typeUrl) ?? NO_RESOURCES;
+    if (available === state.syncedWith && !state.owesFirstResponse) return;
     const wanted = state.wildcard ? new Set([...available.keys(), ...state.names]) : state.names;
     const changed: DeltaResource[] = [];
     for (const name of wanted) {
@@ -89,6 +99,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       }
     }
     const removed = [...state.known.keys()].filter((name) => !available.has(name));
+    state.syncedWith = available;
     if (changed.length === 0 && removed.length === 0 && !state.owesFirstResponse) return;
 
     for (const r of changed) state.known.set(r.name, r.version);
