@@ -10,7 +10,7 @@ import type { Resource } from '../api/resource.js';
 import { fromWire } from '../api/index.js';
 import type { ResourceManager } from '../core/resource-manager.js';
 import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-tokens.js';
-import { unpackAny } from '../envoy/protos.js';
+import { configDump } from './config-dump.js';
 import type { Logger } from '../observability/logger.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
 import { buildMeshContext, changedServices, type MeshContext } from './context/mesh-context.js';
@@ -102,12 +102,7 @@ export class DataplaneSync {
   /** The config last generated for a proxy, decoded to JSON (for `/meshes/{m}/dataplanes/{n}/xds`). */
   configDump(mesh: string, name: string): Record<string, unknown> | undefined {
     const snapshot = this.cache.getSnapshot(nodeIdOf(mesh, name));
-    if (!snapshot) return undefined;
-    const byType: Record<string, unknown> = {};
-    for (const [typeUrl, resources] of snapshot.resources) {
-      byType[typeUrl.split('.').pop()!] = [...resources.values()].map((r) => ({ name: r.name, version: r.version, resource: redactKeys(unpackAny(r.any)) }));
-    }
-    return { version: snapshot.version, resources: byType };
+    return snapshot ? configDump(snapshot) : undefined;
   }
 
   readonly hooks: XdsHooks = {
@@ -288,13 +283,6 @@ export class DataplaneSync {
       if (snapshot) this.cache.setSnapshot(id, snapshot);
     }
   }
-}
-
-/** Private keys never leave the CP through the inspect API (Envoy's config_dump redacts them too). */
-function redactKeys(resource: unknown): unknown {
-  const r = resource as { tls_certificate?: { private_key?: unknown } } | undefined;
-  if (!r?.tls_certificate?.private_key) return resource;
-  return { ...r, tls_certificate: { ...r.tls_certificate, private_key: '[redacted]' } };
 }
 
 export function nodeIdOf(mesh: string, name: string): string {

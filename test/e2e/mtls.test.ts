@@ -105,6 +105,11 @@ networking:
     await waitFor(async () => (await webThroughMesh()).status === 200, { what: 'traffic over mTLS' });
     expect((await webThroughMesh()).body).toBe('web says hi to /hello');
     expect(await tcpEcho(ports.dbOutbound!, 'ping')).toBe('echo:ping');
+    // The inspect API shows what was sent, nested messages expanded, without the private key.
+    const dump = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/backend/xds')).body);
+    expect(dump).toContain('"@type":"type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext"');
+    expect(dump).toContain('"private_key":"[redacted]"');
+    expect(dump).not.toContain('PRIVATE KEY');
     // STRICT: a plaintext client cannot use the inbound directly.
     await expect(httpGet(ports.webInbound!)).rejects.toThrow();
   });
