@@ -4,9 +4,9 @@ import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { SKEIN_BIN, tempDir, type RunningCp } from './harness.js';
+import { SKEIN_BIN, spawnNode, tempDir, type RunningCp } from './harness.js';
 
 export interface RunningDp {
   proc: ChildProcess;
@@ -15,14 +15,21 @@ export interface RunningDp {
   stop(): Promise<void>;
 }
 
+export interface DpOptions {
+  /** Command the proxy runs under, e.g. `['ip', 'netns', 'exec', 'ns1', 'setpriv', '--reuid=5678', ...]`. */
+  prefix?: string[];
+  /** CA certificate to verify the CP with, when the proxy cannot read the CP's work dir. */
+  caCertFile?: string;
+}
+
 /** `skein dp run` against the CP's DP server (TLS, verified with the CP's certificate). */
-export function startDp(cp: RunningCp, args: string[], workDir = tempDir('dp')): RunningDp {
-  return startDpProcess(['--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile, ...args], workDir);
+export function startDp(cp: RunningCp, args: string[], workDir = tempDir('dp'), opts: DpOptions = {}): RunningDp {
+  return startDpProcess(['--cp-address', cp.dpUrl, '--ca-cert-file', opts.caCertFile ?? cp.caCertFile, ...args], workDir, opts);
 }
 
 /** `skein dp run` with exactly these arguments (plus its own work dir). */
-export function startDpProcess(args: string[], workDir = tempDir('dp')): RunningDp {
-  const proc = spawn(process.execPath, [SKEIN_BIN, 'dp', 'run', '--work-dir', workDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startDpProcess(args: string[], workDir = tempDir('dp'), opts: DpOptions = {}): RunningDp {
+  const proc = spawnNode([SKEIN_BIN, 'dp', 'run', '--work-dir', workDir, ...args], { prefix: opts.prefix, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));

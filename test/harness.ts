@@ -1,5 +1,5 @@
 // Test harness: start real `skein` processes (built product, bin/skein.js) and wait for them.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +41,14 @@ export interface CpOptions {
   dpPort?: number;
   /** Reuse a work dir (and so the DP server certificate) across restarts; default: a fresh one. */
   workDir?: string;
+  /** Command the process runs under, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
+  prefix?: string[];
+}
+
+/** Spawns `node <args>`, under a command prefix (e.g. `ip netns exec <ns>`) when one is given. */
+export function spawnNode(args: string[], opts: { prefix?: string[]; env?: NodeJS.ProcessEnv; stdio: StdioOptions }): ChildProcess {
+  const [command, ...rest] = [...(opts.prefix ?? []), process.execPath, ...args];
+  return spawn(command!, rest, { env: opts.env ?? process.env, stdio: opts.stdio });
 }
 
 /** Starts `skein cp run` on free ports and resolves once its `control plane ready` log line appears. */
@@ -60,7 +68,7 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
   if (opts.dataDir) args.push('--data-dir', opts.dataDir);
   if (opts.postgresUrl) args.push('--postgres-url', opts.postgresUrl);
   args.push(...(opts.args ?? []));
-  const proc = spawn(process.execPath, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawnNode(args, { prefix: opts.prefix, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -148,13 +156,16 @@ export async function api(baseUrl: string, method: string, urlPath: string, body
 }
 
 /** Runs the real `skein` CLI and returns its exit code and output. */
-export async function runSkein(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = spawn(process.execPath, [SKEIN_BIN, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+export async function runSkein(
+  args: string[],
+  opts: { input?: string; env?: Record<string, string>; prefix?: string[] } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = spawnNode([SKEIN_BIN, ...args], { prefix: opts.prefix, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  proc.stdin.end(opts.input ?? '');
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdin!.end(opts.input ?? '');
   const code = await new Promise<number>((resolve) => proc.once('close', (c) => resolve(c ?? 1)));
   return { code, stdout, stderr };
 }

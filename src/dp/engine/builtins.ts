@@ -11,3 +11,4 @@ import './transport/downstream-tls.js';
 import './transport/upstream-tls.js';
 import './cluster/static.js';
 import './cluster/eds.js';
+import './cluster/original-dst.js';

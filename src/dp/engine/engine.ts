@@ -13,6 +13,7 @@ import { PoolCache } from './cluster/endpoint-pool.js';
 import { compileRouteConfiguration, type RouteTable } from './http/route-table.js';
 import { compileListener, type CompiledListener } from './listener/compile-listener.js';
 import { ListenerRuntime } from './listener/listener-runtime.js';
+import { ListenerIndex } from './listener/original-dst.js';
 import { compileSecret } from './transport/secrets.js';
 
 type ResourceMaps = Record<ResourceKind, Map<string, Obj>>;
@@ -38,6 +39,8 @@ export class Engine {
   private resources: ResourceMaps = emptyMaps();
   private entries = new Map<string, ListenerEntry>();
   private runtimes = new Map<string, ListenerRuntime>();
+  /** Listeners by address, for use_original_dst hand-over. */
+  private readonly listenerIndex = new ListenerIndex<ListenerRuntime>();
   private readonly pools = new PoolCache();
   private refs: References = emptyRefs();
   private applied = false;
@@ -86,6 +89,7 @@ export class Engine {
     await this.queue;
     await Promise.all([...this.runtimes.values()].map((rt) => rt.close()));
     this.runtimes.clear();
+    this.listenerIndex.update([]);
     this.pools.retireAll();
   }
 
@@ -159,7 +163,7 @@ export class Engine {
     try {
       for (const [name, entry] of listeners) {
         if (this.findRuntime(name, entry.compiled, listeners)) continue;
-        const runtime = new ListenerRuntime(entry.compiled);
+        const runtime = new ListenerRuntime(entry.compiled, this.listenerIndex);
         await runtime.bind();
         bound.set(name, runtime);
       }
@@ -175,7 +179,8 @@ export class Engine {
    * same address whose listener is being removed (a rename).
    */
   private findRuntime(name: string, compiled: CompiledListener, next: Map<string, ListenerEntry>): ListenerRuntime | undefined {
-    const sameAddress = (rt: ListenerRuntime): boolean => rt.current.host === compiled.host && rt.current.port === compiled.port;
+    const sameAddress = (rt: ListenerRuntime): boolean =>
+      rt.current.host === compiled.host && rt.current.port === compiled.port && rt.current.bindToPort === compiled.bindToPort;
     const own = this.runtimes.get(name);
     if (own) return sameAddress(own) ? own : undefined;
     if (compiled.port === 0) return undefined;
@@ -196,6 +201,7 @@ export class Engine {
     const kept = new Set(runtimes.values());
     for (const runtime of this.runtimes.values()) if (!kept.has(runtime)) void runtime.close();
     this.runtimes = runtimes;
+    this.listenerIndex.update([...runtimes.values()].map((runtime) => ({ host: runtime.host, port: runtime.port, runtime })));
     this.entries = compiled.listeners;
     this.pools.commit();
     this.resources = next;

@@ -51,6 +51,11 @@ export interface ConnectionInfo {
   transportProtocol: string;
   serverName: string;
   applicationProtocols: string[];
+  /**
+   * Where a connection redirected to a `use_original_dst` listener was going (SO_ORIGINAL_DST);
+   * `localPort` is then its port. ORIGINAL_DST clusters connect there.
+   */
+  originalDestination?: { address: string; port: number };
 }
 
 /** The verified client certificate of a TLS connection terminated by the engine. */

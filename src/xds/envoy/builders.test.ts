@@ -12,6 +12,7 @@ import {
   httpConnectionManagerFilter,
   listener,
   listenerResource,
+  originalDstCluster,
   route,
   routeConfiguration,
   routeConfigurationResource,
@@ -124,6 +125,27 @@ describe('Envoy builders', () => {
       ],
       load_balancing_weight: { value: 3 },
     });
+  });
+
+  it('encodes a transparent-proxy listener and an ORIGINAL_DST cluster', () => {
+    const l = unpackAny(
+      listenerResource(
+        listener({
+          name: 'outbound:passthrough:ipv4',
+          address: '0.0.0.0',
+          port: 15001,
+          trafficDirection: 'OUTBOUND',
+          useOriginalDst: true,
+          filterChains: [filterChain({ filters: [tcpProxyFilter({ statPrefix: 'outbound_passthrough_ipv4', cluster: 'outbound:passthrough:ipv4' })] })],
+        }),
+      ).any,
+    ) as any;
+    expect(l).toMatchObject({ use_original_dst: { value: true }, traffic_direction: 'OUTBOUND', address: { socket_address: { address: '0.0.0.0', port_value: 15001 } } });
+    const unbound = unpackAny(listenerResource(listener({ name: 'l', address: '240.0.0.1', port: 80, bindToPort: false, filterChains: [] })).any) as any;
+    expect(unbound.bind_to_port).toEqual({});
+    const c = unpackAny(clusterResource(originalDstCluster({ name: 'outbound:passthrough:ipv4', altStatName: 'outbound_passthrough_ipv4', connectTimeoutMs: 10_000 })).any) as any;
+    expect(c).toMatchObject({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', alt_stat_name: 'outbound_passthrough_ipv4', connect_timeout: { seconds: '10' } });
+    expect(c.load_assignment).toBeUndefined();
   });
 
   it('refuses ambiguous options', () => {

@@ -1,4 +1,5 @@
-// Clusters: EDS over ADS (endpoints come as ClusterLoadAssignment resources) or STATIC (inline).
+// Clusters: EDS over ADS (endpoints come as ClusterLoadAssignment resources), STATIC (inline), or
+// ORIGINAL_DST (each connection goes where it was going before iptables redirected it).
 import { packAny } from '../../envoy/protos.js';
 import { adsConfigSource, durationFromMs } from './common.js';
 import { clusterLoadAssignment, type LocalityOptions } from './endpoint.js';
@@ -34,6 +35,24 @@ export function edsCluster(options: EdsClusterOptions): Cluster {
 export function staticCluster(options: StaticClusterOptions): Cluster {
   const cluster = commonCluster(options, 'STATIC');
   cluster.load_assignment = clusterLoadAssignment(options.name, options.localities);
+  return cluster;
+}
+
+export interface OriginalDstClusterOptions {
+  name: string;
+  connectTimeoutMs?: number;
+  altStatName?: string;
+}
+
+/** A passthrough cluster: type ORIGINAL_DST, lb_policy CLUSTER_PROVIDED, no endpoints. */
+export function originalDstCluster(options: OriginalDstClusterOptions): Cluster {
+  const cluster: Cluster = {
+    name: options.name,
+    type: 'ORIGINAL_DST',
+    connect_timeout: durationFromMs(options.connectTimeoutMs ?? 5_000),
+    lb_policy: 'CLUSTER_PROVIDED',
+  };
+  if (options.altStatName) cluster.alt_stat_name = options.altStatName;
   return cluster;
 }
 

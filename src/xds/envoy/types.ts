@@ -170,7 +170,7 @@ export interface RouteConfiguration {
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
 
-export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV';
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV' | 'CLUSTER_PROVIDED';
 
 export interface Cluster {
   name: string;
@@ -178,6 +178,8 @@ export interface Cluster {
   eds_cluster_config?: { eds_config: ConfigSource; service_name?: string };
   connect_timeout?: Duration;
   lb_policy?: LbPolicy;
+  /** Name used in stats instead of `name` (which may hold characters stats names avoid). */
+  alt_stat_name?: string;
   load_assignment?: ClusterLoadAssignment;
   /** Keyed by extension name, e.g. envoy.extensions.upstreams.http.v3.HttpProtocolOptions. */
   typed_extension_protocol_options?: Record<string, AnyMessage>;

@@ -146,6 +146,43 @@ describe('ProxySnapshots', () => {
     expect(get(c, TypeUrl.Cluster, 'backend')).not.toBe(get(a, TypeUrl.Cluster, 'backend'));
   });
 
+  it('generates the outbound passthrough of a transparent proxy and follows the mesh passthrough flag', () => {
+    const snapshots = new ProxySnapshots();
+    const transparent = resource('Dataplane', 'web-1', {
+      networking: { ...(web.spec['networking'] as object), transparentProxying: { redirectPortOutbound: 15001, redirectPortInbound: 15006 } },
+    });
+    const ctx1 = buildMeshContext(mesh, [transparent, backend1, db]);
+    const on = snapshots.build(NODE, transparent, ctx1, noIdentity)!;
+    expect(on.version).toBe(fresh(transparent, ctx1).version);
+    const listener = unpackAny(get(on, TypeUrl.Listener, 'outbound:passthrough:ipv4').any) as any;
+    expect(listener).toMatchObject({
+      address: { socket_address: { address: '0.0.0.0', port_value: 15001 } },
+      use_original_dst: { value: true },
+      traffic_direction: 'OUTBOUND',
+    });
+    const tcp = unpackAny(listener.filter_chains[0].filters[0].typed_config) as any;
+    expect(tcp).toMatchObject({ stat_prefix: 'outbound_passthrough_ipv4', cluster: 'outbound:passthrough:ipv4' });
+    expect(unpackAny(get(on, TypeUrl.Cluster, 'outbound:passthrough:ipv4').any)).toMatchObject({ type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED' });
+    // Mesh-declared outbounds are still there, bound as before.
+    expect(unpackAny(get(on, TypeUrl.Listener, 'outbound:127.0.0.1:10001').any)).not.toHaveProperty('bind_to_port');
+
+    // passthrough: false — the listener stays (redirected traffic is still caught), its cluster goes.
+    const closed = { ...mesh, spec: { networking: { outbound: { passthrough: false } } } };
+    const ctx2 = buildMeshContext(closed, [transparent, backend1, db], [], ctx1);
+    const off = snapshots.build(NODE, transparent, ctx2, noIdentity)!;
+    expect(off.version).toBe(fresh(transparent, ctx2).version);
+    expect(get(off, TypeUrl.Listener, 'outbound:passthrough:ipv4')).toBeDefined();
+    expect(off.resources.get(TypeUrl.Cluster)!.has('outbound:passthrough:ipv4')).toBe(false);
+    expect(snapshots.build(NODE, transparent, ctx2, noIdentity)).toBeUndefined();
+
+    // Back on; and a proxy without redirectPortOutbound gets none of it.
+    const ctx3 = buildMeshContext(mesh, [transparent, backend1, db], [], ctx2);
+    expect(snapshots.build(NODE, transparent, ctx3, noIdentity)!.resources.get(TypeUrl.Cluster)!.has('outbound:passthrough:ipv4')).toBe(true);
+    const plain = snapshots.build('default.web-2', { ...web, name: 'web-2' }, ctx3, noIdentity)!;
+    expect(plain.resources.get(TypeUrl.Listener)!.has('outbound:passthrough:ipv4')).toBe(false);
+    expect(plain.resources.get(TypeUrl.Cluster)!.has('outbound:passthrough:ipv4')).toBe(false);
+  });
+
   it('starts from scratch after forget', () => {
     const snapshots = new ProxySnapshots();
     const ctx = buildMeshContext(mesh, [web, backend1, db]);

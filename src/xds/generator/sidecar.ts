@@ -1,6 +1,8 @@
-// Envoy v3 resources for a sidecar in Universal, non-transparent mode:
+// Envoy v3 resources for a sidecar in Universal mode:
 //   inbound listener per networking.inbound[]   → local service (cluster localhost:<servicePort>)
 //   outbound listener per networking.outbound[] → service cluster (EDS, endpoints from the mesh)
+//   with transparentProxying.redirectPortOutbound: the outbound passthrough listener that takes
+//   iptables-redirected connections (see transparent-proxy.ts)
 // TCP services get tcp_proxy; http/http2/grpc get an http_connection_manager with one route.
 // With mesh mTLS on, inbounds terminate mTLS (STRICT: TLS only; PERMISSIVE: TLS or plaintext,
 // told apart by the TLS inspector) and enforce MeshTrafficPermission on the TLS chain; outbound
@@ -9,6 +11,7 @@ import type { Resource } from '../../api/resource.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
 import { hashOf, networkingOf, type Inbound, type MeshContext } from '../context/mesh-context.js';
 import { inboundPermissions, type InboundPermissions } from '../../policies/index.js';
+import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
 import {
   certificateSecret,
   clusterLoadAssignment,
@@ -90,15 +93,16 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
 /**
  * Everything generateSidecarConfig reads, as a string: same key, same resources, so they can be
  * reused and only endpoints can differ. Keep it in step with the generator: the Dataplane
- * (networking, labels for policy matching), the mesh, its policies, the identity, and per outbound
- * service the fields its listener and cluster use (protocol, SNI port).
+ * (networking, labels for policy matching), the mesh (its hash covers the spec; passthrough is
+ * listed as well since the generator reads it), its policies, the identity, and per outbound service
+ * the fields its listener and cluster use (protocol, SNI port).
  */
 export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
   const outbound = (networkingOf(dp).outbound ?? []).map((o) => {
     const info = ctx.services.get(o.tags?.['kuma.io/service'] ?? '');
     return info ? [info.protocol, info.lowestPort] : null;
   });
-  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, outbound]);
+  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound]);
 }
 
 const dataplaneHashes = new WeakMap<Resource, string>();
@@ -188,6 +192,12 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
       }
       return clusterResource(cluster);
     }));
+  }
+
+  const redirectPort = redirectPortOutbound(dp);
+  if (redirectPort !== undefined) {
+    out.push(shared(ctx, ['passthrough-listener', redirectPort], () => outboundPassthroughListener(redirectPort)));
+    if (meshPassthrough(ctx.mesh)) out.push(shared(ctx, ['passthrough-cluster'], () => outboundPassthroughCluster()));
   }
   return { resources: out, endpointServices: [...services] };
 }

@@ -7,6 +7,7 @@ import { clusterTypes, upstreamTransports, type CompileContext, type UpstreamTra
 import { responseClassCounters, type Counter } from '../stats.js';
 import { EndpointPool, type PoolCache } from './endpoint-pool.js';
 import { createLoadBalancer, LB_POLICIES, UpstreamHost, type LbPolicy, type LoadBalancer } from './load-balancer.js';
+import { DEFAULT_CLEANUP_INTERVAL_MS, OriginalDstHosts } from './original-dst.js';
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -35,6 +36,8 @@ export class ClusterRuntime {
     private readonly lb: LoadBalancer,
     readonly maxRequests: number,
     readonly stats: ClusterStats,
+    /** ORIGINAL_DST: the host for a connection's original destination (pick() finds none). */
+    readonly hostFor?: (destination: { address: string; port: number } | undefined) => UpstreamHost | undefined,
   ) {}
 
   pick(): UpstreamHost | undefined {
@@ -48,12 +51,15 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
   checkFields(cluster, path, [
     'name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy',
     'http2_protocol_options', 'typed_extension_protocol_options', 'transport_socket', 'circuit_breakers',
-    'alt_stat_name',
+    'alt_stat_name', 'cleanup_interval',
   ]);
   const discovery = str(cluster.type) || 'STATIC';
   const loadAssignment = clusterTypes.lookup(discovery, `${path}.type`)(cluster, path, ctx);
 
-  const lbPolicy = (str(cluster.lb_policy) || 'ROUND_ROBIN') as LbPolicy;
+  const clusterProvided = str(cluster.lb_policy) === 'CLUSTER_PROVIDED';
+  if (clusterProvided && discovery !== 'ORIGINAL_DST') reject(`${path}.lb_policy`, `CLUSTER_PROVIDED is not valid for ${discovery} clusters`);
+  if (cluster.cleanup_interval && discovery !== 'ORIGINAL_DST') reject(`${path}.cleanup_interval`, 'only valid for ORIGINAL_DST clusters');
+  const lbPolicy = (clusterProvided ? 'ROUND_ROBIN' : str(cluster.lb_policy) || 'ROUND_ROBIN') as LbPolicy;
   if (!LB_POLICIES.includes(lbPolicy)) reject(`${path}.lb_policy`, `${lbPolicy} is not supported (use ${LB_POLICIES.join(', ')})`);
 
   const protocol = upstreamProtocol(cluster, path);
@@ -107,6 +113,16 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     });
   });
 
+  const originalDst = discovery === 'ORIGINAL_DST'
+    ? new OriginalDstHosts(hosts, durationMs(cluster.cleanup_interval, DEFAULT_CLEANUP_INTERVAL_MS), {
+      tls: transport?.tlsOptions(),
+      idleTimeoutMs: protocol.idleTimeoutMs,
+      maxConnections: limits.maxConnections,
+      connectTimeoutMs,
+      stats,
+    })
+    : undefined;
+
   // Like Envoy, serve from the lowest priority that has healthy endpoints.
   const serving = [...byPriority.keys()].sort((a, b) => a - b).map((p) => (byPriority.get(p) ?? []).filter((h) => h.healthy)).find((g) => g.length > 0) ?? [];
   return new ClusterRuntime(
@@ -116,6 +132,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     createLoadBalancer(lbPolicy, serving),
     limits.maxRequests,
     stats,
+    originalDst && ((destination) => originalDst.hostFor(destination)),
   );
 }
 

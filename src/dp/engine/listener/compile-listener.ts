@@ -12,6 +12,7 @@ import {
 } from '../registry.js';
 import type { Counter } from '../stats.js';
 import { checkDistinctMatches, compileChainMatch, type ChainMatch } from './filter-chain-match.js';
+import { originalDstUnavailable } from './original-dst.js';
 
 const PLAINTEXT: DownstreamTransport = { secure: false, wrap: (socket) => socket };
 const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
@@ -27,6 +28,10 @@ export interface CompiledListener {
   name: string;
   host: string;
   port: number;
+  /** False: no socket; the listener only gets connections handed over by a use_original_dst one. */
+  bindToPort: boolean;
+  /** Redirected connections go to the listener of their original destination (see original-dst.ts). */
+  useOriginalDst: boolean;
   listenerFilters: ListenerFilter[];
   listenerFiltersTimeoutMs: number;
   continueOnListenerFiltersTimeout: boolean;
@@ -51,11 +56,16 @@ export function compileListener(listener: Obj, ctx: CompileContext): CompiledLis
   const path = `Listener "${name}"`;
   checkFields(listener, path, [
     'name', 'address', 'filter_chains', 'default_filter_chain', 'listener_filters', 'listener_filters_timeout',
-    'continue_on_listener_filters_timeout', 'stat_prefix', 'bind_to_port', 'enable_reuse_port',
+    'continue_on_listener_filters_timeout', 'stat_prefix', 'bind_to_port', 'enable_reuse_port', 'use_original_dst',
     // Informational only: they do not change how connections are handled.
     'traffic_direction', 'metadata',
   ]);
-  if (!bool(listener.bind_to_port, true)) reject(`${path}.bind_to_port`, 'only listeners bound to a port are supported');
+  const bindToPort = bool(listener.bind_to_port, true);
+  const useOriginalDst = bool(listener.use_original_dst, false);
+  if (useOriginalDst) {
+    const unavailable = originalDstUnavailable();
+    if (unavailable) reject(`${path}.use_original_dst`, unavailable);
+  }
   // enable_reuse_port spreads connections over worker threads; Skein runs one, which is equivalent.
   const { host, port } = listenerAddress(listener, path);
   const statName = str(listener.stat_prefix) || `${host}_${port}`;
@@ -76,6 +86,8 @@ export function compileListener(listener: Obj, ctx: CompileContext): CompiledLis
     name,
     host,
     port,
+    bindToPort,
+    useOriginalDst,
     listenerFilters: lFilters,
     listenerFiltersTimeoutMs: durationMs(listener.listener_filters_timeout, DEFAULT_LISTENER_FILTERS_TIMEOUT_MS),
     continueOnListenerFiltersTimeout: bool(listener.continue_on_listener_filters_timeout, false),

@@ -4,13 +4,18 @@ import net from 'node:net';
 import type { ConnectionInfo, DownstreamConnection, DownstreamTransport, NetworkFilter } from '../registry.js';
 import { selectChain } from './filter-chain-match.js';
 import { drainListener, type CompiledChain, type CompiledListener } from './compile-listener.js';
+import { restoreOriginalDst, type ListenerIndex } from './original-dst.js';
 
 const ignore = (): void => {};
 
 export class ListenerRuntime {
   private readonly server: net.Server;
 
-  constructor(private config: CompiledListener) {
+  constructor(
+    private config: CompiledListener,
+    /** The engine's listeners by address, where use_original_dst hands redirected connections over. */
+    private readonly index?: ListenerIndex<ListenerRuntime>,
+  ) {
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
   }
 
@@ -29,6 +34,7 @@ export class ListenerRuntime {
   }
 
   bind(): Promise<void> {
+    if (!this.config.bindToPort) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`Listener "${this.config.name}": cannot bind ${this.config.host}:${this.config.port}: ${err.message}`));
       this.server.once('error', onError);
@@ -56,8 +62,6 @@ export class ListenerRuntime {
   private onConnection(socket: net.Socket): void {
     // Errors before a filter takes over (e.g. resets while peeking) must not crash the process.
     socket.on('error', ignore);
-    const config = this.config;
-    config.stats.cxTotal.value++;
     const info: ConnectionInfo = {
       localPort: socket.localPort ?? 0,
       remoteAddress: socket.remoteAddress ?? '',
@@ -65,6 +69,21 @@ export class ListenerRuntime {
       serverName: '',
       applicationProtocols: [],
     };
+    if (this.config.useOriginalDst) {
+      const destination = restoreOriginalDst(socket, info);
+      const target = destination && this.index?.find(destination);
+      if (target && target !== this) {
+        target.accept(socket, info);
+        return;
+      }
+    }
+    this.accept(socket, info);
+  }
+
+  /** Runs a connection through this listener: accepted here, or handed over by a use_original_dst one. */
+  accept(socket: net.Socket, info: ConnectionInfo): void {
+    const config = this.config;
+    config.stats.cxTotal.value++;
     if (config.listenerFilters.length === 0) this.dispatch(config, socket, info);
     else void this.inspectThenDispatch(config, socket, info);
   }

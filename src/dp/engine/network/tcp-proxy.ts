@@ -57,7 +57,8 @@ class TcpProxy implements NetworkFilter {
     this.stats.cxTotal.value++;
     const downstream = conn.socket;
     const cluster = this.live.clusters.get(this.pickCluster());
-    const host = cluster?.pick();
+    // ORIGINAL_DST clusters connect to where the connection was going (see listener/original-dst.ts).
+    const host = cluster?.hostFor ? cluster.hostFor(conn.info.originalDestination) : cluster?.pick();
     if (!cluster || !host) {
       if (cluster) cluster.stats.noneHealthy.value++;
       else this.stats.noRoute.value++;
