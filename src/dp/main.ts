@@ -1,4 +1,5 @@
 // `skein dp run`: the data plane process. Flags follow kuma-dp's names.
+import './v8-flags.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

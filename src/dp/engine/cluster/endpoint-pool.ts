@@ -53,6 +53,9 @@ export class EndpointPool {
   private track(socket: net.Socket): void {
     const { stats, connectTimeoutMs } = this.options;
     stats.cxTotal.value++;
+    // No Nagle delay on upstream connections, as in Envoy. The agents' noDelay option does not
+    // reach TLS sockets (tls.connect ignores it) and plain connects do not set it.
+    socket.setNoDelay(true);
     let connected = false;
     socket.once('connect', () => (connected = true));
     socket.once('error', () => {

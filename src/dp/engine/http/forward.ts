@@ -159,12 +159,21 @@ class UpstreamCall {
     } else {
       res.writeHead(status, headersObject(headers));
     }
-    body.on('end', () => this.finish());
+    // Copied by hand rather than with pipe(), which adds and removes a dozen listeners per response.
+    const out = res as NodeJS.WritableStream;
+    body.on('data', (chunk: Buffer) => {
+      if (out.write(chunk)) return;
+      body.pause();
+      out.once('drain', () => body.resume());
+    });
+    body.on('end', () => {
+      this.finish();
+      out.end();
+    });
     body.on('error', () => {
       res.destroy();
       this.finish();
     });
-    body.pipe(res as NodeJS.WritableStream);
   }
 
   /**
