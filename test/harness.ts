@@ -165,6 +165,8 @@ export async function runSkein(
   let stderr = '';
   proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A CLI that exits before reading its input closes the pipe (EPIPE); its exit code tells the story.
+  proc.stdin!.on('error', () => undefined);
   proc.stdin!.end(opts.input ?? '');
   const code = await new Promise<number>((resolve) => proc.once('close', (c) => resolve(c ?? 1)));
   return { code, stdout, stderr };
