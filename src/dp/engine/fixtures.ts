@@ -167,3 +167,19 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 500
     }
   }
 }
+
+/** Terminates TLS with certificate `a`; by default requires a client certificate from the test CA. */
+export function downstreamMtls(opts: { requireClientCertificate?: boolean; validation?: Obj; trustedCa?: string; alpn?: string[] } = {}): Obj {
+  const { cert, key } = testCert('a');
+  return {
+    name: 'tls',
+    typed_config: packAny(T.downstreamTls, {
+      require_client_certificate: { value: opts.requireClientCertificate ?? true },
+      common_tls_context: {
+        tls_certificates: [{ certificate_chain: { inline_string: cert }, private_key: { inline_string: key } }],
+        validation_context: { trusted_ca: { inline_string: opts.trustedCa ?? testCert('ca').cert }, ...(opts.validation ?? {}) },
+        ...(opts.alpn ? { alpn_protocols: opts.alpn } : {}),
+      },
+    }),
+  };
+}

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../envoy/protos.js';
 import { Engine } from './engine.js';
-import { T, decoded, get, hcm, httpListener, routeConfig, socketAddress, startHttpServer, staticCluster, testCert, type TestServer } from './fixtures.js';
+import { T, decoded, downstreamMtls, get, hcm, httpListener, routeConfig, socketAddress, startHttpServer, staticCluster, testCert, type TestServer } from './fixtures.js';
 import type { Obj } from './proto-values.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -131,22 +131,6 @@ function streamCall(client: EchoClientInstance, request: EchoRequest): Promise<{
   });
 }
 
-/** Terminates mTLS with certificate `a`, requiring a client certificate from the test CA. */
-function downstreamMtls(alpn?: string[]): Obj {
-  const { cert, key } = testCert('a');
-  return {
-    name: 'tls',
-    typed_config: packAny(T.downstreamTls, {
-      require_client_certificate: { value: true },
-      common_tls_context: {
-        tls_certificates: [{ certificate_chain: { inline_string: cert }, private_key: { inline_string: key } }],
-        validation_context: { trusted_ca: { inline_string: testCert('ca').cert } },
-        ...(alpn ? { alpn_protocols: alpn } : {}),
-      },
-    }),
-  };
-}
-
 const HTTP2 = {
   typed_extension_protocol_options: {
     'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(T.httpProtocolOptions, { explicit_http_config: { http2_protocol_options: {} } }),
@@ -195,7 +179,7 @@ async function startServerProxy(grpcPort: number, webPort: number, alpn?: string
             { match: { prefix: '/' }, route: { cluster: 'local-web' } },
           ]),
         }, { http_filters: [{ name: 'envoy.filters.http.rbac', typed_config: packAny(T.httpRbac, { rules: onlyB }) }, router()], ...hcmExtra })],
-        transport_socket: downstreamMtls(alpn),
+        transport_socket: downstreamMtls({ alpn }),
       }],
     })],
     clusters: [staticCluster('local-grpc', [grpcPort], HTTP2), staticCluster('local-web', [webPort])],

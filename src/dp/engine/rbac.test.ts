@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../envoy/protos.js';
 import { Engine } from './engine.js';
 import {
-  T, decoded, get, hcm, httpListener, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, testCert,
+  T, decoded, downstreamMtls, get, hcm, httpListener, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, testCert,
   type TestServer,
 } from './fixtures.js';
 import type { Obj } from './proto-values.js';
@@ -86,20 +86,6 @@ function httpRbac(config: Obj): Obj {
 
 const tcpProxy = (cluster: string): Obj => ({ name: 'tcp', typed_config: packAny(T.tcpProxy, { stat_prefix: cluster, cluster }) });
 
-/** Terminates mTLS with certificate `a`, verifying clients against the test CA. */
-function downstreamMtls(requireClientCertificate = true, validation: Obj = {}, trustedCa = testCert('ca').cert): Obj {
-  const { cert, key } = testCert('a');
-  return {
-    name: 'tls',
-    typed_config: packAny(T.downstreamTls, {
-      require_client_certificate: { value: requireClientCertificate },
-      common_tls_context: {
-        tls_certificates: [{ certificate_chain: { inline_string: cert }, private_key: { inline_string: key } }],
-        validation_context: { trusted_ca: { inline_string: trustedCa }, ...validation },
-      },
-    }),
-  };
-}
 
 function listener(name: string, filters: Obj[], transport?: Obj): Obj {
   return decoded('listeners', {
@@ -125,12 +111,12 @@ describe('downstream mTLS', () => {
     expect(await exchange(mtls(port, 'b'), 'hi')).toBe('echo:hi');
     expect(await exchange(mtls(port), 'hi')).toBe(CLOSED);
 
-    await apply(downstreamMtls(true, { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://default/b' } }] }));
+    await apply(downstreamMtls({ validation: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://default/b' } }] } }));
     expect(await exchange(mtls(port, 'a'), 'hi')).toBe(CLOSED);
     expect(await exchange(mtls(port, 'b'), 'hi')).toBe('echo:hi');
 
     // A CA that did not issue the client certificate.
-    await apply(downstreamMtls(false, {}, testCert('b').cert));
+    await apply(downstreamMtls({ requireClientCertificate: false, trustedCa: testCert('b').cert }));
     expect(await exchange(mtls(port, 'a'), 'hi')).toBe(CLOSED);
     expect(await exchange(mtls(port), 'hi')).toBe('echo:hi');
   });
@@ -161,7 +147,7 @@ describe('RBAC network filter', () => {
     const engine = track(new Engine());
     const deny = rules('DENY', [{ or_ids: { ids: [principalName({ exact: 'a.test' }), principalName({ exact: 'CN=nobody' })] } }]);
     await engine.apply({
-      listeners: [listener('mtls', [networkRbac({ stat_prefix: 'inbound.', rules: deny }), tcpProxy('echo')], downstreamMtls(false))],
+      listeners: [listener('mtls', [networkRbac({ stat_prefix: 'inbound.', rules: deny }), tcpProxy('echo')], downstreamMtls({ requireClientCertificate: false }))],
       clusters: [staticCluster('echo', [echo.port])],
     });
     const port = engine.listenerPort('mtls') ?? 0;
@@ -174,7 +160,7 @@ describe('RBAC network filter', () => {
 
     // The subject is the last resort when no SAN matches.
     await engine.apply({
-      listeners: [listener('mtls', [networkRbac({ rules: rules('DENY', [principalName({ exact: 'CN=b.test' })]) }), tcpProxy('echo')], downstreamMtls(false))],
+      listeners: [listener('mtls', [networkRbac({ rules: rules('DENY', [principalName({ exact: 'CN=b.test' })]) }), tcpProxy('echo')], downstreamMtls({ requireClientCertificate: false }))],
     });
     expect(await exchange(mtls(port, 'b'), 'hi')).toBe(CLOSED);
     expect(await exchange(mtls(port, 'a'), 'hi')).toBe('echo:hi');
