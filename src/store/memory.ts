@@ -1,4 +1,5 @@
 // In-process store for tests and demos. Same contract as the SQL stores; nothing survives a restart.
+import { cloneJson } from './clone.js';
 import { nowRfc3339, type Resource, type ResourceKey } from '../api/resource.js';
 import { ChangeFeed, type StoreLogger } from './change-feed.js';
 import {
@@ -31,16 +32,16 @@ export class MemoryStore implements ResourceStore {
       type: req.type,
       mesh: req.mesh,
       name: req.name,
-      labels: structuredClone(req.labels),
+      labels: cloneJson(req.labels),
       creationTime: req.creationTime ? normalizeTime(req.creationTime) : now,
       modificationTime: now,
       version: 1,
-      spec: structuredClone(req.spec),
-      ...(req.status !== undefined && { status: structuredClone(req.status) }),
+      spec: cloneJson(req.spec),
+      ...(req.status !== undefined && { status: cloneJson(req.status) }),
     };
     this.resources.set(id, stored);
     this.feed.publish({ kind: 'create', ...keyOf(req) });
-    return structuredClone(stored);
+    return cloneJson(stored);
   }
 
   async update(req: UpdateRequest): Promise<Resource> {
@@ -52,16 +53,16 @@ export class MemoryStore implements ResourceStore {
       type: req.type,
       mesh: req.mesh,
       name: req.name,
-      labels: structuredClone(req.labels),
+      labels: cloneJson(req.labels),
       creationTime: req.creationTime ? normalizeTime(req.creationTime) : current.creationTime,
       modificationTime: nowRfc3339(),
       version: current.version + 1,
-      spec: structuredClone(req.spec),
-      ...(req.status !== undefined && { status: structuredClone(req.status) }),
+      spec: cloneJson(req.spec),
+      ...(req.status !== undefined && { status: cloneJson(req.status) }),
     };
     this.resources.set(id, stored);
     this.feed.publish({ kind: 'update', ...keyOf(req) });
-    return structuredClone(stored);
+    return cloneJson(stored);
   }
 
   async delete(key: ResourceKey, opts: { version?: number } = {}): Promise<void> {
@@ -75,13 +76,13 @@ export class MemoryStore implements ResourceStore {
 
   async get(key: ResourceKey): Promise<Resource | undefined> {
     const found = this.resources.get(idOf(key));
-    return found && structuredClone(found);
+    return found && cloneJson(found);
   }
 
   async list(type: string, opts?: ListOptions): Promise<Resource[]> {
     return this.matching(type, opts)
       .sort(compareResources)
-      .map((r) => structuredClone(r));
+      .map((r) => cloneJson(r));
   }
 
   async count(type: string, opts?: ListOptions): Promise<number> {
