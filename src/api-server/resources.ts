@@ -6,6 +6,7 @@ import type { Labels, Resource, Violation } from '../api/resource.js';
 import { descriptorByPath, type ResourceDescriptor } from '../api/descriptor.js';
 import { fromWire, toWire } from '../api/index.js';
 import type { ResourceManager } from '../core/resource-manager.js';
+import { writeNotAllowed, type ScopeContext } from '../core/scoping.js';
 import { ApiError } from './errors.js';
 
 export interface ResourceRoutesOptions {
@@ -20,11 +21,6 @@ type Query = Record<string, string | string[] | undefined>;
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
-
-const GLOBAL_READ_ONLY =
-  "On global control plane you can not modify dataplane resources with 'kumactl apply' or via the HTTP API. You can still use 'kumactl' or the HTTP API to modify them on the zone control plane.\n";
-const ZONE_READ_ONLY =
-  "On zone control plane you can only modify zone resources with 'kumactl apply' or via the HTTP API. You can still use 'kumactl' or the HTTP API to modify the rest of the resource on the global control plane.\n";
 
 export function registerResourceRoutes(app: FastifyInstance, opts: ResourceRoutesOptions): void {
   const { manager } = opts;
@@ -41,11 +37,12 @@ export function registerResourceRoutes(app: FastifyInstance, opts: ResourceRoute
     if (!(await manager.meshExists(mesh))) throw new ApiError(404, 'Failed to retrieve Mesh', 'Not found', [{ field: 'mesh', reason: `mesh "${mesh}" does not exist` }]);
   };
 
+  // CP-mode scoping (core/scoping.ts). Checked first, as Kuma routes read-only kinds to a 405
+  // handler; the manager checks again for writes with origin 'api'.
+  const scope: ScopeContext = { ...manager.scope(), mode: opts.mode, federated: opts.federatedZone, apiReadOnly: opts.readOnly };
   const checkWritable = (d: ResourceDescriptor): void => {
-    if (d.readOnly) throw new ApiError(405, 'Method not allowed', `${d.name} is read-only: it is computed by the control plane`);
-    if (opts.readOnly) throw new ApiError(405, 'Method not allowed', 'the API server is in read-only mode (apiServer.readOnly)');
-    if (opts.mode === 'global' && !d.providedByGlobal) throw new ApiError(405, 'Method not allowed', GLOBAL_READ_ONLY);
-    if (opts.federatedZone && !d.providedByZone) throw new ApiError(405, 'Method not allowed', ZONE_READ_ONLY);
+    const msg = writeNotAllowed(d, scope);
+    if (msg) throw new ApiError(405, 'Method not allowed', msg);
   };
 
   const listHandler = async (d: ResourceDescriptor, mesh: string | undefined, req: FastifyRequest, reply: FastifyReply) => {
@@ -92,7 +89,7 @@ export function registerResourceRoutes(app: FastifyInstance, opts: ResourceRoute
     if (parsed.violations.length > 0 || !parsed.resource) {
       throw new ApiError(400, 'Could not process a resource', 'Resource is not valid', parsed.violations);
     }
-    const result = await manager.upsert({ ...parsed.resource, mesh: d.scope === 'Mesh' ? mesh : '' });
+    const result = await manager.upsert({ ...parsed.resource, mesh: d.scope === 'Mesh' ? mesh : '' }, { origin: 'api' });
     const payload = result.warnings.length > 0 ? { warnings: result.warnings } : {};
     return reply.code(result.created ? 201 : 200).send(payload);
   };
@@ -102,7 +99,7 @@ export function registerResourceRoutes(app: FastifyInstance, opts: ResourceRoute
     if (d.scope === 'Mesh') await requireMesh(mesh);
     const existing = await manager.get(d.name, mesh, name);
     if (!existing) throw new ApiError(404, 'Could not delete a resource', 'Not found');
-    await manager.delete(d.name, mesh, name);
+    await manager.delete(d.name, mesh, name, { origin: 'api' });
     return reply.send({});
   };
 

@@ -73,7 +73,11 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
     clusterId: '',
     gui: '',
     basedOnKuma: '2.14.3',
+    // Skein additions: the CP mode (standalone | global | zone), its zone name ('' unless zone mode)
+    // and whether it is a zone connected to a global CP.
     mode: opts.mode,
+    zone: opts.mode === 'zone' ? opts.manager.ctx.zone : '',
+    federated: opts.federatedZone,
   }));
 
   app.get('/_resources', async () => ({

@@ -100,6 +100,13 @@ describe('label consistency rules', () => {
     expect(validateLabels(r, ctx).map((v) => `${v.field}: ${v.reason}`)).toEqual(expected);
   });
 
+  it('skips the origin and zone rules for synced writes', () => {
+    const fromOtherZone = resource('Dataplane', { networking: {} }, { labels: { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' } });
+    expect(validateLabels(fromOtherZone, zoneCtx).map((v) => v.reason)).toEqual(['kuma.io/zone label should have zone-1 value']);
+    expect(validateLabels(fromOtherZone, { ...zoneCtx, synced: true })).toEqual([]);
+    expect(validateLabels(fromOtherZone, { ...globalCtx, synced: true })).toEqual([]);
+  });
+
   it('federated zone requires origin zone on plugin kinds only', () => {
     const fed: ApiContext = { ...zoneCtx, federated: true };
     const dp = resource('Dataplane', {}, { labels: {} });
@@ -122,7 +129,14 @@ describe('computeLabels', () => {
       'kuma.io/env': 'universal',
     });
     expect(computeLabels(resource('Mesh', {}), zoneCtx)).toEqual({});
-    expect(computeLabels(resource('Secret', {}), globalCtx)).toEqual({ 'kuma.io/mesh': 'default' });
+  });
+
+  it('adds origin global on a global CP for kinds provided by global, keeping a synced origin', () => {
+    expect(computeLabels(resource('Secret', {}), globalCtx)).toEqual({ 'kuma.io/mesh': 'default', 'kuma.io/origin': 'global' });
+    expect(computeLabels(resource('Mesh', {}), globalCtx)).toEqual({ 'kuma.io/origin': 'global' });
+    // A Dataplane on global only arrives by sync from a zone, with the zone's labels.
+    const synced = resource('Dataplane', { networking: { address: '10.0.0.1' } }, { labels: { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'z1' } });
+    expect(computeLabels(synced, globalCtx)).toMatchObject({ 'kuma.io/origin': 'zone', 'kuma.io/zone': 'z1' });
   });
 
   it('keeps existing origin and skips zone/env for global-origin resources', () => {

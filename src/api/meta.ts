@@ -29,6 +29,11 @@ export interface ApiContext {
   /** Zone CP connected to a global CP. */
   federated?: boolean;
   disableOriginLabelValidation?: boolean;
+  /**
+   * The write comes from multi-zone sync (a resource another CP owns): the origin and zone label
+   * rules, which guard user writes against the local CP's mode, do not apply.
+   */
+  synced?: boolean;
 }
 
 const MAX_NAME_LENGTH = 253;
@@ -142,7 +147,7 @@ export function validateLabels(res: Resource, ctx: ApiContext): Violation[] {
     out.push({ field: at(ORIGIN_LABEL), reason: `unknown resource origin "${origin}"` });
   }
   const d = requireDescriptor(res.type);
-  if (!ctx.disableOriginLabelValidation) {
+  if (!ctx.disableOriginLabelValidation && !ctx.synced) {
     if (ctx.mode === 'global' && origin !== undefined && origin !== 'global') {
       out.push({ field: at(ORIGIN_LABEL), reason: "the origin label must be set to 'global'" });
     }
@@ -150,7 +155,7 @@ export function validateLabels(res: Resource, ctx: ApiContext): Violation[] {
       out.push({ field: at(ORIGIN_LABEL), reason: "the origin label must be set to 'zone'" });
     }
   }
-  if (ctx.mode !== 'global' && origin !== 'global') {
+  if (ctx.mode !== 'global' && origin !== 'global' && !ctx.synced) {
     const zone = labels[ZONE_LABEL];
     if (ctx.zone && zone !== undefined && zone !== ctx.zone) {
       out.push({ field: at(ZONE_LABEL), reason: `${ZONE_LABEL} label should have ${ctx.zone} value` });
@@ -176,6 +181,12 @@ export function validateLabels(res: Resource, ctx: ApiContext): Violation[] {
 /**
  * The labels to store for a resource: the user's labels plus the computed ones (existing values win,
  * except the proxy labels of Dataplanes, which are always derived from the spec).
+ *   - mesh-scoped kinds: `kuma.io/mesh`;
+ *   - zone CP, kinds a zone provides: `kuma.io/origin: zone`, and unless the origin is global (synced
+ *     from global) `kuma.io/zone: <zone>` and `kuma.io/env`;
+ *   - global CP, kinds global provides: `kuma.io/origin: global` (Kuma 3.0 forces the origin by mode;
+ *     2.14 leaves it to the sync, which stamps it when sending to zones);
+ *   - standalone: no origin labels.
  */
 export function computeLabels(res: Resource, ctx: ApiContext): Labels {
   const d = requireDescriptor(res.type);
@@ -188,6 +199,7 @@ export function computeLabels(res: Resource, ctx: ApiContext): Labels {
       labels[ENV_LABEL] ??= ctx.environment;
     }
   }
+  if (ctx.mode === 'global' && d.providedByGlobal) labels[ORIGIN_LABEL] ??= 'global';
   if (res.type === 'Dataplane') computeProxyLabels(res, labels);
   return labels;
 }

@@ -1,9 +1,11 @@
 // Dataplane tokens: issued per mesh, bound optionally to a proxy name, tags and workload, and checked
 // when a data plane bootstraps and when it opens its xDS stream.
+import type crypto from 'node:crypto';
 import type { Resource } from '../api/resource.js';
 import type { ResourceStore } from '../store/store.js';
-import { TokenError, claim, signToken, tokenKid, verifyToken } from './jwt.js';
-import { dataplaneKeyFamily, ensureSigningKey, listSigningKeys, signingKeyBySerial } from './signing-keys.js';
+import { TokenError, claim, signToken, verifyToken } from './jwt.js';
+import { dataplaneKeyFamily, ensureSigningKey, listSigningKeys } from './signing-keys.js';
+import { checkRevoked, resolveVerificationKey, validatorOptions } from './validator.js';
 
 export interface DataplaneTokenRequest {
   mesh: string;
@@ -27,28 +29,32 @@ export interface DataplaneTokenClaims {
 const TEN_YEARS = 10 * 365 * 24 * 3600;
 export const DEFAULT_TOKEN_VALIDITY = TEN_YEARS;
 
+/** Kuma's claim names (Go field names). */
+export function dataplaneTokenClaims(req: Omit<DataplaneTokenRequest, 'validForSeconds'>): Record<string, unknown> {
+  return { Name: req.name ?? '', Mesh: req.mesh, Tags: req.tags ?? {}, Type: req.type ?? '', Workload: req.workload ?? '' };
+}
+
 export async function issueDataplaneToken(store: ResourceStore, req: DataplaneTokenRequest): Promise<string> {
   const family = dataplaneKeyFamily(req.mesh);
   await ensureSigningKey(store, family);
   const [key] = await listSigningKeys(store, family);
   if (!key) throw new TokenError(`no signing key for mesh "${req.mesh}"`);
-  const claims = { Name: req.name ?? '', Mesh: req.mesh, Tags: req.tags ?? {}, Type: req.type ?? '', Workload: req.workload ?? '' };
-  return signToken(claims, key.privateKey, String(key.serial), req.validForSeconds);
+  return signToken(dataplaneTokenClaims(req), key.privateKey, String(key.serial), req.validForSeconds);
 }
 
-/** Verifies signature, validity window and revocation for a token presented in `mesh`. */
+/** Offline signing: a key held outside any CP, whose public half the CP is configured with. */
+export async function signDataplaneToken(req: DataplaneTokenRequest, privateKey: crypto.KeyObject, kid: string): Promise<string> {
+  return signToken(dataplaneTokenClaims(req), privateKey, kid, req.validForSeconds);
+}
+
+/**
+ * Verifies signature, validity window and revocation for a token presented in `mesh`. The key is found
+ * by `kid` among configured public keys (`--dataplane-token-public-key`), then the mesh's signing keys.
+ */
 export async function verifyDataplaneToken(store: ResourceStore, token: string, mesh: string): Promise<DataplaneTokenClaims> {
   if (!token) throw new TokenError('dataplane token is missing: pass it with --dataplane-token-file');
-  const kid = tokenKid(token);
-  const serial = Number(kid);
-  const family = dataplaneKeyFamily(mesh);
-  const key = Number.isInteger(serial) ? await signingKeyBySerial(store, family, serial) : undefined;
-  if (!key) {
-    throw new TokenError(
-      `there is no signing key with KID ${kid}. Secret of name "${family.prefix}-${kid}" in mesh "${mesh}" is not found. If signing key was rotated, regenerate the token`,
-    );
-  }
-  const payload = await verifyToken(token, key.publicKey);
+  const publicKey = await resolveVerificationKey(store, token, dataplaneKeyFamily(mesh), validatorOptions(store, 'dataplane'));
+  const payload = await verifyToken(token, publicKey);
   const claims: DataplaneTokenClaims = {
     name: String(claim(payload, 'Name') ?? ''),
     mesh: String(claim(payload, 'Mesh') ?? ''),
@@ -57,11 +63,7 @@ export async function verifyDataplaneToken(store: ResourceStore, token: string, 
     workload: String(claim(payload, 'Workload') ?? ''),
     jti: String(payload['jti'] ?? ''),
   };
-  const revoked = await store.get({ type: 'Secret', mesh, name: `dataplane-token-revocations-${mesh}` });
-  if (revoked) {
-    const list = Buffer.from(String(revoked.spec['data'] ?? ''), 'base64').toString('utf8').trim().split(',').map((s) => s.trim());
-    if (list.includes(claims.jti)) throw new TokenError('token is revoked');
-  }
+  await checkRevoked(store, { type: 'Secret', mesh, name: `dataplane-token-revocations-${mesh}` }, claims.jti);
   return claims;
 }
 

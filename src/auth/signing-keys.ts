@@ -21,6 +21,12 @@ export function dataplaneKeyFamily(mesh: string): KeyFamily {
   return { secretType: 'Secret', mesh, prefix: `dataplane-token-signing-key-${mesh}` };
 }
 
+/** Zone tokens: GlobalSecrets `zone-token-signing-key-<serial>` (Kuma's names). */
+export const zoneKeyFamily: KeyFamily = { secretType: 'GlobalSecret', mesh: '', prefix: 'zone-token-signing-key' };
+
+/** User tokens: GlobalSecrets `user-token-signing-key-<serial>`. */
+export const userKeyFamily: KeyFamily = { secretType: 'GlobalSecret', mesh: '', prefix: 'user-token-signing-key' };
+
 export function generateRsaKeyPem(): string {
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   return privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
@@ -67,4 +73,44 @@ export async function ensureSigningKey(store: ResourceStore, family: KeyFamily):
   } catch (err) {
     if (!(err instanceof AlreadyExistsError)) throw err;
   }
+}
+
+/**
+ * Reads an RSA private key given as PEM (PKCS#1 or PKCS#8) or as base64 of that PEM
+ * (`skein generate signing-key` prints the latter by default, like kumactl).
+ */
+export function parsePrivateKey(text: string): crypto.KeyObject {
+  try {
+    const key = crypto.createPrivateKey(decodeMaybeBase64Pem(text));
+    if (key.asymmetricKeyType !== 'rsa') throw new Error(`expected an RSA key, got ${key.asymmetricKeyType}`);
+    return key;
+  } catch (err) {
+    throw new Error(`could not parse the signing key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads an RSA public key: PKCS#1 `RSA PUBLIC KEY`, PKIX `PUBLIC KEY`, or a private key (its public half). */
+export function parsePublicKey(text: string): crypto.KeyObject {
+  try {
+    const pem = decodeMaybeBase64Pem(text);
+    const key = pem.includes('PRIVATE KEY') ? crypto.createPublicKey(crypto.createPrivateKey(pem)) : crypto.createPublicKey(pem);
+    if (key.asymmetricKeyType !== 'rsa') throw new Error(`expected an RSA key, got ${key.asymmetricKeyType}`);
+    return key;
+  } catch (err) {
+    throw new Error(`could not parse the public key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** PKCS#1 `RSA PUBLIC KEY` PEM, as `kumactl generate public-key` prints it. */
+export function publicKeyPem(key: crypto.KeyObject): string {
+  const pub = key.type === 'private' ? crypto.createPublicKey(key) : key;
+  return pub.export({ type: 'pkcs1', format: 'pem' }).toString();
+}
+
+function decodeMaybeBase64Pem(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('-----BEGIN')) return trimmed;
+  const decoded = Buffer.from(trimmed, 'base64').toString('utf8').trim();
+  if (decoded.startsWith('-----BEGIN')) return decoded;
+  throw new Error('expected a PEM key or base64 of a PEM key');
 }

@@ -19,6 +19,8 @@ export interface CpConfig {
     readOnly: boolean;
     /** Largest accepted request body in bytes. */
     bodyLimit: number;
+    /** User tokens: offline-signing public keys (`<kid>=<file>`); publicKeysOnly = ignore stored signing keys. */
+    userTokenValidator: TokenValidatorConfig;
   };
   dpServer: {
     port: number;
@@ -30,11 +32,20 @@ export interface CpConfig {
     tlsKeyFile: string;
     /** Also accept plaintext (HTTP bootstrap, h2c xDS) next to TLS: local demos and benchmarks only. */
     plaintext: boolean;
+    /** Dataplane tokens: offline-signing public keys (`<kid>=<file>`); publicKeysOnly = ignore stored signing keys. */
+    dpTokenValidator: TokenValidatorConfig;
   };
   diagnostics: { serverPort: number; interface: string };
   multizone: {
     global: { kds: { grpcPort: number } };
-    zone: { name: string; globalAddress: string };
+    zone: {
+      name: string;
+      globalAddress: string;
+      /** Multi-zone sync client: CA (PEM) that signed global's KDS certificate, skip verification, zone token. */
+      kds: { rootCaFile: string; tlsSkipVerify: boolean; authToken: string };
+    };
+    /** Zone tokens: offline-signing public keys (`<kid>=<file>`); publicKeysOnly = ignore stored signing keys. */
+    zoneTokenValidator: TokenValidatorConfig;
   };
   store: {
     type: StoreType;
@@ -45,6 +56,12 @@ export interface CpConfig {
   defaults: { skipMeshCreation: boolean };
   /** Where the CP keeps generated files (certificates, keys). */
   workDir: string;
+}
+
+/** Kuma's `validator.{publicKeys, useSecrets}`, with `useSecrets: false` spelled `publicKeysOnly: true`. */
+export interface TokenValidatorConfig {
+  publicKeys: string[];
+  publicKeysOnly: boolean;
 }
 
 export function defaultConfig(): CpConfig {
@@ -58,12 +75,14 @@ export function defaultConfig(): CpConfig {
       corsAllowedDomains: [],
       readOnly: false,
       bodyLimit: 1024 * 1024,
+      userTokenValidator: { publicKeys: [], publicKeysOnly: false },
     },
-    dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false },
+    dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false, dpTokenValidator: { publicKeys: [], publicKeysOnly: false } },
     diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
     multizone: {
       global: { kds: { grpcPort: 5685 } },
-      zone: { name: '', globalAddress: '' },
+      zone: { name: '', globalAddress: '', kds: { rootCaFile: '', tlsSkipVerify: false, authToken: '' } },
+      zoneTokenValidator: { publicKeys: [], publicKeysOnly: false },
     },
     store: {
       type: 'embedded',
@@ -107,6 +126,15 @@ export const SETTINGS: Setting[] = [
   { key: 'multizone.global.kds.grpcPort', kind: 'number', env: ['SKEIN_MULTIZONE_GLOBAL_KDS_GRPC_PORT', 'KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT'], flag: 'kds-port', description: 'multi-zone sync port (global)' },
   { key: 'multizone.zone.name', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_NAME', 'KUMA_MULTIZONE_ZONE_NAME'], flag: 'zone', description: 'zone name (zone mode)' },
   { key: 'multizone.zone.globalAddress', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_GLOBAL_ADDRESS', 'KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS'], flag: 'global-address', description: 'global CP sync address, grpcs://host:5685' },
+  { key: 'multizone.zone.kds.rootCaFile', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_KDS_ROOT_CA_FILE', 'KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE'], flag: 'kds-root-ca-file', description: 'PEM CA that signed the global KDS certificate (zone mode; default: system roots)' },
+  { key: 'multizone.zone.kds.tlsSkipVerify', kind: 'boolean', env: ['SKEIN_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY', 'KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY'], description: 'do not verify the global KDS certificate (zone mode; insecure)' },
+  { key: 'multizone.zone.kds.authToken', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE', 'KMESH_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE'], description: 'zone token sent to global on the sync streams (zone mode)' },
+  { key: 'dpServer.dpTokenValidator.publicKeys', kind: 'list', env: ['SKEIN_DP_SERVER_DP_TOKEN_PUBLIC_KEYS'], flag: 'dataplane-token-public-key', description: '<kid>=<PEM public key file> accepted for dataplane tokens signed offline (repeatable or comma-separated)' },
+  { key: 'dpServer.dpTokenValidator.publicKeysOnly', kind: 'boolean', env: ['SKEIN_DP_SERVER_DP_TOKEN_PUBLIC_KEYS_ONLY'], flag: 'dataplane-token-public-keys-only', description: 'verify dataplane tokens only with the configured public keys, not the stored signing keys' },
+  { key: 'multizone.zoneTokenValidator.publicKeys', kind: 'list', env: ['SKEIN_MULTIZONE_ZONE_TOKEN_PUBLIC_KEYS'], flag: 'zone-token-public-key', description: '<kid>=<PEM public key file> accepted for zone tokens signed offline (repeatable or comma-separated)' },
+  { key: 'multizone.zoneTokenValidator.publicKeysOnly', kind: 'boolean', env: ['SKEIN_MULTIZONE_ZONE_TOKEN_PUBLIC_KEYS_ONLY'], flag: 'zone-token-public-keys-only', description: 'verify zone tokens only with the configured public keys, not the stored signing keys' },
+  { key: 'apiServer.userTokenValidator.publicKeys', kind: 'list', env: ['SKEIN_API_SERVER_USER_TOKEN_PUBLIC_KEYS'], flag: 'user-token-public-key', description: '<kid>=<PEM public key file> accepted for user tokens signed offline (repeatable or comma-separated)' },
+  { key: 'apiServer.userTokenValidator.publicKeysOnly', kind: 'boolean', env: ['SKEIN_API_SERVER_USER_TOKEN_PUBLIC_KEYS_ONLY'], flag: 'user-token-public-keys-only', description: 'verify user tokens only with the configured public keys, not the stored signing keys' },
   { key: 'store.type', kind: 'string', env: ['SKEIN_STORE_TYPE', 'KUMA_STORE_TYPE'], flag: 'store', description: 'embedded | memory | postgres' },
   { key: 'store.dataDir', kind: 'string', env: ['SKEIN_STORE_DATA_DIR'], flag: 'data-dir', description: 'embedded store directory' },
   { key: 'store.postgresUrl', kind: 'string', env: ['SKEIN_STORE_POSTGRES_URL'], flag: 'postgres-url', description: 'PostgreSQL connection URL' },
@@ -212,8 +240,16 @@ function validateConfig(cfg: CpConfig): void {
       throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  if (cfg.mode === 'zone' && cfg.multizone.zone.globalAddress && !cfg.multizone.zone.name) {
-    throw new ConfigError('multizone.zone.name (--zone) is required when a global address is set');
+  if (cfg.mode === 'zone' && !cfg.multizone.zone.name) {
+    throw new ConfigError('multizone.zone.name (--zone, KUMA_MULTIZONE_ZONE_NAME) is required in zone mode');
+  }
+  const globalAddress = cfg.multizone.zone.globalAddress;
+  if (globalAddress) {
+    if (cfg.mode !== 'zone') throw new ConfigError(`multizone.zone.globalAddress (--global-address) is only valid in zone mode; mode is "${cfg.mode}"`);
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(globalAddress)?.[1]?.toLowerCase();
+    if (scheme !== 'grpc' && scheme !== 'grpcs') {
+      throw new ConfigError(`multizone.zone.globalAddress: unsupported scheme "${scheme ?? ''}" in "${globalAddress}". Use one of [grpc grpcs]`);
+    }
   }
 }
 

@@ -1,6 +1,23 @@
 // The one place resources are written: defaults, computed labels, validation, cross-resource rules
 // (mesh must exist, delete protection, immutable labels), then the store. REST, CLI (via REST),
 // multi-zone sync and bootstrap all write through here.
+//
+// Who writes decides which rules apply (`WriteOptions.origin`):
+//   'api'    a user through the REST API: the CP-mode scoping of core/scoping.ts (405 for kinds this CP
+//            does not own, origin label rules on global / federated zones) and the label rules.
+//   'system' the control plane itself (default mesh, default policies, CA secrets, insights,
+//            bootstrap): no scoping; the default.
+//   'sync'   multi-zone sync (src/multizone) writing what another CP owns:
+//              manager.upsert(resource, { origin: 'sync' })   // create or replace
+//              manager.delete(type, mesh, name, { origin: 'sync' })
+//            Skips the scoping, the origin/zone label consistency rules and the immutable label
+//            check, does not require the mesh to exist yet (kinds may arrive in any order), does not
+//            refuse to delete a mesh with Dataplanes (the owner already deleted it), and does not run
+//            mesh hooks/validators (default policies, CA generation: they come from global) unless
+//            `runMeshHooks: true`. The caller sets the labels it wants stored (`kuma.io/origin`,
+//            `kuma.io/zone`, `kuma.io/display-name`); computed labels (`kuma.io/mesh`, proxy labels)
+//            are still added where absent. Schema and spec validation still run (a ValidationError
+//            means the peer sent something this CP cannot use).
 import type { Labels, Resource, ResourceKey, Violation } from '../api/resource.js';
 import { ValidationError } from '../api/resource.js';
 import { allDescriptors, descriptorByName, type ResourceDescriptor } from '../api/descriptor.js';
@@ -8,7 +25,8 @@ import { computeLabels, validateResource } from '../api/index.js';
 import type { ListOptions, ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { CpMetrics } from '../observability/metrics.js';
-import { BadRequestError, MeshNotFoundError } from './errors.js';
+import { BadRequestError, MeshNotFoundError, MethodNotAllowedError } from './errors.js';
+import { nameLengthViolations, originViolations, writeNotAllowed, type ScopeContext } from './scoping.js';
 
 export interface ManagerContext {
   mode: 'standalone' | 'global' | 'zone';
@@ -17,6 +35,21 @@ export interface ManagerContext {
   environment: 'universal' | 'kubernetes';
   /** Allow deleting a mesh that still has Dataplanes. */
   unsafeDelete: boolean;
+  /** Zone CP connected to a global CP (zone mode + global address + zone name). */
+  federated?: boolean;
+  /** `apiServer.readOnly`: user writes are refused. */
+  apiReadOnly?: boolean;
+  disableOriginLabelValidation?: boolean;
+}
+
+/** Who is writing: a user over the API, the CP itself, or multi-zone sync (see the header). */
+export type WriteOrigin = 'api' | 'system' | 'sync';
+
+export interface WriteOptions {
+  /** Default 'system'. */
+  origin?: WriteOrigin;
+  /** 'sync' only: run mesh validators and hooks (default policies, CA) for a synced Mesh. */
+  runMeshHooks?: boolean;
 }
 
 export interface ResourceInput {
@@ -82,49 +115,98 @@ export class ResourceManager {
   }
 
   /** Create or update (Kuma's PUT semantics: spec and labels replaced wholesale). */
-  async upsert(input: ResourceInput): Promise<UpsertResult> {
+  async upsert(input: ResourceInput, opts: WriteOptions = {}): Promise<UpsertResult> {
+    const origin = opts.origin ?? 'system';
     const d = this.descriptor(input.type);
+    this.checkScope(d, origin);
     const mesh = d.scope === 'Global' ? '' : input.mesh;
-    if (d.scope === 'Mesh' && !(await this.meshExists(mesh))) throw new MeshNotFoundError(mesh);
+    if (d.scope === 'Mesh' && origin !== 'sync' && !(await this.meshExists(mesh))) throw new MeshNotFoundError(mesh);
 
     const existing = await this.store.get({ type: d.name, mesh, name: input.name });
     const candidate = this.prepare(d, { ...input, mesh }, existing);
-    const violations = [...validateResource(candidate, this.ctx), ...this.crossResourceRules(d, candidate, existing)];
-    if (violations.length === 0 && d.name === 'Mesh') violations.push(...(await this.externalMeshRules(candidate)));
+    const violations = this.violations(d, input, candidate, existing, origin);
+    const meshRules = d.name === 'Mesh' && (origin !== 'sync' || opts.runMeshHooks);
+    if (violations.length === 0 && meshRules) violations.push(...(await this.externalMeshRules(candidate)));
     if (violations.length > 0) throw new ValidationError(violations);
 
     const req = { type: d.name, mesh, name: input.name, labels: candidate.labels, spec: candidate.spec, status: candidate.status };
     const resource = existing
       ? await this.timed('update', d.name, () => this.store.update({ ...req, version: existing.version }))
       : await this.timed('create', d.name, () => this.store.create(req));
-    if (d.name === 'Mesh') await this.runMeshHooks(resource, !existing);
+    if (meshRules) await this.runMeshHooks(resource, !existing);
     return { created: !existing, resource, warnings: [] };
   }
 
   /** Create only: an existing resource is an AlreadyExistsError (store). */
-  async create(input: ResourceInput): Promise<Resource> {
+  async create(input: ResourceInput, opts: WriteOptions = {}): Promise<Resource> {
+    const origin = opts.origin ?? 'system';
     const d = this.descriptor(input.type);
+    this.checkScope(d, origin);
     const mesh = d.scope === 'Global' ? '' : input.mesh;
-    if (d.scope === 'Mesh' && !(await this.meshExists(mesh))) throw new MeshNotFoundError(mesh);
+    if (d.scope === 'Mesh' && origin !== 'sync' && !(await this.meshExists(mesh))) throw new MeshNotFoundError(mesh);
     const candidate = this.prepare(d, { ...input, mesh }, undefined);
-    const violations = [...validateResource(candidate, this.ctx), ...this.crossResourceRules(d, candidate, undefined)];
-    if (violations.length === 0 && d.name === 'Mesh') violations.push(...(await this.externalMeshRules(candidate)));
+    const violations = this.violations(d, input, candidate, undefined, origin);
+    const meshRules = d.name === 'Mesh' && (origin !== 'sync' || opts.runMeshHooks);
+    if (violations.length === 0 && meshRules) violations.push(...(await this.externalMeshRules(candidate)));
     if (violations.length > 0) throw new ValidationError(violations);
     const resource = await this.timed('create', d.name, () =>
       this.store.create({ type: d.name, mesh, name: input.name, labels: candidate.labels, spec: candidate.spec, status: candidate.status }),
     );
-    if (d.name === 'Mesh') await this.runMeshHooks(resource, true);
+    if (meshRules) await this.runMeshHooks(resource, true);
     return resource;
   }
 
-  async delete(type: string, mesh: string, name: string): Promise<void> {
+  /**
+   * Delete (a mesh takes its resources with it). With origin 'api' the scoping applies: 405 for kinds
+   * this CP does not own, and the stored origin label must be this CP's (global / federated zone).
+   */
+  async delete(type: string, mesh: string, name: string, opts: WriteOptions = {}): Promise<void> {
+    const origin = opts.origin ?? 'system';
     const d = this.descriptor(type);
+    this.checkScope(d, origin);
     const key: ResourceKey = { type: d.name, mesh: d.scope === 'Global' ? '' : mesh, name };
+    if (origin === 'api') {
+      const existing = await this.store.get(key);
+      if (existing) {
+        const violations = originViolations(existing.labels, d, this.scope(), '');
+        if (violations.length > 0) throw new ValidationError(violations);
+      }
+    }
     if (d.name === 'Mesh') {
-      await this.deleteMesh(name);
+      await this.deleteMesh(name, origin === 'sync');
       return;
     }
     await this.timed('delete', d.name, () => this.store.delete(key));
+  }
+
+  /** The scoping context of this CP (core/scoping.ts). */
+  scope(): ScopeContext {
+    return {
+      mode: this.ctx.mode,
+      federated: this.ctx.federated,
+      zone: this.ctx.zone,
+      apiReadOnly: this.ctx.apiReadOnly,
+      disableOriginLabelValidation: this.ctx.disableOriginLabelValidation,
+    };
+  }
+
+  private checkScope(d: ResourceDescriptor, origin: WriteOrigin): void {
+    if (origin !== 'api') return;
+    const msg = writeNotAllowed(d, this.scope());
+    if (msg) throw new MethodNotAllowedError(msg);
+  }
+
+  private violations(d: ResourceDescriptor, input: ResourceInput, candidate: Resource, existing: Resource | undefined, origin: WriteOrigin): Violation[] {
+    // Origin rules look at the labels the user sent (computed labels would always pass); they apply
+    // to user writes only, so the label validation below runs without them.
+    const ctx = { ...this.ctx, disableOriginLabelValidation: true, synced: origin === 'sync' };
+    const out: Violation[] = [];
+    if (origin === 'api') {
+      out.push(...nameLengthViolations(input.name, this.scope()));
+      out.push(...originViolations(input.labels ?? {}, d, this.scope()));
+    }
+    out.push(...validateResource(candidate, ctx), ...this.crossResourceRules(d, candidate, origin === 'sync' ? undefined : existing, existing));
+    return out;
   }
 
   /** Mesh `default` on a standalone or unfederated zone CP, unless configured not to. */
@@ -139,14 +221,14 @@ export class ResourceManager {
     }
   }
 
-  private async deleteMesh(name: string): Promise<void> {
+  private async deleteMesh(name: string, force = false): Promise<void> {
     const key = { type: 'Mesh', mesh: '', name };
     const mesh = await this.store.get(key);
     if (!mesh) {
       await this.store.delete(key); // raises NotFoundError with the right key
       return;
     }
-    if (!this.ctx.unsafeDelete && (await this.store.count('Dataplane', { mesh: name })) > 0) {
+    if (!force && !this.ctx.unsafeDelete && (await this.store.count('Dataplane', { mesh: name })) > 0) {
       throw new ValidationError([{ field: 'mesh', reason: 'unable to delete mesh, there are still some dataplanes attached' }]);
     }
     // Mesh-owned resources go with the mesh (Kuma does this with owner references).
@@ -178,8 +260,11 @@ export class ResourceManager {
     return draft;
   }
 
-  /** Rules that need the stored state (the old version of the resource). */
-  private crossResourceRules(d: ResourceDescriptor, r: Resource, existing: Resource | undefined): Violation[] {
+  /**
+   * Rules that need the stored state (the old version of the resource). `labelsWere` is the stored
+   * version whose immutable labels must be kept (none for sync writes); `existing` the stored version.
+   */
+  private crossResourceRules(d: ResourceDescriptor, r: Resource, labelsWere: Resource | undefined, existing: Resource | undefined = labelsWere): Violation[] {
     const out: Violation[] = [];
     if (d.name === 'Mesh') {
       if (!existing && r.name.length > MAX_MESH_NAME) out.push({ field: 'name', reason: `cannot be longer than ${MAX_MESH_NAME} characters` });
@@ -192,9 +277,9 @@ export class ResourceManager {
         });
       }
     }
-    if (existing) {
+    if (labelsWere) {
       for (const key of IMMUTABLE_LABELS) {
-        const was = existing.labels[key];
+        const was = labelsWere.labels[key];
         if (was === undefined) continue;
         const now = r.labels[key];
         if (now === undefined) out.push({ field: `labels["${key}"]`, reason: `is immutable, cannot be removed (was "${was}")` });

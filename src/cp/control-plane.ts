@@ -14,6 +14,7 @@ import { registerTokenRoutes } from '../api-server/tokens.js';
 import { ApiError } from '../api-server/errors.js';
 import { allDescriptors } from '../api/descriptor.js';
 import { dataplaneKeyFamily, ensureSigningKey } from '../auth/signing-keys.js';
+import { configureTokenValidation, tokenValidationFromConfig } from '../auth/validator.js';
 import { registerBootstrapRoute } from '../bootstrap/bootstrap.js';
 import { DataplaneSync } from '../xds/dataplane-sync.js';
 import { startXdsServer } from '../xds/server/ads-server.js';
@@ -21,6 +22,7 @@ import type { Logger } from '../observability/logger.js';
 import { CpMetrics } from '../observability/metrics.js';
 import { startDiagnostics } from './diagnostics.js';
 import { startDpServer } from './dp-server.js';
+import { startKdsClient, startKdsServer } from '../multizone/index.js';
 import { loadDpServerCert, logDpServerTls } from './dp-server-cert.js';
 import { SKEIN_VERSION } from '../version.js';
 import { createInitialPolicies } from './initial-policies.js';
@@ -41,6 +43,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
   let ready = false;
   const metrics = new CpMetrics();
   const instanceId = newInstanceId();
+  const tokenValidation = tokenValidationFromConfig(config);
   const store = await openStore({
     type: config.store.type,
     dataDir: config.store.dataDir,
@@ -58,10 +61,18 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
   try {
     const manager = new ResourceManager(
       store,
-      { mode: config.mode, zone: config.multizone.zone.name, environment: config.environment, unsafeDelete: config.store.unsafeDelete },
+      {
+        mode: config.mode,
+        zone: config.multizone.zone.name,
+        environment: config.environment,
+        unsafeDelete: config.store.unsafeDelete,
+        federated: isFederatedZone(config),
+        apiReadOnly: config.apiServer.readOnly,
+      },
       logger.child({ component: 'resource-manager' }),
       metrics,
     );
+    configureTokenValidation(store, tokenValidation);
     manager.meshHooks.push((mesh) => ensureSigningKey(store, dataplaneKeyFamily(mesh.name)));
     manager.meshHooks.push((mesh, created) => (created ? createInitialPolicies(manager, mesh, logger) : Promise.resolve()));
     const caManager = new MeshCaManager(manager, logger.child({ component: 'ca' }));
@@ -74,7 +85,8 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     // The builtin CA exists before any proxy asks for a certificate.
     manager.meshHooks.push((mesh) => (enabledCaBackend(mesh.spec as MeshSpec) ? caManager.ensureCa(mesh) : Promise.resolve()));
     const federated = isFederatedZone(config);
-    if (config.mode !== 'global' && !federated && !config.defaults.skipMeshCreation) await manager.ensureDefaultMesh();
+    // Standalone, global and unfederated zone CPs create mesh `default`; a federated zone gets it from global.
+    if (!federated && !config.defaults.skipMeshCreation) await manager.ensureDefaultMesh();
     if (config.dpServer.auth === 'none') logger.warn('data plane authentication is off (--auth none): any process can join any mesh; use only for local demos');
 
     const diagnostics = await startDiagnostics({
@@ -89,7 +101,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     closers.push(() => diagnostics.close());
 
     // Data plane server: xDS (gRPC on an internal loopback port) and /bootstrap behind one port.
-    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId, caManager });
+    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId, caManager, zone: config.multizone.zone.name });
     sync.start();
     closers.push(() => sync.stop());
     const xds = await startXdsServer({ port: 0, host: '127.0.0.1', cache: sync.cache, hooks: sync.hooks, logger: logger.child({ component: 'xds-server' }) });
@@ -112,6 +124,34 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     logDpServerTls(logger, dpCert, dpPort, config.dpServer.plaintext);
     closers.push(() => dpServer.close());
     closers.push(() => bootstrapApp.close());
+
+    // Multi-zone sync (src/multizone): global serves KDS with the DP server's certificate; a
+    // federated zone dials global. Zone-token checks plug into `authenticator` (ZoneAuthenticator).
+    let kdsPort = 0;
+    if (config.mode === 'global') {
+      const kds = await startKdsServer({
+        store,
+        port: config.multizone.global.kds.grpcPort,
+        host: '0.0.0.0',
+        certPem: dpCert.certPem,
+        keyPem: dpCert.keyPem,
+        instanceId,
+        logger: logger.child({ component: 'kds-server' }),
+      });
+      kdsPort = kds.port;
+      closers.push(() => kds.close());
+    } else if (federated) {
+      const kdsClient = startKdsClient({
+        store,
+        zone: config.multizone.zone.name,
+        globalAddress: config.multizone.zone.globalAddress,
+        rootCaFile: config.multizone.zone.kds.rootCaFile || undefined,
+        tlsSkipVerify: config.multizone.zone.kds.tlsSkipVerify,
+        authToken: config.multizone.zone.kds.authToken || undefined,
+        logger: logger.child({ component: 'kds-client' }),
+      });
+      closers.push(() => kdsClient.stop());
+    }
 
     const api = await buildApiServer({
       manager,
@@ -139,7 +179,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     const apiPort = (api.server.address() as AddressInfo).port;
 
     ready = true;
-    logger.info({ apiPort, dpPort, diagnosticsPort: diagnostics.port, store: config.store.type, mode: config.mode }, 'control plane ready');
+    logger.info({ apiPort, dpPort, kdsPort, diagnosticsPort: diagnostics.port, store: config.store.type, mode: config.mode }, 'control plane ready');
     return { config, store, manager, apiPort, dpPort, diagnosticsPort: diagnostics.port, stop };
   } catch (err) {
     await stop();

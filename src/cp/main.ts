@@ -12,7 +12,11 @@ export async function runCp(argv: string[]): Promise<void> {
   const run = program.command('run').description('run the control plane').option('-c, --config-file <file>', 'YAML config file (env SKEIN_CONFIG_FILE)');
   for (const s of SETTINGS) {
     // A boolean flag alone means true (`--dp-server-plaintext`); `--flag false` is accepted too.
-    if (s.flag) run.option(`--${s.flag} ${s.kind === 'boolean' ? '[value]' : '<value>'}`, `${s.description} (env ${s.env.join(', ')})`);
+    if (!s.flag) continue;
+    const help = `${s.description} (env ${s.env.join(', ')})`;
+    // A repeated list flag accumulates (`--x a --x b` = `a,b`).
+    if (s.kind === 'list') run.option(`--${s.flag} <value>`, help, (v: string, prev: string | undefined) => (prev ? `${prev},${v}` : v));
+    else run.option(`--${s.flag} ${s.kind === 'boolean' ? '[value]' : '<value>'}`, help);
   }
   run.action(async (flags: Record<string, unknown>) => {
     const config = loadConfig({ configFile: (flags['configFile'] as string | undefined) ?? process.env['SKEIN_CONFIG_FILE'], flags });

@@ -126,6 +126,30 @@ describe('DataplaneSync', () => {
     await vi.waitFor(() => expect(endpoints(sync.cache.getSnapshot('default.web-1'), 'backend')).toEqual(['10.0.0.3']));
   });
 
+  it('configures a zone ingress for the services of its zone (the CP zone from options) as they come', async () => {
+    await sync.stop();
+    sync = new DataplaneSync({ manager, logger, auth: 'none', instanceId: 'test', caManager: new MeshCaManager(manager, logger), debounceMs: 1, zone: 'zone-1' });
+    sync.start();
+    const inZone1 = (dp: ReturnType<typeof dataplane>) => ({ ...dp, labels: { 'kuma.io/zone': 'zone-1' } });
+    await manager.upsert(inZone1(dataplane('backend-1', '10.0.0.3', 'backend')));
+    await manager.upsert({ ...dataplane('remote-1', '10.1.0.3', 'remote'), labels: { 'kuma.io/zone': 'zone-2' } });
+    await manager.upsert({
+      type: 'Dataplane', mesh: 'default', name: 'ingress-1',
+      labels: { 'kuma.io/proxy-type': 'zoneproxy', 'kuma.io/zone-proxy-role': 'ingress' },
+      spec: { networking: { address: '10.0.0.9' } },
+    });
+    await connect('ingress-1');
+    const chains = () => {
+      const listener = sync.cache.getSnapshot('default.ingress-1')?.resources.get(TypeUrl.Listener)?.get('self_zoneingress_dp_10001');
+      if (!listener) return [];
+      return (unpackAny(listener.any) as { filter_chains: { filter_chain_match: { server_names: string[] } }[] }).filter_chains.map((c) => c.filter_chain_match.server_names[0]);
+    };
+    expect(chains()).toEqual(['sni.msvc.default.backend.8080']);
+    expect(endpoints(sync.cache.getSnapshot('default.ingress-1'), 'ingress:backend')).toEqual(['10.0.0.3']);
+    await manager.upsert(dataplane('db-1', '10.0.0.5', 'db'));
+    await vi.waitFor(() => expect(chains()).toEqual(['sni.msvc.default.backend.8080', 'sni.msvc.default.db.8080']));
+  });
+
   it('does not build a mesh context while no proxy of the mesh is connected', async () => {
     const list = vi.spyOn(store, 'list');
     for (let i = 0; i < 5; i++) await manager.upsert(dataplane(`backend-${i}`, `10.0.0.${i + 1}`, 'backend'));

@@ -32,6 +32,11 @@ export interface DataplaneSyncOptions {
   debounceMs?: number;
   /** Issues workload certificates when a mesh has mTLS enabled. */
   caManager: MeshCaManager;
+  /**
+   * This CP's zone (`multizone.zone.name`; '' or absent for standalone). Dataplanes labelled with
+   * another `kuma.io/zone` are remote: sidecars reach them through that zone's ingress.
+   */
+  zone?: string;
 }
 
 interface ConnectedProxy {
@@ -217,7 +222,7 @@ export class DataplaneSync {
       const fresh = await Promise.all([...changed].map((name) => manager.get('Dataplane', mesh, name)));
       [...changed].forEach((name, i) => (fresh[i] ? dataplanes.set(name, fresh[i]) : dataplanes.delete(name)));
     }
-    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx);
+    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, { zone: this.opts.zone ?? '' });
     this.contexts.set(mesh, { ctx, listedAt });
     // After a full read, what changed is not known: anything may have.
     if (full) return { ctx };

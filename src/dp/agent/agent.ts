@@ -70,7 +70,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       operatingSystem: os.platform(),
       features: [],
     };
-    const boot = await bootstrapUntilAccepted(opts.cpAddress, body, ca, logger, stopping.signal);
+    const boot = await bootstrapUntilAccepted(opts.cpAddress, body, ca, logger, stopping.signal, identity.zoneProxy);
 
     // Never downgrade: a control plane reached over TLS is also reached over TLS for xDS.
     const credentials = xdsCredentials(boot.xds.tls || cpTls, ca);
@@ -126,8 +126,8 @@ function readToken(opts: RunDataplaneOptions): string {
 }
 
 /** Name and mesh from the Dataplane resource when given (it names the proxy), else from the flags. */
-function identityFrom(opts: RunDataplaneOptions, dataplaneResource: string): { mesh: string; name: string } {
-  let fromFile: { name?: unknown; mesh?: unknown } = {};
+function identityFrom(opts: RunDataplaneOptions, dataplaneResource: string): { mesh: string; name: string; zoneProxy: boolean } {
+  let fromFile: { name?: unknown; mesh?: unknown; labels?: unknown } = {};
   if (dataplaneResource) {
     try {
       fromFile = (YAML.parse(dataplaneResource) ?? {}) as typeof fromFile;
@@ -138,11 +138,27 @@ function identityFrom(opts: RunDataplaneOptions, dataplaneResource: string): { m
   const mesh = (typeof fromFile.mesh === 'string' ? fromFile.mesh : '') || opts.mesh || 'default';
   const name = (typeof fromFile.name === 'string' ? fromFile.name : '') || opts.name || '';
   if (!name) throw new Error('a data plane name is required (flag or "name" in the dataplane file)');
-  return { mesh, name };
+  const labels = fromFile.labels && typeof fromFile.labels === 'object' ? (fromFile.labels as Record<string, unknown>) : {};
+  return { mesh, name, zoneProxy: labels['kuma.io/proxy-type'] === 'zoneproxy' };
 }
 
 /** Retries while the answer may change (CP unreachable, mesh or Dataplane not there yet). */
-async function bootstrapUntilAccepted(cpAddress: string, body: BootstrapRequestBody, ca: Buffer | undefined, logger: Logger, stop: AbortSignal): Promise<BootstrapResult> {
+/**
+ * What the proxy logs while its mesh does not exist (bootstrap answered 422 `mesh: mesh "<m>" does
+ * not exist`); a zone proxy (SKEIN-SPEC §2) says so, since it may well be deployed before its mesh.
+ */
+export function meshNotFoundMessage(mesh: string, zoneProxy: boolean): string {
+  return zoneProxy ? `Mesh '${mesh}' not found. Zone proxy waiting for mesh creation.` : `Mesh '${mesh}' not found. Waiting for mesh creation.`;
+}
+
+async function bootstrapUntilAccepted(
+  cpAddress: string,
+  body: BootstrapRequestBody,
+  ca: Buffer | undefined,
+  logger: Logger,
+  stop: AbortSignal,
+  zoneProxy = false,
+): Promise<BootstrapResult> {
   const backoff = new Backoff(500, 5000);
   for (;;) {
     if (stop.aborted) throw new Error('data plane stopped');
@@ -156,7 +172,7 @@ async function bootstrapUntilAccepted(cpAddress: string, body: BootstrapRequestB
       const delay = backoff.next();
       let failure: ReturnType<typeof certificateVerificationFailure>;
       if (err instanceof BootstrapHttpError && err.status === 422) {
-        logger.warn({ status: err.status, body: err.body, retryInMs: delay }, `Mesh '${body.mesh}' not found. Waiting for mesh creation.`);
+        logger.warn({ status: err.status, body: err.body, retryInMs: delay }, meshNotFoundMessage(body.mesh, zoneProxy));
       } else if (err instanceof BootstrapHttpError) {
         logger.warn({ status: err.status, body: err.body, retryInMs: delay }, 'bootstrap not accepted yet; retrying');
       } else if ((failure = certificateVerificationFailure(err))) {

@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import type { Resource } from '../../api/resource.js';
 import type { CachedResource } from '../cache/snapshot.js';
+import { effectiveListeners, isZoneProxy, zoneProxyRole } from '../../api/zone-proxy.js';
 
 export interface ServiceEndpoint {
   address: string;
@@ -20,9 +21,18 @@ export interface ServiceInfo {
   /** `tcp` unless every instance agrees on another `kuma.io/protocol`. */
   protocol: string;
   endpoints: ServiceEndpoint[];
-  /** Lowest endpoint port (0 when none): the port in the service's SNI. */
+  /**
+   * Lowest port of the service's real inbounds in any zone (0 when none): the port in the service's
+   * SNI. Sidecars (any zone) and the zone ingress compute it from the same inbounds, so a client's
+   * SNI matches the ingress filter chain.
+   */
   lowestPort: number;
-  /** Hash of the endpoint set and protocol; changes when a consumer's config must change. */
+  /**
+   * The real inbounds of the service in every zone. A zone ingress forwards to those of its own zone
+   * (endpointsInZone); `endpoints` holds the local zone's plus, per remote zone, that zone's ingresses.
+   */
+  inbounds: ServiceEndpoint[];
+  /** Hash of the endpoint sets and protocol; changes when a consumer's config must change. */
   hash: string;
 }
 
@@ -30,6 +40,10 @@ export interface MeshContext {
   mesh: Resource;
   meshHash: string;
   dataplanes: Map<string, Resource>;
+  /** The CP's zone (`multizone.zone.name`; '' for standalone). */
+  zone: string;
+  /** `routing.localityAwareLoadBalancing`: remote-zone endpoints get priority 1. */
+  localityAware: boolean;
   services: Map<string, ServiceInfo>;
   trafficPermissions: Resource[];
   /** Changes when any policy of the mesh changes. */
@@ -39,6 +53,8 @@ export interface MeshContext {
    * every proxy (an endpoint change is encoded once, not once per consumer).
    */
   loadAssignments: Map<string, CachedResource>;
+  /** Same for zone ingresses: per ingress zone, per service (that zone's endpoints only). */
+  ingressLoadAssignments: Map<string, Map<string, CachedResource>>;
   /** Packed resources many proxies have in common (e.g. a service's cluster), by content key. */
   sharedResources: Map<string, CachedResource>;
 }
@@ -62,6 +78,7 @@ export interface Outbound {
 export interface Networking {
   address: string;
   advertisedAddress?: string;
+  advertisedPort?: number;
   inbound?: Inbound[];
   outbound?: Outbound[];
 }
@@ -74,16 +91,85 @@ export function hashOf(value: unknown): string {
   return crypto.createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 16);
 }
 
+export interface MeshContextOptions {
+  /** The CP's zone (`multizone.zone.name`); '' (standalone) by default. */
+  zone?: string;
+}
+
+/** The zone of a Dataplane: its `kuma.io/zone` label ('' = the local zone). */
+export function zoneOfDataplane(dp: Resource): string {
+  return dp.labels['kuma.io/zone'] ?? '';
+}
+
+/** Whether an endpoint or proxy in `zone` is in the CP's zone (no zone at all counts as local). */
+export function isLocalZone(zone: string, localZone: string): boolean {
+  return zone === '' || zone === localZone;
+}
+
+/**
+ * A service's real endpoints in `zone` (an endpoint without a zone is in the CP's zone): what a zone
+ * ingress of that zone forwards to.
+ */
+export function endpointsInZone(ctx: MeshContext, service: string, zone: string): ServiceEndpoint[] {
+  return (ctx.services.get(service)?.inbounds ?? []).filter((e) => (e.zone || ctx.zone) === (zone || ctx.zone));
+}
+
+/**
+ * Where other zones reach the zone ingresses of a mesh, per zone: each zone proxy Dataplane with an
+ * ingress listener at `advertisedAddress:advertisedPort`, falling back to its listener's address and
+ * port. Duplicates within a zone collapse.
+ */
+export function zoneIngressAddresses(dataplanes: Iterable<Resource>): Map<string, ServiceEndpoint[]> {
+  const byZone = new Map<string, ServiceEndpoint[]>();
+  for (const dp of dataplanes) {
+    if (!isZoneProxy(dp) || !zoneProxyRole(dp)) continue;
+    const net = networkingOf(dp);
+    for (const l of effectiveListeners(dp)) {
+      if (l.type !== 'ZoneIngress') continue;
+      const address = net.advertisedAddress || l.address;
+      const port = net.advertisedPort || l.port;
+      if (!address || !port) continue;
+      const zone = zoneOfDataplane(dp);
+      let list = byZone.get(zone);
+      if (!list) byZone.set(zone, (list = []));
+      if (list.some((e) => e.address === address && e.port === port)) continue;
+      list.push({ address, port, zone, healthy: l.state !== 'NotReady', dataplane: dp.name, tags: { 'kuma.io/zone': zone } });
+    }
+  }
+  for (const list of byZone.values()) list.sort((a, b) => (a.dataplane < b.dataplane ? -1 : a.dataplane > b.dataplane ? 1 : a.port - b.port));
+  return byZone;
+}
+
 /**
  * `previous` (the mesh's last context) lends its load assignments of services whose endpoints did
  * not change, so a rebuild re-encodes only what changed.
+ *
+ * Cross-zone: an endpoint's zone is its inbound's `kuma.io/zone` tag, else its Dataplane's
+ * `kuma.io/zone` label. Endpoints in another zone than the CP's are not dialled directly: sidecars
+ * get, per remote zone that has any, the zone ingresses of this mesh in that zone instead (with mTLS
+ * on, the client keeps the service's SNI; the ingress routes on it and passes the TLS stream to a
+ * real endpoint, which terminates mTLS). A remote zone with no ingress, or any remote zone while the
+ * mesh has no mTLS, contributes no endpoints.
  */
-export function buildMeshContext(mesh: Resource, dataplanes: Iterable<Resource>, trafficPermissions: Resource[] = [], previous?: MeshContext): MeshContext {
+export function buildMeshContext(
+  mesh: Resource,
+  dataplanes: Iterable<Resource>,
+  trafficPermissions: Resource[] = [],
+  previous?: MeshContext,
+  options: MeshContextOptions = {},
+): MeshContext {
+  const localZone = options.zone ?? '';
+  // Cross-zone traffic needs mTLS: the ingress routes on the TLS SNI, so a plaintext client could not
+  // be routed. Without it, remote zones contribute no endpoints (as in Kuma).
+  const mtls = Boolean((mesh.spec['mtls'] as { enabledBackend?: string } | undefined)?.enabledBackend);
+  const localityAware = (mesh.spec['routing'] as { localityAwareLoadBalancing?: boolean } | undefined)?.localityAwareLoadBalancing === true;
   const byName = new Map<string, Resource>();
   const services = new Map<string, { protocols: Set<string>; endpoints: ServiceEndpoint[] }>();
   for (const dp of dataplanes) {
     byName.set(dp.name, dp);
+    if (isZoneProxy(dp)) continue;
     const net = networkingOf(dp);
+    const dpZone = zoneOfDataplane(dp);
     for (const inbound of net.inbound ?? []) {
       const service = inbound.tags?.['kuma.io/service'];
       if (!service) continue;
@@ -93,33 +179,54 @@ export function buildMeshContext(mesh: Resource, dataplanes: Iterable<Resource>,
       entry.endpoints.push({
         address: inbound.address ?? net.advertisedAddress ?? net.address,
         port: inbound.port,
-        zone: inbound.tags?.['kuma.io/zone'] ?? '',
+        zone: inbound.tags?.['kuma.io/zone'] ?? dpZone,
         healthy: inbound.health?.ready !== false && inbound.state !== 'NotReady',
         dataplane: dp.name,
         tags: inbound.tags ?? {},
       });
     }
   }
+  const ingresses = zoneIngressAddresses(byName.values());
   const infos = new Map<string, ServiceInfo>();
   for (const [name, { protocols, endpoints }] of services) {
     endpoints.sort((a, b) => (a.dataplane < b.dataplane ? -1 : a.dataplane > b.dataplane ? 1 : a.port - b.port));
     const protocol = protocols.size === 1 ? [...protocols][0]! : 'tcp';
     const lowestPort = endpoints.reduce((min, e) => Math.min(min, e.port), Infinity);
-    infos.set(name, { name, protocol, endpoints, lowestPort: Number.isFinite(lowestPort) ? lowestPort : 0, hash: hashOf([protocol, endpoints]) });
+    const localEndpoints = endpoints.filter((e) => isLocalZone(e.zone, localZone));
+    const remoteZones = [...new Set(endpoints.filter((e) => !isLocalZone(e.zone, localZone)).map((e) => e.zone))].sort();
+    const viaIngress = (mtls ? remoteZones : []).flatMap((zone) => (ingresses.get(zone) ?? []).map((e) => ({ ...e, tags: { 'kuma.io/service': name, 'kuma.io/zone': zone } })));
+    const all = [...localEndpoints, ...viaIngress];
+    infos.set(name, {
+      name,
+      protocol,
+      endpoints: all,
+      inbounds: endpoints,
+      lowestPort: Number.isFinite(lowestPort) ? lowestPort : 0,
+      hash: hashOf([protocol, all, endpoints, localityAware, localZone, mtls]),
+    });
   }
-  const loadAssignments = new Map<string, CachedResource>();
-  for (const [service, cla] of previous?.loadAssignments ?? []) {
-    // Same hash (or unknown in both): same endpoints, same load assignment.
-    if (previous!.services.get(service)?.hash === infos.get(service)?.hash) loadAssignments.set(service, cla);
-  }
+  const reuse = (from: Map<string, CachedResource> | undefined): Map<string, CachedResource> => {
+    const into = new Map<string, CachedResource>();
+    for (const [service, cla] of from ?? []) {
+      // Same hash (or unknown in both): same endpoints, same load assignment.
+      if (previous!.services.get(service)?.hash === infos.get(service)?.hash) into.set(service, cla);
+    }
+    return into;
+  };
+  const loadAssignments = reuse(previous?.loadAssignments);
+  const ingressLoadAssignments = new Map<string, Map<string, CachedResource>>();
+  for (const [zone, byService] of previous?.ingressLoadAssignments ?? []) ingressLoadAssignments.set(zone, reuse(byService));
   return {
     mesh,
     meshHash: hashOf(mesh.spec),
     dataplanes: byName,
+    zone: localZone,
+    localityAware,
     services: infos,
     trafficPermissions,
     policiesHash: hashOf(trafficPermissions.map((p) => [p.name, p.version, p.spec])),
     loadAssignments,
+    ingressLoadAssignments,
     sharedResources: new Map(),
   };
 }

@@ -5,13 +5,17 @@
 import type { Resource } from '../../api/resource.js';
 import { makeSnapshot, type CachedResource, type Snapshot } from '../cache/snapshot.js';
 import type { MeshContext } from '../context/mesh-context.js';
+import { isZoneProxy } from '../../api/zone-proxy.js';
 import { generateSidecarConfig, loadAssignment, sidecarKey, type ProxyIdentity, type SidecarConfig } from './sidecar.js';
+import { generateZoneProxyConfig, ingressLoadAssignment, zoneProxyKey, zoneProxyZone } from './zone-proxy.js';
 
 interface ProxyEntry extends SidecarConfig {
   key: string;
   /** The load assignments of the last snapshot, to tell whether any changed. */
   loadAssignments: CachedResource[];
   snapshot: Snapshot;
+  /** A zone proxy: its destinations are every local service of the mesh, present or to come. */
+  zoneProxy: boolean;
 }
 
 export class ProxySnapshots {
@@ -22,20 +26,24 @@ export class ProxySnapshots {
    * the last call for the node (its current snapshot stays right).
    */
   build(nodeId: string, dp: Resource, ctx: MeshContext, identity: { identity?: ProxyIdentity; version: string }): Snapshot | undefined {
-    const key = sidecarKey(dp, ctx, identity.version);
+    // Zone proxies (SKEIN-SPEC §2) get zone-proxy.ts's config; their keys never equal a sidecar's.
+    const zoneProxy = isZoneProxy(dp);
+    const key = zoneProxy ? zoneProxyKey(dp, ctx, identity.version) : sidecarKey(dp, ctx, identity.version);
     const previous = this.entries.get(nodeId);
-    const config: SidecarConfig = previous?.key === key ? previous : generateSidecarConfig(dp, ctx, identity.identity);
-    const loadAssignments = config.endpointServices.map((service) => loadAssignment(ctx, service));
+    const generate = zoneProxy ? generateZoneProxyConfig : generateSidecarConfig;
+    const config: SidecarConfig = previous?.key === key ? previous : generate(dp, ctx, identity.identity);
+    const zone = zoneProxy ? zoneProxyZone(dp, ctx) : '';
+    const loadAssignments = config.endpointServices.map((service) => (zoneProxy ? ingressLoadAssignment(ctx, zone, service) : loadAssignment(ctx, service)));
     if (config === previous && loadAssignments.every((cla, i) => cla === previous.loadAssignments[i])) return undefined;
     const snapshot = makeSnapshot([...config.resources, ...loadAssignments], previous?.snapshot);
-    this.entries.set(nodeId, { key, resources: config.resources, endpointServices: config.endpointServices, loadAssignments, snapshot });
+    this.entries.set(nodeId, { key, resources: config.resources, endpointServices: config.endpointServices, loadAssignments, snapshot, zoneProxy });
     return snapshot;
   }
 
   /** Whether the node's config uses any of the services (it does if it has none yet). */
   usesAny(nodeId: string, services: Set<string>): boolean {
     const entry = this.entries.get(nodeId);
-    return !entry || entry.endpointServices.some((service) => services.has(service));
+    return !entry || entry.zoneProxy || entry.endpointServices.some((service) => services.has(service));
   }
 
   /** Drops what is kept for a node (it disconnected): the next build starts from scratch. */

@@ -9,7 +9,7 @@
 // clusters originate mTLS, verify the server's SPIFFE ID and send the service's SNI.
 import type { Resource } from '../../api/resource.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
-import { hashOf, networkingOf, type Inbound, type MeshContext } from '../context/mesh-context.js';
+import { hashOf, networkingOf, type Inbound, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
 import { inboundPermissions, type InboundPermissions } from '../../policies/index.js';
 import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
 import {
@@ -108,7 +108,7 @@ export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: stri
 const dataplaneHashes = new WeakMap<Resource, string>();
 
 /** Hash of a Dataplane's content, once per object (context rebuilds keep unchanged Dataplanes' objects). */
-function dataplaneHash(dp: Resource): string {
+export function dataplaneHash(dp: Resource): string {
   let hash = dataplaneHashes.get(dp);
   if (!hash) dataplaneHashes.set(dp, (hash = hashOf([dp.mesh, dp.name, dp.labels, dp.spec])));
   return hash;
@@ -128,7 +128,7 @@ export function loadAssignment(ctx: MeshContext, service: string): CachedResourc
  * A resource that many proxies have in common, encoded once per MeshContext. `key` must determine
  * its content completely (the context's mesh is implied).
  */
-function shared(ctx: MeshContext, key: unknown[], build: () => NamedResource): CachedResource {
+export function shared(ctx: MeshContext, key: unknown[], build: () => NamedResource): CachedResource {
   const id = JSON.stringify(key);
   let resource = ctx.sharedResources.get(id);
   if (!resource) ctx.sharedResources.set(id, (resource = cachedResource(build())));
@@ -271,12 +271,18 @@ function networkRbacFilters(statPrefix: string, permissions: InboundPermissions 
   return filters;
 }
 
-/** Endpoints of a service grouped by zone (locality). */
-function localitiesOf(ctx: MeshContext, service: string): LocalityOptions[] {
+/**
+ * Endpoints grouped by zone (locality). With `routing.localityAwareLoadBalancing`, the local zone's
+ * endpoints get priority 0 and other zones' (their ingresses) priority 1.
+ */
+export function localitiesOf(ctx: MeshContext, service: string, endpoints: ServiceEndpoint[] = ctx.services.get(service)?.endpoints ?? []): LocalityOptions[] {
   const byZone = new Map<string, LocalityOptions>();
-  for (const e of ctx.services.get(service)?.endpoints ?? []) {
+  for (const e of endpoints) {
     let locality = byZone.get(e.zone);
-    if (!locality) byZone.set(e.zone, (locality = { zone: e.zone, endpoints: [] }));
+    if (!locality) {
+      const remote = e.zone !== '' && e.zone !== ctx.zone;
+      byZone.set(e.zone, (locality = { zone: e.zone, endpoints: [], ...(ctx.localityAware && remote ? { priority: 1 } : {}) }));
+    }
     locality.endpoints.push({ address: e.address, port: e.port, health: e.healthy ? 'HEALTHY' : 'UNHEALTHY', weight: 1 });
   }
   return [...byZone.values()];

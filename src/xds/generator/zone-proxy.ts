@@ -1,0 +1,132 @@
+// Envoy v3 resources for a mesh-scoped zone proxy (SKEIN-SPEC §2): a Dataplane labelled
+// `kuma.io/proxy-type: zoneproxy` whose `kuma.io/zone-proxy-role` decides its listeners.
+//
+// Zone ingress (role ingress|all), one listener per effective ZoneIngress listener:
+//   TLS inspector + one filter chain per service of the mesh that has endpoints in the local zone,
+//   matching `transport_protocol: tls` and `server_names: [sni.msvc.<mesh>.<service>.<port>]`, with a
+//   tcp_proxy to the EDS cluster `ingress:<service>` whose endpoints are that service's LOCAL-zone
+//   inbounds only. The SNI is exactly what sidecars already send (serviceSni: the zone is not a
+//   segment; the service's lowest inbound port across zones is), so a client in another zone dials
+//   this ingress with the same SNI it would use for a local endpoint. TLS passthrough: no
+//   termination, no RBAC; the real endpoint terminates mTLS and enforces MeshTrafficPermission.
+//   A listener with no destination is not emitted (as in Kuma).
+//
+// Zone egress (role egress|all): NOT GENERATED YET.
+// TODO(zone-egress): terminate mTLS with the proxy's identity (identity.ts already issues it the
+//   `spiffe://<mesh>/workload/<kuma.io/workload>` SAN), deny-all by default (MeshTrafficPermission
+//   by source SPIFFE ID / SNI as network RBAC on each TLS chain), route by SNI to
+//   MeshExternalServices and, with `routing.zoneEgress: true`, to other zones' ingresses (sidecars
+//   must then send cross-zone traffic to the local egress instead of the remote ingress).
+import type { Resource } from '../../api/resource.js';
+import { effectiveListeners, zoneProxyRole } from '../../api/zone-proxy.js';
+import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
+import { endpointsInZone, zoneOfDataplane, type MeshContext } from '../context/mesh-context.js';
+import {
+  certificateSecret,
+  clusterLoadAssignment,
+  clusterLoadAssignmentResource,
+  clusterResource,
+  edsCluster,
+  filterChain,
+  listener,
+  listenerResource,
+  tcpProxyFilter,
+  tlsInspector,
+  validationSecret,
+} from '../envoy/index.js';
+import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
+
+/** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
+export interface ZoneProxyConfig {
+  resources: CachedResource[];
+  /** Services whose local-zone ClusterLoadAssignment (ingressLoadAssignment) the proxy gets. */
+  endpointServices: string[];
+}
+
+/** Name of the ingress cluster (and its load assignment) of a service. */
+export function ingressClusterName(service: string): string {
+  return `ingress:${service}`;
+}
+
+/** Name of a zone ingress listener, after Kuma's `self_zoneingress_dp_<section>`. */
+export function zoneIngressListenerName(section: string): string {
+  return `self_zoneingress_dp_${section}`;
+}
+
+/**
+ * The zone a zone proxy serves: its `kuma.io/zone` label, else the CP's zone. (With one CP per zone
+ * they agree; a single CP can also stand in for several zones by labels, as the e2e test does.)
+ */
+export function zoneProxyZone(dp: Resource, ctx: MeshContext): string {
+  return zoneOfDataplane(dp) || ctx.zone;
+}
+
+/** The services an ingress in `zone` serves: those with endpoints in that zone and a known port. */
+function ingressDestinations(ctx: MeshContext, zone: string): { service: string; sni: string }[] {
+  return [...ctx.services.values()]
+    .filter((info) => info.lowestPort > 0 && endpointsInZone(ctx, info.name, zone).length > 0)
+    .map((info) => ({ service: info.name, sni: serviceSni(ctx.mesh.name, info.name, info.lowestPort) }))
+    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+}
+
+/**
+ * Everything generateZoneProxyConfig reads: the Dataplane, the mesh, its policies, the identity and
+ * the ingress destinations (service + SNI). Local endpoints themselves are load assignments.
+ */
+export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
+  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx))]);
+}
+
+export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
+  const { resources, endpointServices } = generateZoneProxyConfig(dp, ctx, identity);
+  return [...resources, ...endpointServices.map((service) => ingressLoadAssignment(ctx, zoneProxyZone(dp, ctx), service))];
+}
+
+export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): ZoneProxyConfig {
+  const out: CachedResource[] = [];
+  const mesh = dp.mesh;
+  if (!zoneProxyRole(dp)) return { resources: out, endpointServices: [] };
+  // The identity (workload SPIFFE ID) is shipped for the egress listener once it exists; the ingress
+  // does not use it.
+  if (identity) {
+    out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));
+    out.push(shared(ctx, ['ca', mesh, identity.caPem], () => validationSecret(caSecretName(mesh), identity.caPem)));
+  }
+  const ingresses = effectiveListeners(dp).filter((l) => l.type === 'ZoneIngress');
+  const destinations = ingresses.length ? ingressDestinations(ctx, zoneProxyZone(dp, ctx)) : [];
+  if (destinations.length === 0) return { resources: out, endpointServices: [] };
+
+  for (const { service } of destinations) {
+    const name = ingressClusterName(service);
+    // Passthrough: no transport socket toward the endpoint (the client's TLS goes through as is).
+    out.push(shared(ctx, ['ingress-cluster', name], () => clusterResource(edsCluster({ name }))));
+  }
+  for (const l of ingresses) {
+    const name = zoneIngressListenerName(l.name);
+    const chains = destinations.map(({ service, sni }) =>
+      filterChain({
+        name: sni,
+        match: { transportProtocol: 'tls', serverNames: [sni] },
+        filters: [tcpProxyFilter({ statPrefix: `${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), cluster: ingressClusterName(service) })],
+      }),
+    );
+    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name)], () =>
+      listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'INBOUND', listenerFilters: [tlsInspector()], filterChains: chains })),
+    ));
+  }
+  return { resources: out, endpointServices: destinations.map((d) => d.service) };
+}
+
+/** The service's endpoints in `zone` as a packed ClusterLoadAssignment, encoded once per MeshContext. */
+export function ingressLoadAssignment(ctx: MeshContext, zone: string, service: string): CachedResource {
+  let byService = ctx.ingressLoadAssignments.get(zone);
+  if (!byService) ctx.ingressLoadAssignments.set(zone, (byService = new Map()));
+  let cla = byService.get(service);
+  if (!cla) {
+    const endpoints = endpointsInZone(ctx, service, zone);
+    cla = cachedResource(clusterLoadAssignmentResource(clusterLoadAssignment(ingressClusterName(service), localitiesOf(ctx, service, endpoints))));
+    byService.set(service, cla);
+  }
+  return cla;
+}
+
