@@ -37,12 +37,13 @@ export interface CpConfig {
   };
   diagnostics: { serverPort: number; interface: string };
   multizone: {
-    global: { kds: { grpcPort: number } };
+    /** authType `zoneToken`: zone CPs must present a zone token with scope `cp` for their zone. */
+    global: { kds: { grpcPort: number; authType: 'none' | 'zoneToken' } };
     zone: {
       name: string;
       globalAddress: string;
       /** Multi-zone sync client: CA (PEM) that signed global's KDS certificate, skip verification, zone token. */
-      kds: { rootCaFile: string; tlsSkipVerify: boolean; authToken: string };
+      kds: { rootCaFile: string; tlsSkipVerify: boolean; authToken: string; authTokenFile: string };
     };
     /** Zone tokens: offline-signing public keys (`<kid>=<file>`); publicKeysOnly = ignore stored signing keys. */
     zoneTokenValidator: TokenValidatorConfig;
@@ -80,8 +81,8 @@ export function defaultConfig(): CpConfig {
     dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false, dpTokenValidator: { publicKeys: [], publicKeysOnly: false } },
     diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
     multizone: {
-      global: { kds: { grpcPort: 5685 } },
-      zone: { name: '', globalAddress: '', kds: { rootCaFile: '', tlsSkipVerify: false, authToken: '' } },
+      global: { kds: { grpcPort: 5685, authType: 'none' } },
+      zone: { name: '', globalAddress: '', kds: { rootCaFile: '', tlsSkipVerify: false, authToken: '', authTokenFile: '' } },
       zoneTokenValidator: { publicKeys: [], publicKeysOnly: false },
     },
     store: {
@@ -128,6 +129,8 @@ export const SETTINGS: Setting[] = [
   { key: 'multizone.zone.globalAddress', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_GLOBAL_ADDRESS', 'KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS'], flag: 'global-address', description: 'global CP sync address, grpcs://host:5685' },
   { key: 'multizone.zone.kds.rootCaFile', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_KDS_ROOT_CA_FILE', 'KUMA_MULTIZONE_ZONE_KDS_ROOT_CA_FILE'], flag: 'kds-root-ca-file', description: 'PEM CA that signed the global KDS certificate (zone mode; default: system roots)' },
   { key: 'multizone.zone.kds.tlsSkipVerify', kind: 'boolean', env: ['SKEIN_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY', 'KUMA_MULTIZONE_ZONE_KDS_TLS_SKIP_VERIFY'], description: 'do not verify the global KDS certificate (zone mode; insecure)' },
+  { key: 'multizone.global.kds.authType', kind: 'string', env: ['SKEIN_MULTIZONE_GLOBAL_KDS_AUTH_TYPE', 'KMESH_MULTIZONE_GLOBAL_KDS_AUTH_TYPE'], flag: 'kds-auth', description: 'none | zoneToken (zone CPs must present a zone token; global mode)' },
+  { key: 'multizone.zone.kds.authTokenFile', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH', 'KMESH_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_PATH'], flag: 'kds-token-file', description: 'file with the zone token sent to global (zone mode)' },
   { key: 'multizone.zone.kds.authToken', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE', 'KMESH_MULTIZONE_ZONE_KDS_AUTH_CP_TOKEN_INLINE'], description: 'zone token sent to global on the sync streams (zone mode)' },
   { key: 'dpServer.dpTokenValidator.publicKeys', kind: 'list', env: ['SKEIN_DP_SERVER_DP_TOKEN_PUBLIC_KEYS'], flag: 'dataplane-token-public-key', description: '<kid>=<PEM public key file> accepted for dataplane tokens signed offline (repeatable or comma-separated)' },
   { key: 'dpServer.dpTokenValidator.publicKeysOnly', kind: 'boolean', env: ['SKEIN_DP_SERVER_DP_TOKEN_PUBLIC_KEYS_ONLY'], flag: 'dataplane-token-public-keys-only', description: 'verify dataplane tokens only with the configured public keys, not the stored signing keys' },
@@ -226,6 +229,9 @@ export function camel(flag: string): string {
 function validateConfig(cfg: CpConfig): void {
   if (!['standalone', 'global', 'zone'].includes(cfg.mode)) throw new ConfigError(`mode must be one of standalone, global, zone; got "${cfg.mode}"`);
   if (!['memory', 'embedded', 'postgres'].includes(cfg.store.type)) throw new ConfigError(`store.type must be one of embedded, memory, postgres; got "${cfg.store.type}"`);
+  if (!['none', 'zoneToken'].includes(cfg.multizone.global.kds.authType)) {
+    throw new ConfigError(`multizone.global.kds.authType must be none or zoneToken; got "${cfg.multizone.global.kds.authType}"`);
+  }
   if (!['dpToken', 'none'].includes(cfg.dpServer.auth)) throw new ConfigError(`dpServer.auth must be dpToken or none; got "${cfg.dpServer.auth}"`);
   if (!['universal', 'kubernetes'].includes(cfg.environment)) throw new ConfigError(`environment must be universal or kubernetes; got "${cfg.environment}"`);
   const { tlsCertFile, tlsKeyFile } = cfg.dpServer;

@@ -22,7 +22,9 @@ import type { Logger } from '../observability/logger.js';
 import { CpMetrics } from '../observability/metrics.js';
 import { startDiagnostics } from './diagnostics.js';
 import { startDpServer } from './dp-server.js';
-import { startKdsClient, startKdsServer } from '../multizone/index.js';
+import { startKdsClient, startKdsServer, type ZoneAuthenticator } from '../multizone/index.js';
+import { authorizeZoneEntity, verifyZoneToken } from '../auth/zone-tokens.js';
+import fs from 'node:fs';
 import { loadDpServerCert, logDpServerTls } from './dp-server-cert.js';
 import { SKEIN_VERSION } from '../version.js';
 import { createInitialPolicies } from './initial-policies.js';
@@ -137,6 +139,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
         keyPem: dpCert.keyPem,
         instanceId,
         logger: logger.child({ component: 'kds-server' }),
+        authenticator: config.multizone.global.kds.authType === 'zoneToken' ? zoneTokenAuthenticator(store) : undefined,
       });
       kdsPort = kds.port;
       closers.push(() => kds.close());
@@ -147,7 +150,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
         globalAddress: config.multizone.zone.globalAddress,
         rootCaFile: config.multizone.zone.kds.rootCaFile || undefined,
         tlsSkipVerify: config.multizone.zone.kds.tlsSkipVerify,
-        authToken: config.multizone.zone.kds.authToken || undefined,
+        authToken: zoneAuthToken(config),
         logger: logger.child({ component: 'kds-client' }),
       });
       closers.push(() => kdsClient.stop());
@@ -185,4 +188,20 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     await stop();
     throw err;
   }
+}
+
+/** Global side of zone authentication: a valid, unrevoked zone token with scope `cp` for that zone. */
+function zoneTokenAuthenticator(store: ResourceStore): ZoneAuthenticator {
+  return async (id) => {
+    const claims = await verifyZoneToken(store, id.token ?? '');
+    authorizeZoneEntity(claims, { zone: id.zone, scope: 'cp' });
+  };
+}
+
+/** The zone token a zone CP presents to global: inline, or read from a file. */
+function zoneAuthToken(config: CpConfig): string | undefined {
+  const { authToken, authTokenFile } = config.multizone.zone.kds;
+  if (authToken) return authToken.trim();
+  if (authTokenFile) return fs.readFileSync(authTokenFile, 'utf8').trim();
+  return undefined;
 }
