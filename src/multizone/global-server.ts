@@ -7,7 +7,7 @@ import { ZONE_LABEL, ORIGIN_LABEL } from '../api/well-known.js';
 import { parsePrivateKey, publicKeyPem } from '../auth/signing-keys.js';
 import { AlreadyExistsError, ConflictError, type ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
-import { globalOutbound, globalToZoneTypes, mapKeyOnGlobal, mapOnGlobal, zoneToGlobalTypes, type WireResource } from './naming.js';
+import { globalOutbound, globalToZoneTypes, mapKeyOnGlobal, mapOnGlobal, zoneToGlobalTypes, zoneToZoneTypes, type WireResource } from './naming.js';
 import { OutboundSession } from './outbound.js';
 import { AUTHORIZATION_MD, CLIENT_ID_MD, kdsServiceDefinition, type SyncMessage } from './protocol.js';
 import { SyncReceiver } from './receiver.js';
@@ -73,15 +73,17 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
   const sessions = new Set<OutboundSession>();
   const connected = new Map<string, number>();
   const insightQueues = new Map<string, Promise<void>>();
+  const outboundTypes = [...globalToZoneTypes(), ...zoneToZoneTypes()];
   const unwatch = store.watch((e) => {
-    if (globalToZoneTypes().includes(e.type)) for (const s of sessions) s.schedule();
+    if (outboundTypes.includes(e.type)) for (const s of sessions) s.schedule();
   });
 
-  const collect = async (): Promise<WireResource[]> => {
+  /** What zone `zone` gets: global's resources plus the OTHER zones' forwarded Dataplanes/ZoneIngresses. */
+  const collect = async (zone: string): Promise<WireResource[]> => {
     const out: WireResource[] = [];
-    for (const type of globalToZoneTypes()) {
+    for (const type of outboundTypes) {
       for (const r of await store.list(type)) {
-        const w = globalOutbound(r, zoneTokenPublicKey);
+        const w = globalOutbound(r, zoneTokenPublicKey, zone);
         if (w) out.push(w);
       }
     }
@@ -165,7 +167,7 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
         call.write(m);
         flushStats();
       },
-      collect,
+      () => collect(zone),
       log,
     );
     sessions.add(session);

@@ -14,7 +14,9 @@ import {
   mapKeyOnZone,
   mapOnGlobal,
   mapOnZone,
+  syncedOnZone,
   zoneOutbound,
+  zoneToZoneTypes,
   zoneToGlobalTypes,
   type WireResource,
 } from './naming.js';
@@ -168,6 +170,53 @@ describe('KDS receiver', () => {
     await mk('zone-1').apply({ full: true, upserts: [] });
     const left = await store.list('Dataplane');
     expect(left.map((r) => r.labels['kuma.io/zone'])).toEqual(['zone-2']);
+  });
+});
+
+describe('KDS zone-to-zone forwarding', () => {
+  const remoteDp = (zone: string) =>
+    res('Dataplane', 'm', hashedName('m', 'backend', { 'kuma.io/zone': zone }), { 'kuma.io/origin': 'zone', 'kuma.io/zone': zone, 'kuma.io/display-name': 'backend' }, { networking: { address: '10.0.0.2' } });
+
+  it('global forwards other zones\' Dataplanes/ZoneIngresses, never echoing a zone its own', () => {
+    expect(zoneToZoneTypes()).toEqual(['Dataplane', 'ZoneIngress']);
+    const dp = { ...remoteDp('zone-2'), status: { x: 1 } };
+    const toPub = () => undefined;
+    const w = globalOutbound(dp, toPub, 'zone-1');
+    expect(w).toMatchObject({ name: dp.name, labels: { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' } });
+    expect(w?.status).toBeUndefined();
+    expect(globalOutbound(dp, toPub, 'zone-2')).toBeUndefined();
+    expect(globalOutbound(dp, toPub)).toBeUndefined();
+    expect(globalOutbound(res('DataplaneInsight', 'm', 'x', { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' }), toPub, 'zone-1')).toBeUndefined();
+    expect(globalOutbound(res('ZoneIngress', '', 'zi', { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' }), toPub, 'zone-1')).toBeDefined();
+  });
+
+  it('a zone stores them under global\'s name as remote, and never sends them back', () => {
+    const w = mapOnZone(globalOutbound(remoteDp('zone-2'), () => undefined, 'zone-1')!);
+    expect(w.name).toBe(remoteDp('zone-2').name);
+    expect(w.labels).toMatchObject({ 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' });
+    expect(mapKeyOnZone({ type: 'Dataplane', mesh: 'm', name: w.name }).name).toBe(w.name);
+    expect(zoneOutbound(remoteDp('zone-2'), 'zone-1')).toBeUndefined();
+    expect(zoneOutbound(res('Dataplane', 'm', 'x', { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-1' }), 'zone-1')).toBeDefined();
+    expect(syncedOnZone(remoteDp('zone-2'), 'zone-1')).toBe(true);
+    expect(syncedOnZone(remoteDp('zone-1'), 'zone-1')).toBe(false);
+  });
+
+  it('the zone receiver resyncs remote Dataplanes and leaves local ones alone', async () => {
+    const store = new MemoryStore();
+    const receiver = new SyncReceiver({
+      store, types: [...globalToZoneTypes(), ...zoneToZoneTypes()], scope: { 'kuma.io/origin': 'global' }, owns: (r) => syncedOnZone(r, 'zone-1'),
+      mapResource: mapOnZone, mapKey: mapKeyOnZone, logger,
+    });
+    await store.create({ type: 'Dataplane', mesh: 'm', name: 'local', labels: { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-1' }, spec: {} });
+    const mesh: WireResource = { type: 'Mesh', mesh: '', name: 'm', labels: { 'kuma.io/origin': 'global' }, spec: {} };
+    const dp = globalOutbound(remoteDp('zone-2'), () => undefined, 'zone-1')!;
+    await receiver.apply({ full: true, upserts: [mesh, dp] });
+    expect((await store.list('Dataplane')).map((r) => r.name).sort()).toEqual([dp.name, 'local'].sort());
+    await receiver.apply({ removals: [{ type: 'Dataplane', mesh: 'm', name: dp.name }] });
+    expect((await store.list('Dataplane')).map((r) => r.name)).toEqual(['local']);
+    await receiver.apply({ full: true, upserts: [mesh, dp] });
+    await receiver.apply({ full: true, upserts: [mesh] });
+    expect((await store.list('Dataplane')).map((r) => r.name)).toEqual(['local']);
   });
 });
 

@@ -12,6 +12,12 @@ const SKIP_HASH = new Set(['Mesh', 'Config', 'Secret', 'GlobalSecret']);
 /** Legacy zone → global kinds (ZoneIngress/ZoneEgress and their insights are 2.x zone-provided). */
 const ZONE_TO_GLOBAL_KINDS = ['Dataplane', 'DataplaneInsight', 'ZoneIngress', 'ZoneIngressInsight', 'ZoneEgress', 'ZoneEgressInsight'];
 
+/**
+ * Zone-originated kinds global forwards on to the OTHER zones (Kuma's remote zone proxies and service
+ * endpoints): a zone needs them to route cross-zone traffic through the remote zones' ingresses.
+ */
+const FORWARDED_KINDS = ['Dataplane', 'ZoneIngress'];
+
 /** GlobalSecrets that never leave global (Kuma's GlobalProvidedFilter). */
 const GLOBAL_ONLY_SECRETS = ['envoy-admin-ca', 'admin-user-token', 'inter-cp-ca', 'user-token-revocations'];
 
@@ -31,6 +37,12 @@ export function zoneToGlobalTypes(): string[] {
   const names = new Set(allDescriptors().map((d) => d.name));
   const policies = allDescriptors().filter((d) => d.isPolicy && d.providedByZone).map((d) => d.name);
   return [...ZONE_TO_GLOBAL_KINDS.filter((n) => names.has(n)), ...policies];
+}
+
+/** Zone-originated types global forwards to the other zones (never back to the zone they came from). */
+export function zoneToZoneTypes(): string[] {
+  const names = new Set(allDescriptors().map((d) => d.name));
+  return FORWARDED_KINDS.filter((n) => names.has(n));
 }
 
 /** Meshes first (everything else lives in one), then the rest by name. */
@@ -94,10 +106,18 @@ export function toWire(r: Resource): WireResource {
  * Global's outgoing filter + mapper. Returns undefined when the resource is not sent to zones:
  * zone-originated ones, and GlobalSecrets that must stay on global. Private zone-token keys become
  * their public halves (`zone-token-signing-public-key-N`), so zones verify but cannot mint.
+ * With `targetZone`, zone-originated Dataplanes/ZoneIngresses of OTHER zones are forwarded as they
+ * are stored on global (global's hashed name, `kuma.io/origin: zone`, `kuma.io/zone: <their zone>`).
  */
-export function globalOutbound(r: Resource, toPublicKey: (privatePemBase64: string) => string | undefined): WireResource | undefined {
-  if (r.labels[ORIGIN_LABEL] === 'zone') return undefined;
+export function globalOutbound(r: Resource, toPublicKey: (privatePemBase64: string) => string | undefined, targetZone?: string): WireResource | undefined {
   if (r.labels['kuma.io/kds-sync'] === 'disabled') return undefined;
+  if (r.labels[ORIGIN_LABEL] === 'zone') {
+    const from = r.labels[ZONE_LABEL];
+    if (targetZone === undefined || !from || from === targetZone || !FORWARDED_KINDS.includes(r.type)) return undefined;
+    const fw = toWire(r);
+    delete fw.status;
+    return fw;
+  }
   const w = toWire(r);
   if (r.type === 'GlobalSecret') {
     if (GLOBAL_ONLY_SECRETS.includes(r.name) || r.name.startsWith('user-token-signing-key')) return undefined;
@@ -113,15 +133,31 @@ export function globalOutbound(r: Resource, toPublicKey: (privatePemBase64: stri
   return w;
 }
 
-/** Zone's outgoing filter: only what the zone itself originated. */
-export function zoneOutbound(r: Resource): WireResource | undefined {
+/** Zone's outgoing filter: only what the zone itself originated (not what global forwarded from other zones). */
+export function zoneOutbound(r: Resource, localZone?: string): WireResource | undefined {
   if (r.labels[ORIGIN_LABEL] === 'global') return undefined;
+  if (isRemoteOnZone(r, localZone)) return undefined;
   if (r.labels['kuma.io/kds-sync'] === 'disabled') return undefined;
   return toWire(r);
 }
 
-/** How a zone stores a resource received from global: origin global, hash suffix except SkipKDSHash kinds. */
+/** On a zone: a resource another zone originated (forwarded by global). */
+export function isRemoteOnZone(r: Pick<Resource, 'labels'>, localZone?: string): boolean {
+  const zone = r.labels[ZONE_LABEL];
+  return Boolean(localZone) && r.labels[ORIGIN_LABEL] === 'zone' && zone !== undefined && zone !== '' && zone !== localZone;
+}
+
+/** What a zone's global-to-zone receiver owns: global-originated resources and other zones' forwarded ones. */
+export function syncedOnZone(r: Pick<Resource, 'labels'>, localZone: string): boolean {
+  return r.labels[ORIGIN_LABEL] === 'global' || isRemoteOnZone(r, localZone);
+}
+
+/**
+ * How a zone stores a resource received from global: origin global, hash suffix except SkipKDSHash
+ * kinds. Other zones' forwarded resources keep their labels and global's (already hashed) name.
+ */
 export function mapOnZone(w: WireResource): WireResource {
+  if (w.labels[ORIGIN_LABEL] === 'zone' && FORWARDED_KINDS.includes(w.type)) return { ...w, labels: { ...w.labels } };
   const labels: Labels = { ...w.labels, [ORIGIN_LABEL]: 'global' };
   if (SKIP_HASH.has(w.type)) return { ...w, labels };
   labels[DISPLAY_NAME_LABEL] ??= w.name;
@@ -138,7 +174,8 @@ export function mapOnGlobal(w: WireResource, zone: string): WireResource {
 
 /** Receiver-side name of a removal (the sender only knows its own name). */
 export function mapKeyOnZone(k: WireKey): WireKey {
-  return SKIP_HASH.has(k.type) ? k : { ...k, name: hashedName(k.mesh, k.name, {}) };
+  // Forwarded kinds (never global-originated) are stored under global's name.
+  return SKIP_HASH.has(k.type) || FORWARDED_KINDS.includes(k.type) ? k : { ...k, name: hashedName(k.mesh, k.name, {}) };
 }
 
 export function mapKeyOnGlobal(k: WireKey, zone: string): WireKey {

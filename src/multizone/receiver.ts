@@ -13,6 +13,11 @@ export interface ReceiverOptions {
   types: string[];
   /** Labels every resource synced from this peer carries (the sync scope). */
   scope: Labels;
+  /**
+   * Whether a stored resource is one this receiver manages (default: it carries every `scope` label).
+   * When set, it replaces the label check for conflicts, removals and the full-resync sweep.
+   */
+  owns?(r: Pick<Resource, 'labels'>): boolean;
   mapResource(w: WireResource): WireResource;
   mapKey(k: WireKey): WireKey;
   logger: Logger;
@@ -32,6 +37,7 @@ export class SyncReceiver {
   }
 
   private inScope(r: Pick<Resource, 'labels'>): boolean {
+    if (this.opts.owns) return this.opts.owns(r);
     return Object.entries(this.opts.scope).every(([k, v]) => r.labels[k] === v);
   }
 
@@ -47,7 +53,8 @@ export class SyncReceiver {
     if (msg.full) {
       const keep = new Set(incoming.map(wireKey));
       for (const type of this.opts.types) {
-        for (const r of await this.opts.store.list(type, { labels: this.opts.scope })) {
+        const stored = this.opts.owns ? (await this.opts.store.list(type)).filter((r) => this.inScope(r)) : await this.opts.store.list(type, { labels: this.opts.scope });
+        for (const r of stored) {
           if (!keep.has(wireKey(r))) removals.push({ type: r.type, mesh: r.mesh, name: r.name });
         }
       }

@@ -7,7 +7,7 @@ import { ORIGIN_LABEL } from '../api/well-known.js';
 import type { ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
 import { SKEIN_VERSION } from '../version.js';
-import { globalToZoneTypes, mapKeyOnZone, mapOnZone, zoneOutbound, zoneToGlobalTypes, type WireResource } from './naming.js';
+import { globalToZoneTypes, mapKeyOnZone, mapOnZone, syncedOnZone, zoneOutbound, zoneToGlobalTypes, zoneToZoneTypes, type WireResource } from './naming.js';
 import { OutboundSession } from './outbound.js';
 import { AUTHORIZATION_MD, CLIENT_ID_MD, KdsClient, type SyncMessage } from './protocol.js';
 import { SyncReceiver } from './receiver.js';
@@ -64,8 +64,11 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
 
   const receiver = new SyncReceiver({
     store,
-    types: globalToZoneTypes(),
+    // Global's own resources, plus other zones' Dataplanes/ZoneIngresses global forwards (remote
+    // zone proxies and service endpoints: they carry `kuma.io/zone: <their zone>`).
+    types: [...globalToZoneTypes(), ...zoneToZoneTypes()],
     scope: { [ORIGIN_LABEL]: 'global' },
+    owns: (r) => syncedOnZone(r, zone),
     mapResource: mapOnZone,
     mapKey: mapKeyOnZone,
     logger: logger.child({ stream: 'global-to-zone' }),
@@ -75,7 +78,7 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
     const out: WireResource[] = [];
     for (const type of zoneTypes) {
       for (const r of await store.list(type)) {
-        const w = zoneOutbound(r);
+        const w = zoneOutbound(r, zone);
         if (w) out.push(w);
       }
     }

@@ -1,0 +1,192 @@
+// Cross-zone traffic with real processes: a global CP and two zone CPs over KDS. Global forwards each
+// zone's Dataplanes (service endpoints and zone proxies) to the other zone, so zone-1's client sidecar
+// reaches the zone-2 backend through zone-2's ingress zone proxy (builtin mTLS from the mesh CA that
+// global syncs to both zones). Zones keep routing with global gone.
+import type http from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { adminGet, freePort, httpGet, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
+
+type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string>; spec?: Record<string, unknown> };
+
+async function list(cp: RunningCp, p: string): Promise<Item[]> {
+  const res = await api(cp.apiUrl, 'GET', p);
+  if (res.status !== 200) throw new Error(`GET ${p}: ${res.status} ${res.text}`);
+  return (res.body as { items: Item[] }).items;
+}
+
+async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
+  const res = await api(cp.apiUrl, 'PUT', p, body);
+  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
+}
+
+describe('cross-zone traffic through global-forwarded zone proxies', () => {
+  let global: RunningCp;
+  let zone1: RunningCp;
+  let zone2: RunningCp;
+  let ingress: RunningDp;
+  let kdsPort: number;
+  const dps: RunningDp[] = [];
+  const servers: http.Server[] = [];
+  const ports: Record<string, number> = {};
+  const dir = tempDir('crosszone');
+  const globalWork = tempDir('cz-global-work');
+
+  const startZone = (zone: string) =>
+    startCp({
+      store: 'memory',
+      args: ['--mode', 'zone', '--zone', zone, '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
+    });
+
+  async function token(cp: RunningCp, name: string): Promise<string> {
+    const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', 'default', '--name', name, '--valid-for', '1h']);
+    expect(res.code, res.stderr).toBe(0);
+    return writeFile(dir, `${name}.token`, res.stdout.trim());
+  }
+
+  /** A counter of the DP's admin /stats (0 when absent). */
+  async function stat(dp: RunningDp, name: string): Promise<number> {
+    const stats = await adminGet(dp, '/stats');
+    const line = stats.split('\n').find((l) => l.startsWith(`${name}:`));
+    return line ? Number(line.slice(name.length + 1).trim()) : 0;
+  }
+
+  const callBackend = () => httpGet(ports.backendOutbound!, '/cross').catch((err: Error) => ({ status: 0, body: err.message }));
+  const logs = () => [global, zone1, zone2].map((cp) => cp?.logs().split('\n').slice(-30).join('\n')).join('\n---\n') + dps.map((d) => d.logs()).join('\n');
+
+  beforeAll(async () => {
+    kdsPort = await freePort();
+    global = await startCp({ store: 'memory', workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
+    zone1 = await startZone('zone-1');
+    zone2 = await startZone('zone-2');
+
+    await put(global, '/meshes/default', {
+      type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] },
+    });
+    await put(global, '/meshes/default/meshtrafficpermissions/allow-all', {
+      type: 'MeshTrafficPermission', mesh: 'default', name: 'allow-all',
+      spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
+    });
+    // Both zones issue certificates from global's CA and verify tokens with global's signing key.
+    for (const zone of [zone1, zone2]) {
+      await waitFor(async () => {
+        const names = (await list(zone, '/meshes/default/secrets')).map((i) => i.name);
+        return names.includes('default.ca-builtin-cert-ca-1') && names.some((n) => n.startsWith('dataplane-token-signing-key-default')) ? true : undefined;
+      }, { what: 'CA and signing key on the zone', timeoutMs: 20_000 });
+      await waitFor(async () => (await list(zone, '/meshes/default/meshtrafficpermissions')).some((i) => i.labels?.['kuma.io/display-name'] === 'allow-all') || undefined, {
+        what: 'allow-all on the zone',
+      });
+    }
+
+    const backendSvc = await startHttpService('backend');
+    servers.push(backendSvc.server);
+    for (const k of ['backendInbound', 'ingress', 'clientInbound', 'clientService', 'backendOutbound']) ports[k] = await freePort();
+
+    const backend = writeFile(dir, 'backend.yaml', `type: Dataplane
+mesh: default
+name: backend
+networking:
+  address: 127.0.0.1
+  inbound:
+    - { port: ${ports.backendInbound}, servicePort: ${backendSvc.port}, tags: { kuma.io/service: backend } }
+`);
+    const zoneIngress = writeFile(dir, 'ingress.yaml', `type: Dataplane
+mesh: default
+name: zone-2-ingress
+labels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: ingress }
+networking:
+  address: 127.0.0.1
+  advertisedAddress: 127.0.0.1
+  advertisedPort: ${ports.ingress}
+  listeners:
+    - { type: ZoneIngress, port: ${ports.ingress} }
+`);
+    const client = writeFile(dir, 'client.yaml', `type: Dataplane
+mesh: default
+name: client
+networking:
+  address: 127.0.0.1
+  inbound:
+    - { port: ${ports.clientInbound}, servicePort: ${ports.clientService}, tags: { kuma.io/service: client } }
+  outbound:
+    - { port: ${ports.backendOutbound}, tags: { kuma.io/service: backend } }
+`);
+    dps.push(startDp(zone2, ['-d', backend, '--dataplane-token-file', await token(zone2, 'backend')]));
+    ingress = startDp(zone2, ['-d', zoneIngress, '--dataplane-token-file', await token(zone2, 'zone-2-ingress')]);
+    dps.push(ingress);
+    dps.push(startDp(zone1, ['-d', client, '--dataplane-token-file', await token(zone1, 'client')]));
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const dp of dps) await dp.stop();
+    for (const s of servers) s.close();
+    await zone1?.stop();
+    await zone2?.stop();
+    await global?.stop();
+  });
+
+  it('forwards each zone\'s Dataplanes to the other zone as remote, never back to their own zone', async () => {
+    const remoteOnZone1 = await waitFor(async () => {
+      const items = (await list(zone1, '/meshes/default/dataplanes')).filter((i) => i.labels?.['kuma.io/zone'] === 'zone-2');
+      return items.length === 2 ? items : undefined;
+    }, { what: `zone-2 dataplanes on zone-1\n${logs()}`, timeoutMs: 30_000 });
+    expect(remoteOnZone1.map((i) => i.labels?.['kuma.io/display-name']).sort()).toEqual(['backend', 'zone-2-ingress']);
+    for (const i of remoteOnZone1) {
+      expect(i.labels).toMatchObject({ 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' });
+      expect(i.name).toMatch(/-[a-z0-9]{16}$/);
+    }
+    const remoteOnZone2 = await waitFor(async () => {
+      const items = (await list(zone2, '/meshes/default/dataplanes')).filter((i) => i.labels?.['kuma.io/zone'] === 'zone-1');
+      return items.length === 1 ? items : undefined;
+    }, { what: 'zone-1 client on zone-2' });
+    expect(remoteOnZone2[0]?.labels?.['kuma.io/display-name']).toBe('client');
+    // No echo: global holds exactly the three zone-originated Dataplanes, each from its own zone.
+    const onGlobal = await list(global, '/meshes/default/dataplanes');
+    expect(onGlobal.map((i) => `${i.labels?.['kuma.io/zone']}/${i.labels?.['kuma.io/display-name']}`).sort()).toEqual([
+      'zone-1/client', 'zone-2/backend', 'zone-2/zone-2-ingress',
+    ]);
+    // Each zone holds its own Dataplanes once, under their local names.
+    expect((await list(zone1, '/meshes/default/dataplanes')).filter((i) => i.labels?.['kuma.io/zone'] !== 'zone-2').map((i) => i.name)).toEqual(['client']);
+  });
+
+  it('forwards removals: a Dataplane deleted in zone-2 disappears from zone-1', async () => {
+    await put(zone2, '/meshes/default/dataplanes/extra', {
+      type: 'Dataplane', mesh: 'default', name: 'extra',
+      networking: { address: '127.0.0.1', inbound: [{ port: 20999, servicePort: 8080, tags: { 'kuma.io/service': 'extra' } }] },
+    });
+    const onZone1 = async () => (await list(zone1, '/meshes/default/dataplanes')).some((i) => i.labels?.['kuma.io/display-name'] === 'extra');
+    await waitFor(async () => (await onZone1()) || undefined, { what: 'extra on zone-1' });
+    expect((await api(zone2.apiUrl, 'DELETE', '/meshes/default/dataplanes/extra')).status).toBe(200);
+    await waitFor(async () => !(await onZone1()) || undefined, { what: 'extra gone from zone-1' });
+  });
+
+  it('routes zone-1\'s client to the zone-2 backend through the zone-2 ingress', async () => {
+    const res = await waitFor(async () => {
+      const r = await callBackend();
+      return r.status === 200 ? r : undefined;
+    }, { what: `cross-zone request\n${logs()}`, timeoutMs: 30_000 });
+    expect(res.body).toBe('backend says hi to /cross');
+
+    // The client's endpoint for backend is zone-2's ingress, not the backend itself.
+    const clientDump = JSON.stringify((await api(zone1.apiUrl, 'GET', '/meshes/default/dataplanes/client/xds')).body);
+    expect(clientDump).toContain(`"port_value":${ports.ingress}`);
+    expect(clientDump).not.toContain(`"port_value":${ports.backendInbound}`);
+
+    // Provably through the ingress: its cluster counts the connections.
+    const before = await stat(ingress, 'cluster.ingress:backend.upstream_cx_total');
+    expect(before).toBeGreaterThan(0);
+    expect(await callBackend()).toEqual({ status: 200, body: 'backend says hi to /cross' });
+    expect(await stat(ingress, 'cluster.ingress:backend.upstream_cx_total')).toBeGreaterThan(before);
+  });
+
+  it('keeps routing across zones with global gone', async () => {
+    await global.kill();
+    const before = await stat(ingress, 'cluster.ingress:backend.upstream_cx_total');
+    await new Promise((r) => setTimeout(r, 2000));
+    for (let i = 0; i < 3; i++) expect(await callBackend()).toEqual({ status: 200, body: 'backend says hi to /cross' });
+    expect(await stat(ingress, 'cluster.ingress:backend.upstream_cx_total')).toBeGreaterThan(before);
+    // The remote Dataplanes stay on the zones while global is away.
+    expect((await list(zone1, '/meshes/default/dataplanes')).filter((i) => i.labels?.['kuma.io/zone'] === 'zone-2')).toHaveLength(2);
+  });
+});
