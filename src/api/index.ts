@@ -5,6 +5,7 @@ import { dataplaneDescriptor } from './kinds/dataplane.js';
 import { globalSecretDescriptor } from './kinds/global-secret.js';
 import { meshInsightDescriptor } from './kinds/mesh-insight.js';
 import { meshDescriptor } from './kinds/mesh.js';
+import { meshExternalServiceDescriptor } from './kinds/mesh-external-service.js';
 import { secretDescriptor } from './kinds/secret.js';
 import { zoneEgressInsightDescriptor } from './kinds/zone-egress-insight.js';
 import { zoneEgressDescriptor } from './kinds/zone-egress.js';
@@ -26,6 +27,7 @@ for (const d of [
   zoneIngressInsightDescriptor,
   zoneEgressInsightDescriptor,
   meshInsightDescriptor,
+  meshExternalServiceDescriptor,
 ]) {
   registerDescriptor(d);
 }
@@ -40,6 +42,7 @@ export { effectiveListeners, isZoneProxy, zoneProxyRole, listenerTypesOfRole, ty
 export { mtlsEnabled, passthroughEnabled, type MeshSpec, type CaBackend } from './kinds/mesh.js';
 export { zoneEnabled, type ZoneSpec } from './kinds/zone.js';
 export type { DataplaneSpec, Inbound, Outbound, Listener, Networking } from './kinds/dataplane-spec.js';
+export { externalServiceSni, type MeshExternalServiceSpec } from './kinds/mesh-external-service.js';
 export type { SecretSpec } from './kinds/secret.js';
 export type { ZoneIngressSpec } from './kinds/zone-ingress.js';
 export type { ZoneEgressSpec } from './kinds/zone-egress.js';

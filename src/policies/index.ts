@@ -9,4 +9,4 @@ for (const d of [meshTrafficPermissionDescriptor]) {
 }
 
 export { allowAllPolicy } from './meshtrafficpermission/api.js';
-export { inboundPermissions, type InboundPermissions } from './meshtrafficpermission/plugin.js';
+export { egressPermissions, inboundPermissions, type InboundPermissions } from './meshtrafficpermission/plugin.js';

@@ -92,7 +92,7 @@ export class DataplaneSync {
       // secrets (a provided CA).
       if (ev.type === 'Mesh') this.markDirty(ev.name);
       else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
-      else if (ev.type === 'Secret' || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      else if (ev.type === 'Secret' || ev.type === 'MeshExternalService' || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
     });
   }
 
@@ -211,6 +211,7 @@ export class DataplaneSync {
       return undefined;
     }
     const permissions = await manager.list('MeshTrafficPermission', { mesh });
+    const externalServices = await manager.list('MeshExternalService', { mesh });
     let dataplanes: Map<string, Resource>;
     let listedAt = cached?.listedAt ?? 0;
     const full = !cached || Date.now() - listedAt > FULL_RELIST_MS;
@@ -222,7 +223,7 @@ export class DataplaneSync {
       const fresh = await Promise.all([...changed].map((name) => manager.get('Dataplane', mesh, name)));
       [...changed].forEach((name, i) => (fresh[i] ? dataplanes.set(name, fresh[i]) : dataplanes.delete(name)));
     }
-    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, { zone: this.opts.zone ?? '' });
+    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, { zone: this.opts.zone ?? '', externalServices });
     this.contexts.set(mesh, { ctx, listedAt });
     // After a full read, what changed is not known: anything may have.
     if (full) return { ctx };

@@ -2,7 +2,9 @@
 //   from[]:  {targetRef: Mesh|MeshSubset|MeshService|MeshServiceSubset, default: {action}}
 //            the most specific matching entry decides (Mesh < MeshSubset < MeshService < ...);
 //   rules[]: {default: {allow|deny|allowWithShadowDeny: [{spiffeID: {type: Exact|Prefix, value}}]}}
-//            deny wins over allow across all matched policies.
+//            deny wins over allow across all matched policies. A match may name the SNI the caller
+//            asked for (`sni: {type: Exact, value}`), alone or with a spiffeID (both must then hold):
+//            only meaningful on a zone egress, where the SNI names the external service.
 // Without mTLS there is no peer identity and the policy has nothing to act on.
 import type { ResourceDescriptor } from '../../api/descriptor.js';
 import { Violations, type Resource, type Violation } from '../../api/resource.js';
@@ -13,6 +15,7 @@ export type Action = 'Allow' | 'Deny' | 'AllowWithShadowDeny';
 
 export interface IdentityMatch {
   spiffeID?: { type?: 'Exact' | 'Prefix'; value?: string };
+  sni?: { type?: 'Exact'; value?: string };
 }
 
 export interface MeshTrafficPermissionSpec {
@@ -21,7 +24,7 @@ export interface MeshTrafficPermissionSpec {
   rules?: { default?: { allow?: IdentityMatch[]; deny?: IdentityMatch[]; allowWithShadowDeny?: IdentityMatch[] } }[];
 }
 
-const matchSchema = object({ spiffeID: object({ type: string, value: string }) });
+const matchSchema = object({ spiffeID: object({ type: string, value: string }), sni: object({ type: string, value: string }) });
 
 export const meshTrafficPermissionSchema = object({
   targetRef: targetRefSchema,
@@ -56,12 +59,20 @@ export function validateMeshTrafficPermission(res: Resource): Violation[] {
     for (const list of RULE_LISTS) {
       (conf[list] ?? []).forEach((match, j) => {
         const mat = `${at}.default.${list}[${j}]`;
-        if (!match.spiffeID) return v.add(mat, "must specify 'spiffeID'");
-        const { type, value } = match.spiffeID;
-        if (!type) v.add(`${mat}.spiffeID.type`, 'must be set');
-        else if (type !== 'Exact' && type !== 'Prefix') v.add(`${mat}.spiffeID.type`, `unrecognized type "${type}", supported values are: Exact, Prefix`);
-        if (!value) v.add(`${mat}.spiffeID.value`, 'must be set');
-        else if (!value.startsWith('spiffe://')) v.add(`${mat}.spiffeID.value`, 'must start with "spiffe://"');
+        if (!match.spiffeID && !match.sni) return v.add(mat, "must specify at least one of 'spiffeID', 'sni'");
+        if (match.spiffeID) {
+          const { type, value } = match.spiffeID;
+          if (!type) v.add(`${mat}.spiffeID.type`, 'must be set');
+          else if (type !== 'Exact' && type !== 'Prefix') v.add(`${mat}.spiffeID.type`, `unrecognized type "${type}", supported values are: Exact, Prefix`);
+          if (!value) v.add(`${mat}.spiffeID.value`, 'must be set');
+          else if (!value.startsWith('spiffe://')) v.add(`${mat}.spiffeID.value`, 'must start with "spiffe://"');
+        }
+        if (match.sni) {
+          const { type, value } = match.sni;
+          if (!type) v.add(`${mat}.sni.type`, 'must be set');
+          else if (type !== 'Exact') v.add(`${mat}.sni.type`, `unrecognized type "${type}", supported values are: Exact`);
+          if (!value) v.add(`${mat}.sni.value`, 'must be set');
+        }
       });
     }
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../api/resource.js';
 import { validateResource } from '../../api/index.js';
 import '../index.js';
-import { inboundPermissions } from './plugin.js';
+import { egressPermissions, inboundPermissions } from './plugin.js';
 import type { MeshTrafficPermissionSpec } from './api.js';
 
 const dp: Resource = {
@@ -66,5 +66,43 @@ describe('MeshTrafficPermission → RBAC', () => {
       { field: 'spec.from[0].targetRef.name', reason: 'must be set with kind MeshService' },
       { field: 'spec.from[0].default.action', reason: 'must be defined' },
     ]));
+  });
+});
+
+describe('MeshTrafficPermission on a zone egress (sni matches)', () => {
+  const egress: Resource = { ...dp, name: 'egress', labels: { 'kuma.io/zone-proxy-role': 'egress' } };
+  const listener = { name: '10002', port: 10002 };
+  const sni = 'sni.extsvc.default.httpbin.80';
+
+  it('denies by default, and the legacy from[] allow-all does not open it', () => {
+    const allowAll = mtp('allow-all', { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] });
+    expect(egressPermissions([allowAll], egress, listener, sni).allow.policies).toEqual({});
+  });
+
+  it('allows by SNI, by SNI and SPIFFE ID, and ignores other SNIs', () => {
+    const p = mtp('egress', {
+      targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } },
+      rules: [{ default: { allow: [{ sni: { type: 'Exact', value: sni } }, { sni: { type: 'Exact', value: sni }, spiffeID: { type: 'Exact', value: 'spiffe://default/client' } }, { sni: { type: 'Exact', value: 'other' } }] } }],
+    });
+    expect(egressPermissions([p], egress, listener, sni).allow.policies['MeshTrafficPermission']!.principals).toEqual([{ or_ids: { ids: [{ any: true }, client] } }]);
+    expect(egressPermissions([p], egress, listener, 'sni.extsvc.default.other.80').allow.policies).toEqual({});
+    // Not selected: another Dataplane, another section.
+    expect(egressPermissions([p], { ...egress, labels: {} }, listener, sni).allow.policies).toEqual({});
+    const section = mtp('s', { targetRef: { kind: 'Dataplane', name: 'egress', sectionName: '9999' }, rules: [{ default: { allow: [{ sni: { type: 'Exact', value: sni } }] } }] });
+    expect(egressPermissions([section], egress, listener, sni).allow.policies).toEqual({});
+  });
+
+  it('never applies sni matches on a sidecar inbound', () => {
+    const p = mtp('sni', { targetRef: { kind: 'Mesh' }, rules: [{ default: { allow: [{ sni: { type: 'Exact', value: sni } }] } }] });
+    expect(inboundPermissions('default', [p], dp, web).allow.policies).toEqual({});
+  });
+
+  it('validates sni matches', () => {
+    const res = mtp('bad', { targetRef: { kind: 'Mesh' }, rules: [{ default: { allow: [{ sni: { type: 'Prefix' as 'Exact', value: 'x' } }, { sni: {} }, {}] } }] });
+    const messages = validateResource(res, { mode: 'standalone', environment: 'universal', zone: '' } as never).map((v) => `${v.field}: ${v.reason}`);
+    expect(messages).toContain('spec.rules[0].default.allow[0].sni.type: unrecognized type "Prefix", supported values are: Exact');
+    expect(messages).toContain('spec.rules[0].default.allow[1].sni.type: must be set');
+    expect(messages).toContain('spec.rules[0].default.allow[1].sni.value: must be set');
+    expect(messages).toContain("spec.rules[0].default.allow[2]: must specify at least one of 'spiffeID', 'sni'");
   });
 });

@@ -30,15 +30,44 @@ export function inboundPermissions(mesh: string, policies: Resource[], dp: Resou
     allow.push(overriding.length ? allOf([entry.principal, { not_id: anyOf(overriding) }]) : entry.principal);
   });
 
-  // `rules` entries: deny wins over allow, whatever the order.
+  // `rules` entries: deny wins over allow, whatever the order. A sidecar inbound has no SNI to
+  // match on: a match naming one (zone egress only) never applies here.
+  const { deny, allow: ruleAllow } = ruleMatches(matched, () => false);
+  allow.push(...ruleAllow);
+  return toPermissions(deny, allow);
+}
+
+/**
+ * Which callers a zone egress lets through to the external service behind `sni`, on its listener
+ * `listener` (name and port, for `sectionName`). Only `rules[]` count (the legacy `from[]` form
+ * names mesh services, not external ones): without a matching allow entry the egress denies, so
+ * a mesh's default allow-all policy does not open it.
+ */
+export function egressPermissions(policies: Resource[], dp: Resource, listener: { name: string; port: number }, sni: string): InboundPermissions {
+  const matched = policies
+    .filter((p) => selectsInbound(spec(p).targetRef ?? { kind: 'Mesh' }, dp, { name: listener.name, port: listener.port, tags: {} }))
+    .sort((a, b) => specificity(spec(a).targetRef ?? { kind: 'Mesh' }) - specificity(spec(b).targetRef ?? { kind: 'Mesh' }) || (a.name < b.name ? -1 : 1));
+  const { deny, allow } = ruleMatches(matched, (value) => value === sni);
+  return toPermissions(deny, allow);
+}
+
+/** Principals of the `rules[]` matches that can apply, given which SNI values hold. */
+function ruleMatches(matched: Resource[], sniHolds: (value: string) => boolean): { deny: Principal[]; allow: Principal[] } {
   const deny: Principal[] = [];
+  const allow: Principal[] = [];
+  const principals = (matches: IdentityMatch[]): Principal[] =>
+    matches.filter((m) => !m.sni || sniHolds(m.sni.value ?? '')).map((m) => (m.spiffeID ? identityPrincipal(m) : { any: true }));
   for (const p of matched) {
     for (const rule of spec(p).rules ?? []) {
       const conf = rule.default ?? {};
-      deny.push(...(conf.deny ?? []).map(identityPrincipal));
-      allow.push(...[...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])].map(identityPrincipal));
+      deny.push(...principals(conf.deny ?? []));
+      allow.push(...principals([...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])]));
     }
   }
+  return { deny, allow };
+}
+
+function toPermissions(deny: Principal[], allow: Principal[]): InboundPermissions {
   return {
     deny: deny.length ? rbacRules('DENY', 'MeshTrafficPermission', [anyOf(deny)]) : undefined,
     allow: rbacRules('ALLOW', 'MeshTrafficPermission', allow.length ? [anyOf(allow)] : []),

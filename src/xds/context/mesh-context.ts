@@ -2,6 +2,7 @@
 // mesh and shared by all of its proxies. Endpoint sets are hashed per service so a proxy is only
 // regenerated when something it actually uses changed.
 import crypto from 'node:crypto';
+import net from 'node:net';
 import type { Resource } from '../../api/resource.js';
 import type { CachedResource } from '../cache/snapshot.js';
 import { effectiveListeners, isZoneProxy, zoneProxyRole } from '../../api/zone-proxy.js';
@@ -57,6 +58,50 @@ export interface MeshContext {
   ingressLoadAssignments: Map<string, Map<string, CachedResource>>;
   /** Packed resources many proxies have in common (e.g. a service's cluster), by content key. */
   sharedResources: Map<string, CachedResource>;
+  /** The mesh's MeshExternalServices, by name (reached through the local zone's egresses). */
+  externalServices: Map<string, ExternalServiceInfo>;
+  /** Where this zone's sidecars reach the mesh's zone egresses (role egress|all). */
+  egresses: ServiceEndpoint[];
+}
+
+export interface ExternalServiceInfo {
+  name: string;
+  /** `match.port`: the port in the SNI. */
+  port: number;
+  protocol: string;
+  endpoints: { address: string; port: number }[];
+  tls: boolean;
+  /** SNI toward the endpoints with `tls.enabled`: `tls.verification.serverName`, else a hostname endpoint's address. */
+  tlsServerName?: string;
+  /** Hash of everything above plus the egress endpoints: changes when a consumer's config must. */
+  hash: string;
+}
+
+/** Key of an external service in ContextChanges.services / a sidecar's externalServices. */
+export function externalServiceKey(name: string): string {
+  return `extsvc:${name}`;
+}
+
+/**
+ * The mesh's zone egresses in `localZone` (a proxy without a zone label is local): each zone proxy
+ * with an egress listener, at the listener's address (else `advertisedAddress`) and port.
+ */
+export function localZoneEgresses(dataplanes: Iterable<Resource>, localZone: string): ServiceEndpoint[] {
+  const out: ServiceEndpoint[] = [];
+  for (const dp of dataplanes) {
+    if (!isZoneProxy(dp) || !zoneProxyRole(dp)) continue;
+    const zone = zoneOfDataplane(dp);
+    if (!isLocalZone(zone, localZone)) continue;
+    const net = networkingOf(dp);
+    for (const l of effectiveListeners(dp)) {
+      if (l.type !== 'ZoneEgress') continue;
+      const address = l.address || net.advertisedAddress || '';
+      if (!address || !l.port) continue;
+      if (out.some((e) => e.address === address && e.port === l.port)) continue;
+      out.push({ address, port: l.port, zone, healthy: l.state !== 'NotReady', dataplane: dp.name, tags: {} });
+    }
+  }
+  return out.sort((a, b) => (a.dataplane < b.dataplane ? -1 : a.dataplane > b.dataplane ? 1 : a.port - b.port));
 }
 
 export interface Inbound {
@@ -94,6 +139,8 @@ export function hashOf(value: unknown): string {
 export interface MeshContextOptions {
   /** The CP's zone (`multizone.zone.name`); '' (standalone) by default. */
   zone?: string;
+  /** The mesh's MeshExternalService resources. */
+  externalServices?: Resource[];
 }
 
 /** The zone of a Dataplane: its `kuma.io/zone` label ('' = the local zone). */
@@ -216,6 +263,25 @@ export function buildMeshContext(
   const loadAssignments = reuse(previous?.loadAssignments);
   const ingressLoadAssignments = new Map<string, Map<string, CachedResource>>();
   for (const [zone, byService] of previous?.ingressLoadAssignments ?? []) ingressLoadAssignments.set(zone, reuse(byService));
+  const egresses = localZoneEgresses(byName.values(), localZone);
+  const externalServices = new Map<string, ExternalServiceInfo>();
+  for (const res of options.externalServices ?? []) {
+    const spec = res.spec as { match?: { port?: number; protocol?: string }; endpoints?: { address?: string; port?: number }[]; tls?: { enabled?: boolean; verification?: { serverName?: string } } };
+    const port = spec.match?.port ?? 0;
+    if (!port) continue;
+    const endpoints = (spec.endpoints ?? []).filter((e) => e.address && e.port).map((e) => ({ address: e.address!, port: e.port! }));
+    const hostname = endpoints.find((e) => net.isIP(e.address) === 0)?.address;
+    const tlsServerName = spec.tls?.verification?.serverName || hostname;
+    const info = {
+      name: res.name,
+      port,
+      protocol: spec.match?.protocol ?? 'tcp',
+      endpoints,
+      tls: spec.tls?.enabled === true,
+      ...(tlsServerName ? { tlsServerName } : {}),
+    };
+    externalServices.set(res.name, { ...info, hash: hashOf([info, egresses]) });
+  }
   return {
     mesh,
     meshHash: hashOf(mesh.spec),
@@ -228,6 +294,8 @@ export function buildMeshContext(
     loadAssignments,
     ingressLoadAssignments,
     sharedResources: new Map(),
+    externalServices,
+    egresses,
   };
 }
 
@@ -236,5 +304,7 @@ export function changedServices(before: MeshContext, after: MeshContext): Set<st
   const changed = new Set<string>();
   for (const [name, info] of after.services) if (before.services.get(name)?.hash !== info.hash) changed.add(name);
   for (const name of before.services.keys()) if (!after.services.has(name)) changed.add(name);
+  for (const [name, info] of after.externalServices) if (before.externalServices.get(name)?.hash !== info.hash) changed.add(externalServiceKey(name));
+  for (const name of before.externalServices.keys()) if (!after.externalServices.has(name)) changed.add(externalServiceKey(name));
   return changed;
 }

@@ -53,6 +53,14 @@ export function upstreamMtls(options: MtlsContextOptions & { sni: string }): Typ
   });
 }
 
+/** Outbound side toward a server outside the mesh: TLS with SNI, no client certificate. */
+export function upstreamTls(options: { sni?: string }): TypedExtensionConfig {
+  return typedExtension(TLS_SOCKET, UPSTREAM_TLS_TYPE_URL, {
+    common_tls_context: { tls_params: { tls_minimum_protocol_version: 'TLSv1_2' } },
+    ...(options.sni ? { sni: options.sni } : {}),
+  });
+}
+
 export function certificateSecret(name: string, certPem: string, keyPem: string): NamedResource {
   return {
     name,

@@ -36,14 +36,14 @@ export class ProxySnapshots {
     const loadAssignments = config.endpointServices.map((service) => (zoneProxy ? ingressLoadAssignment(ctx, zone, service) : loadAssignment(ctx, service)));
     if (config === previous && loadAssignments.every((cla, i) => cla === previous.loadAssignments[i])) return undefined;
     const snapshot = makeSnapshot([...config.resources, ...loadAssignments], previous?.snapshot);
-    this.entries.set(nodeId, { key, resources: config.resources, endpointServices: config.endpointServices, loadAssignments, snapshot, zoneProxy });
+    this.entries.set(nodeId, { key, resources: config.resources, endpointServices: config.endpointServices, externalServices: config.externalServices, loadAssignments, snapshot, zoneProxy });
     return snapshot;
   }
 
   /** Whether the node's config uses any of the services (it does if it has none yet). */
   usesAny(nodeId: string, services: Set<string>): boolean {
     const entry = this.entries.get(nodeId);
-    return !entry || entry.zoneProxy || entry.endpointServices.some((service) => services.has(service));
+    return !entry || entry.zoneProxy || [...entry.endpointServices, ...(entry.externalServices ?? [])].some((service) => services.has(service));
   }
 
   /** Drops what is kept for a node (it disconnected): the next build starts from scratch. */

@@ -9,8 +9,9 @@
 // clusters originate mTLS, verify the server's SPIFFE ID and send the service's SNI.
 import type { Resource } from '../../api/resource.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
-import { hashOf, networkingOf, type Inbound, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
+import { externalServiceKey, hashOf, networkingOf, type ExternalServiceInfo, type Inbound, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
 import { inboundPermissions, type InboundPermissions } from '../../policies/index.js';
+import { externalServiceSni } from '../../api/kinds/mesh-external-service.js';
 import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
 import {
   certificateSecret,
@@ -83,6 +84,21 @@ export interface SidecarConfig {
   resources: CachedResource[];
   /** Services whose ClusterLoadAssignment the proxy gets. */
   endpointServices: string[];
+  /**
+   * External services it reaches through the zone egress (externalServiceKey), whose clusters are
+   * static: a change of one (or of the egresses) regenerates the proxy.
+   */
+  externalServices?: string[];
+}
+
+/** SPIFFE ID of a mesh's zone egress (its computed `kuma.io/workload`, role egress or all). */
+export function egressSpiffeIds(mesh: string): string[] {
+  return [`spiffe://${mesh}/workload/zone-proxy-${mesh}-egress`, `spiffe://${mesh}/workload/zone-proxy-${mesh}-all`];
+}
+
+/** The external service an outbound names, when no mesh service of that name exists. */
+function externalOutbound(ctx: MeshContext, service: string): ExternalServiceInfo | undefined {
+  return ctx.services.has(service) ? undefined : ctx.externalServices?.get(service);
 }
 
 export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
@@ -99,8 +115,11 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
  */
 export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
   const outbound = (networkingOf(dp).outbound ?? []).map((o) => {
-    const info = ctx.services.get(o.tags?.['kuma.io/service'] ?? '');
-    return info ? [info.protocol, info.lowestPort] : null;
+    const service = o.tags?.['kuma.io/service'] ?? '';
+    const info = ctx.services.get(service);
+    if (info) return [info.protocol, info.lowestPort];
+    const external = externalOutbound(ctx, service);
+    return external ? ['extsvc', external.hash] : null;
   });
   return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound]);
 }
@@ -166,16 +185,39 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   }
 
   const services = new Set<string>();
+  const externals = new Set<string>();
   for (const outbound of net.outbound ?? []) {
     const service = outbound.tags?.['kuma.io/service'];
     if (!service) continue;
     const info = ctx.services.get(service);
-    const protocol = outbound.tags?.['kuma.io/protocol'] ?? info?.protocol ?? 'tcp';
+    const external = externalOutbound(ctx, service);
+    const protocol = outbound.tags?.['kuma.io/protocol'] ?? info?.protocol ?? external?.protocol ?? 'tcp';
     const address = outbound.address ?? '127.0.0.1';
     const name = `outbound:${address}:${outbound.port}`;
     out.push(shared(ctx, ['outbound', name, service, protocol], () =>
       listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', service, service, protocol) })] })),
     ));
+    if (external) {
+      // Through the local zone egress, which routes on the SNI (no egress: no endpoints). Without
+      // mTLS the egress cannot tell the destination: the cluster has no endpoints either.
+      if (externals.has(service)) continue;
+      externals.add(service);
+      const endpoints = identity ? ctx.egresses : [];
+      out.push(shared(ctx, ['extsvc-cluster', mesh, service, protocol, external.port, endpoints], () => {
+        const localities = endpoints.length ? [{ endpoints: endpoints.map((e) => ({ address: e.address, port: e.port, health: e.healthy ? ('HEALTHY' as const) : ('UNHEALTHY' as const), weight: 1 })) }] : [];
+        const cluster = staticCluster({ name: service, http2: isHttp2(protocol), localities });
+        if (identity) {
+          cluster.transport_socket = upstreamMtls({
+            identitySecret: identitySecretName(mesh),
+            caSecret: caSecretName(mesh),
+            peerUriSans: egressSpiffeIds(mesh).map((exact) => ({ exact })),
+            sni: externalServiceSni(mesh, service, external.port),
+          });
+        }
+        return clusterResource(cluster);
+      }));
+      continue;
+    }
     if (services.has(service)) continue;
     services.add(service);
     // With mTLS: the SNI names the service's lowest endpoint port.
@@ -199,7 +241,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     out.push(shared(ctx, ['passthrough-listener', redirectPort], () => outboundPassthroughListener(redirectPort)));
     if (meshPassthrough(ctx.mesh)) out.push(shared(ctx, ['passthrough-cluster'], () => outboundPassthroughCluster()));
   }
-  return { resources: out, endpointServices: [...services] };
+  return { resources: out, endpointServices: [...services], externalServices: [...externals].map(externalServiceKey) };
 }
 
 function inboundView(inbound: Inbound): { name?: string; port: number; tags: Record<string, string> } {

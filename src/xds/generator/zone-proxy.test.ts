@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Resource } from '../../api/resource.js';
 import { TypeUrl, unpackAny } from '../../envoy/protos.js';
 import { makeSnapshot, type Snapshot } from '../cache/snapshot.js';
-import { buildMeshContext, endpointsInZone, zoneIngressAddresses } from '../context/mesh-context.js';
+import { buildMeshContext, changedServices, endpointsInZone, zoneIngressAddresses } from '../context/mesh-context.js';
 import { ProxySnapshots } from './proxy-snapshots.js';
 import { generateSidecar, type ProxyIdentity } from './sidecar.js';
 import { generateZoneProxy } from './zone-proxy.js';
@@ -152,5 +152,67 @@ describe('cross-zone endpoints for sidecars', () => {
     const ctx2 = buildMeshContext(mesh, [client, inZone1, backendRemote, moved], [], ctx1, { zone: 'zone-1' });
     expect(ctx2.services.get('backend')!.hash).not.toBe(ctx1.services.get('backend')!.hash);
     expect(addresses(get(makeSnapshot(generateSidecar(client, ctx2)), TypeUrl.ClusterLoadAssignment, 'backend'))).toEqual(['10.0.0.3:8080', '203.0.113.8:30001']);
+  });
+});
+
+describe('zone egress generation', () => {
+  const egress = zoneProxy('egress-1', 'egress', undefined, { address: '10.0.0.8' });
+  const client = workload('client-1', '10.0.0.2', 'client', 8080, undefined, [{ service: 'httpbin', port: 9000 }]);
+  const httpbin = resource('MeshExternalService', 'httpbin', { match: { type: 'HostnameGenerator', port: 80, protocol: 'tcp' }, endpoints: [{ address: '192.0.2.1', port: 8080 }] });
+  const allowSni = resource('MeshTrafficPermission', 'egress', {
+    targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } },
+    rules: [{ default: { allow: [{ sni: { type: 'Exact', value: 'sni.extsvc.default.httpbin.80' } }] } }],
+  });
+
+  it('sends a sidecar to the local egress with mTLS, the external SNI and the egress SAN', () => {
+    const ctx = buildMeshContext(mesh, [client, egress], [], undefined, { externalServices: [httpbin] });
+    const snap = makeSnapshot(generateSidecar(client, ctx, identity));
+    const cluster = get(snap, TypeUrl.Cluster, 'httpbin');
+    expect(cluster.type).toBe('STATIC');
+    expect(addresses(cluster.load_assignment)).toEqual(['10.0.0.8:10002']);
+    const tls = unpackAny(cluster.transport_socket.typed_config) as any;
+    expect(tls.sni).toBe('sni.extsvc.default.httpbin.80');
+    expect(JSON.stringify(tls)).toContain('spiffe://default/workload/zone-proxy-default-egress');
+  });
+
+  it('has one mTLS chain per external service, deny-all until a policy allows its SNI', () => {
+    const denied = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [client, egress], [], undefined, { externalServices: [httpbin] }), identity));
+    const listener = get(denied, TypeUrl.Listener, 'self_zoneegress_dp_10002');
+    expect(listener.address.socket_address).toMatchObject({ address: '10.0.0.8', port_value: 10002 });
+    expect(listener.filter_chains).toHaveLength(1);
+    const chain = listener.filter_chains[0];
+    expect(chain.filter_chain_match.server_names).toEqual(['sni.extsvc.default.httpbin.80']);
+    expect(chain.transport_socket.name).toBe('envoy.transport_sockets.tls');
+    const rbac = (c: any) => (unpackAny(c.filters[0].typed_config) as any).rules;
+    expect(rbac(chain)?.policies ?? {}).toEqual({}); // ALLOW with no policy: nobody
+    expect(addresses(get(denied, TypeUrl.Cluster, 'egress:httpbin').load_assignment)).toEqual(['192.0.2.1:8080']);
+
+    const allowed = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [client, egress], [allowSni], undefined, { externalServices: [httpbin] }), identity));
+    expect(rbac(get(allowed, TypeUrl.Listener, 'self_zoneegress_dp_10002').filter_chains[0]).policies['MeshTrafficPermission'].principals).toMatchObject([{ any: true }]);
+  });
+
+  it('originates TLS to the external endpoints with tls.enabled', () => {
+    const secure = resource('MeshExternalService', 'secure', { match: { port: 443 }, endpoints: [{ address: 'example.com', port: 443 }], tls: { enabled: true } });
+    const snap = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [egress], [], undefined, { externalServices: [httpbin, secure] }), identity));
+    expect(get(snap, TypeUrl.Listener, 'self_zoneegress_dp_10002').filter_chains).toHaveLength(2);
+    const cluster = get(snap, TypeUrl.Cluster, 'egress:secure');
+    expect((unpackAny(cluster.transport_socket.typed_config) as any).sni).toBe('example.com');
+    expect(get(snap, TypeUrl.Cluster, 'egress:httpbin').transport_socket).toBeUndefined();
+  });
+
+  it('generates no egress without mTLS or without external services', () => {
+    const noExt = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [client, egress]), identity));
+    expect(get(noExt, TypeUrl.Listener, 'self_zoneegress_dp_10002')).toBeUndefined();
+    const noMtls = makeSnapshot(generateZoneProxy(egress, buildMeshContext(resource('Mesh', 'default', {}), [client, egress], [], undefined, { externalServices: [httpbin] })));
+    expect(get(noMtls, TypeUrl.Listener, 'self_zoneegress_dp_10002')).toBeUndefined();
+  });
+
+  it('re-visits a sidecar when the egresses change', () => {
+    const before = buildMeshContext(mesh, [client], [], undefined, { externalServices: [httpbin] });
+    const after = buildMeshContext(mesh, [client, egress], [], before, { externalServices: [httpbin] });
+    expect([...changedServices(before, after)]).toEqual(['extsvc:httpbin']);
+    const snapshots = new ProxySnapshots();
+    snapshots.build('default.client-1', client, before, { identity, version: '1' });
+    expect(snapshots.usesAny('default.client-1', changedServices(before, after))).toBe(true);
   });
 });

@@ -11,11 +11,16 @@
 //   termination, no RBAC; the real endpoint terminates mTLS and enforces MeshTrafficPermission.
 //   A listener with no destination is not emitted (as in Kuma).
 //
-// Zone egress (role egress|all): NOT GENERATED YET.
-// TODO(zone-egress): terminate mTLS with the proxy's identity (identity.ts already issues it the
-//   `spiffe://<mesh>/workload/<kuma.io/workload>` SAN), deny-all by default (MeshTrafficPermission
-//   by source SPIFFE ID / SNI as network RBAC on each TLS chain), route by SNI to
-//   MeshExternalServices and, with `routing.zoneEgress: true`, to other zones' ingresses (sidecars
+// Zone egress (role egress|all, mesh mTLS on), one listener per effective ZoneEgress listener:
+//   TLS inspector + one filter chain per MeshExternalService of the mesh, matching
+//   `server_names: [sni.extsvc.<mesh>.<name>.<port>]` (what sidecars send, see sidecar.ts), which
+//   terminates mTLS with the proxy's identity (`spiffe://<mesh>/workload/zone-proxy-<mesh>-<role>`,
+//   client certificate required from the mesh CA), then network RBAC from the
+//   MeshTrafficPermissions selecting this proxy (`rules[]` matches by SNI and/or SPIFFE ID; nothing
+//   allowed = deny-all, see egressPermissions) and a tcp_proxy to the STATIC cluster
+//   `egress:<name>` of the service's endpoints (plaintext, or TLS with `tls.enabled`).
+//   One chain per SNI because the DP's RBAC has no `requested_server_name` permission.
+// TODO(zone-egress): with `routing.zoneEgress: true`, also route to other zones' ingresses (sidecars
 //   must then send cross-zone traffic to the local egress instead of the remote ingress).
 import type { Resource } from '../../api/resource.js';
 import { effectiveListeners, zoneProxyRole } from '../../api/zone-proxy.js';
@@ -30,10 +35,17 @@ import {
   filterChain,
   listener,
   listenerResource,
+  downstreamMtls,
+  networkRbacFilter,
+  staticCluster,
+  upstreamTls,
   tcpProxyFilter,
   tlsInspector,
   validationSecret,
 } from '../envoy/index.js';
+import { externalServiceSni } from '../../api/kinds/mesh-external-service.js';
+import { egressPermissions } from '../../policies/index.js';
+import type { FilterChain } from '../envoy/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
@@ -51,6 +63,16 @@ export function ingressClusterName(service: string): string {
 /** Name of a zone ingress listener, after Kuma's `self_zoneingress_dp_<section>`. */
 export function zoneIngressListenerName(section: string): string {
   return `self_zoneingress_dp_${section}`;
+}
+
+/** Name of a zone egress listener, after Kuma's `self_zoneegress_dp_<section>`. */
+export function zoneEgressListenerName(section: string): string {
+  return `self_zoneegress_dp_${section}`;
+}
+
+/** Name of the egress cluster of an external service. */
+export function egressClusterName(name: string): string {
+  return `egress:${name}`;
 }
 
 /**
@@ -74,7 +96,7 @@ function ingressDestinations(ctx: MeshContext, zone: string): { service: string;
  * the ingress destinations (service + SNI). Local endpoints themselves are load assignments.
  */
 export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
-  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx))]);
+  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash)]);
 }
 
 export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
@@ -86,12 +108,13 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
   const out: CachedResource[] = [];
   const mesh = dp.mesh;
   if (!zoneProxyRole(dp)) return { resources: out, endpointServices: [] };
-  // The identity (workload SPIFFE ID) is shipped for the egress listener once it exists; the ingress
+  // The identity (workload SPIFFE ID) is what the egress listener terminates mTLS with; the ingress
   // does not use it.
   if (identity) {
     out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));
     out.push(shared(ctx, ['ca', mesh, identity.caPem], () => validationSecret(caSecretName(mesh), identity.caPem)));
   }
+  if (identity) out.push(...zoneEgressResources(dp, ctx));
   const ingresses = effectiveListeners(dp).filter((l) => l.type === 'ZoneIngress');
   const destinations = ingresses.length ? ingressDestinations(ctx, zoneProxyZone(dp, ctx)) : [];
   if (destinations.length === 0) return { resources: out, endpointServices: [] };
@@ -115,6 +138,45 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
     ));
   }
   return { resources: out, endpointServices: destinations.map((d) => d.service) };
+}
+
+/** The egress listeners and external-service clusters of a zone proxy (with mTLS only). */
+function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
+  const out: CachedResource[] = [];
+  const mesh = dp.mesh;
+  const egresses = effectiveListeners(dp).filter((l) => l.type === 'ZoneEgress');
+  const externals = [...ctx.externalServices.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (egresses.length === 0 || externals.length === 0) return out;
+  for (const e of externals) {
+    const name = egressClusterName(e.name);
+    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName], () => {
+      const cluster = staticCluster({ name, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
+      if (e.tls) cluster.transport_socket = upstreamTls({ sni: e.tlsServerName });
+      return clusterResource(cluster);
+    }));
+  }
+  for (const l of egresses) {
+    const name = zoneEgressListenerName(l.name);
+    const chains = externals.map((e): FilterChain => {
+      const sni = externalServiceSni(mesh, e.name, e.port);
+      const statPrefix = `${name}_${egressClusterName(e.name)}`.replace(/[:.]/g, '_');
+      const permissions = egressPermissions(ctx.trafficPermissions, dp, l, sni);
+      return {
+        ...filterChain({
+          name: sni,
+          match: { transportProtocol: 'tls', serverNames: [sni] },
+          filters: [
+            ...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []),
+            networkRbacFilter(`${statPrefix}.`, permissions.allow),
+            tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name) }),
+          ],
+        }),
+        transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
+      };
+    });
+    out.push(cachedResource(listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'OUTBOUND', listenerFilters: [tlsInspector()], filterChains: chains }))));
+  }
+  return out;
 }
 
 /** The service's endpoints in `zone` as a packed ClusterLoadAssignment, encoded once per MeshContext. */
