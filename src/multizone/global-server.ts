@@ -7,8 +7,9 @@ import { ZONE_LABEL, ORIGIN_LABEL } from '../api/well-known.js';
 import { parsePrivateKey, publicKeyPem } from '../auth/signing-keys.js';
 import { AlreadyExistsError, ConflictError, type ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
-import { globalOutbound, globalToZoneTypes, mapKeyOnGlobal, mapOnGlobal, zoneToGlobalTypes, zoneToZoneTypes, type WireResource } from './naming.js';
-import { OutboundSession } from './outbound.js';
+import { globalOutbound, globalToZoneTypes, mapKeyOnGlobal, mapOnGlobal, zoneToGlobalTypes, zoneToZoneTypes } from './naming.js';
+import { OutboundSession, storeKeyId, storeVersion, type OutboundEntry, type OutboundSource } from './outbound.js';
+import type { Resource } from '../api/resource.js';
 import { AUTHORIZATION_MD, CLIENT_ID_MD, kdsServiceDefinition, type SyncMessage } from './protocol.js';
 import { SyncReceiver } from './receiver.js';
 
@@ -75,19 +76,36 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
   const insightQueues = new Map<string, Promise<void>>();
   const outboundTypes = [...globalToZoneTypes(), ...zoneToZoneTypes()];
   const unwatch = store.watch((e) => {
-    if (outboundTypes.includes(e.type)) for (const s of sessions) s.schedule();
+    if (outboundTypes.includes(e.type)) for (const s of sessions) s.schedule(e);
   });
 
   /** What zone `zone` gets: global's resources plus the OTHER zones' forwarded Dataplanes/ZoneIngresses. */
-  const collect = async (zone: string): Promise<WireResource[]> => {
-    const out: WireResource[] = [];
-    for (const type of outboundTypes) {
-      for (const r of await store.list(type)) {
-        const w = globalOutbound(r, zoneTokenPublicKey, zone);
-        if (w) out.push(w);
-      }
-    }
-    return out;
+  const sourceFor = (zone: string): OutboundSource => {
+    const toEntry = (r: Resource): OutboundEntry | undefined => {
+      const w = globalOutbound(r, zoneTokenPublicKey, zone);
+      return w && { id: storeKeyId(r), wire: w, version: storeVersion(r) };
+    };
+    return {
+      all: async () => {
+        const out: OutboundEntry[] = [];
+        for (const type of outboundTypes) {
+          for (const r of await store.list(type)) {
+            const e = toEntry(r);
+            if (e) out.push(e);
+          }
+        }
+        return out;
+      },
+      some: async (keys) => {
+        const rs = await Promise.all(keys.filter((k) => outboundTypes.includes(k.type)).map((k) => store.get(k)));
+        const out: OutboundEntry[] = [];
+        for (const r of rs) {
+          const e = r && toEntry(r);
+          if (e) out.push(e);
+        }
+        return out;
+      },
+    };
   };
 
   /** Serialised read-modify-write of a zone's insight. */
@@ -167,8 +185,10 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
         call.write(m);
         flushStats();
       },
-      () => collect(zone),
+      sourceFor(zone),
       log,
+      50,
+      outboundTypes,
     );
     sessions.add(session);
     call.on('data', (m: SyncMessage) => {

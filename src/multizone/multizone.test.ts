@@ -6,6 +6,8 @@ import { createLogger } from '../observability/logger.js';
 import { generateRsaKeyPem } from '../auth/signing-keys.js';
 import type { Resource } from '../api/resource.js';
 import { computeDelta } from './diff.js';
+import { OutboundSession, storeKeyId, storeVersion, type OutboundSource } from './outbound.js';
+import type { SyncMessage } from './protocol.js';
 import {
   globalOutbound,
   globalToZoneTypes,
@@ -130,6 +132,59 @@ describe('KDS diff', () => {
   it('is insensitive to key order', () => {
     const a = computeDelta(new Map(), [w('a', { x: 1, y: 2 })]);
     expect(computeDelta(a.next, [w('a', { y: 2, x: 1 })]).upserts).toEqual([]);
+  });
+});
+
+describe('KDS outbound session', () => {
+  it('sends the full set first, then only the resources named in change events', async () => {
+    const store = new MemoryStore();
+    await store.create({ type: 'Mesh', mesh: '', name: 'a', labels: {}, spec: {} });
+    await store.create({ type: 'Mesh', mesh: '', name: 'b', labels: {}, spec: {} });
+    const reads: string[] = [];
+    const toEntry = (r: Resource) => {
+      const w = zoneOutbound(r, 'z1');
+      return w && { id: storeKeyId(r), wire: w, version: storeVersion(r) };
+    };
+    const source: OutboundSource = {
+      all: async () => (await store.list('Mesh')).flatMap((r) => toEntry(r) ?? []),
+      some: async (keys) => {
+        const out = [];
+        for (const k of keys) {
+          reads.push(k.name);
+          const r = await store.get(k);
+          const e = r && toEntry(r);
+          if (e) out.push(e);
+        }
+        return out;
+      },
+    };
+    const sent: SyncMessage[] = [];
+    const session = new OutboundSession((m) => sent.push(m), source, logger, 5);
+    const unwatch = store.watch((e) => session.schedule(e));
+    const settle = () => new Promise((r) => setTimeout(r, 40));
+    session.start();
+    await settle();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.full).toBe(true);
+    expect(sent[0]!.upserts!.map((x) => x.name)).toEqual(['a', 'b']);
+
+    const a = (await store.get({ type: 'Mesh', mesh: '', name: 'a' }))!;
+    await store.update({ ...a, spec: { mtls: {} } });
+    await store.delete({ type: 'Mesh', mesh: '', name: 'b' });
+    await store.create({ type: 'Mesh', mesh: '', name: 'g', labels: { 'kuma.io/origin': 'global' }, spec: {} });
+    await settle();
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.full).toBe(false);
+    expect(sent[1]!.upserts!.map((x) => x.name)).toEqual(['a']);
+    expect(sent[1]!.removals).toEqual([{ type: 'Mesh', mesh: '', name: 'b' }]);
+    expect(reads.sort()).toEqual(['a', 'b', 'g']);
+
+    // A key named again without a change sends nothing.
+    session.schedule({ type: 'Mesh', mesh: '', name: 'a' });
+    await settle();
+    expect(sent).toHaveLength(2);
+    unwatch();
+    session.close();
   });
 });
 

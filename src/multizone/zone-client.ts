@@ -7,8 +7,9 @@ import { ORIGIN_LABEL } from '../api/well-known.js';
 import type { ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
 import { SKEIN_VERSION } from '../version.js';
-import { globalToZoneTypes, mapKeyOnZone, mapOnZone, syncedOnZone, zoneOutbound, zoneToGlobalTypes, zoneToZoneTypes, type WireResource } from './naming.js';
-import { OutboundSession } from './outbound.js';
+import { globalToZoneTypes, mapKeyOnZone, mapOnZone, syncedOnZone, zoneOutbound, zoneToGlobalTypes, zoneToZoneTypes } from './naming.js';
+import { OutboundSession, storeKeyId, storeVersion, type OutboundEntry, type OutboundSource } from './outbound.js';
+import type { Resource } from '../api/resource.js';
 import { AUTHORIZATION_MD, CLIENT_ID_MD, KdsClient, type SyncMessage } from './protocol.js';
 import { SyncReceiver } from './receiver.js';
 
@@ -74,19 +75,34 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
     logger: logger.child({ stream: 'global-to-zone' }),
   });
 
-  const collect = async (): Promise<WireResource[]> => {
-    const out: WireResource[] = [];
-    for (const type of zoneTypes) {
-      for (const r of await store.list(type)) {
-        const w = zoneOutbound(r, zone);
-        if (w) out.push(w);
+  const toEntry = (r: Resource): OutboundEntry | undefined => {
+    const w = zoneOutbound(r, zone);
+    return w && { id: storeKeyId(r), wire: w, version: storeVersion(r) };
+  };
+  const source: OutboundSource = {
+    all: async () => {
+      const out: OutboundEntry[] = [];
+      for (const type of zoneTypes) {
+        for (const r of await store.list(type)) {
+          const e = toEntry(r);
+          if (e) out.push(e);
+        }
       }
-    }
-    return out;
+      return out;
+    },
+    some: async (keys) => {
+      const rs = await Promise.all(keys.filter((k) => zoneTypes.includes(k.type)).map((k) => store.get(k)));
+      const out: OutboundEntry[] = [];
+      for (const r of rs) {
+        const e = r && toEntry(r);
+        if (e) out.push(e);
+      }
+      return out;
+    },
   };
 
   const unwatch = store.watch((e) => {
-    if (zoneTypes.includes(e.type)) outbound?.schedule();
+    if (zoneTypes.includes(e.type)) outbound?.schedule(e);
   });
 
   const metadata = (): grpc.Metadata => {
@@ -160,7 +176,7 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
 
     // Zone → global: our own resources, full set first.
     const z2g = c.ZoneToGlobalSync(metadata());
-    const session = new OutboundSession((m) => z2g.write(m), collect, logger.child({ stream: 'zone-to-global' }));
+    const session = new OutboundSession((m) => z2g.write(m), source, logger.child({ stream: 'zone-to-global' }), 50, zoneTypes);
     z2g.on('data', (m: SyncMessage) => {
       if (m.ack !== undefined) session.onAck(m);
     });
