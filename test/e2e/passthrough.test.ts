@@ -241,7 +241,12 @@ networking:
     expect(res.body).toBe('external says hi to /outside');
     // It went through the proxy's passthrough cluster, to the original destination.
     expect(await stat(client, 'cluster.outbound_passthrough_ipv4.upstream_cx_total')).toBeGreaterThanOrEqual(1);
-    expect(await adminGet(client, '/clusters')).toContain(`outbound:passthrough:ipv4::127.0.0.2:${externalPort}::`);
+    // The original destination shows as a host of that cluster (a config update may rebuild the
+    // cluster and forget idle hosts, so look right after a request).
+    await waitFor(async () => {
+      await appGet('127.0.0.2', externalPort, '/outside');
+      return (await adminGet(client, '/clusters')).includes(`outbound:passthrough:ipv4::127.0.0.2:${externalPort}::`);
+    }, { timeoutMs: 10_000, what: 'the original destination among the passthrough cluster hosts' });
   });
 
   it('hands redirected connections to a mesh outbound over to its listener', async () => {
