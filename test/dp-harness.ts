@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { SKEIN_BIN, spawnNode, tempDir, type RunningCp } from './harness.js';
+import { runSkein, SKEIN_BIN, spawnNode, tempDir, type RunningCp } from './harness.js';
 
 export interface RunningDp {
   proc: ChildProcess;
@@ -110,4 +110,32 @@ export function writeFile(dir: string, name: string, content: string): string {
   const file = path.join(dir, name);
   fs.writeFileSync(file, content);
   return file;
+}
+
+/** A counter from a DP's admin `/stats` (0 when it does not exist yet). */
+export async function adminStat(dp: RunningDp, name: string): Promise<number> {
+  const line = (await adminGet(dp, '/stats')).split('\n').find((l) => l.startsWith(`${name}:`));
+  return line ? Number(line.slice(name.length + 1).trim()) : 0;
+}
+
+/** A dataplane token for `mesh`/`name` issued by the CP (`skein generate dataplane-token`), as a file in `dir`. */
+export async function dataplaneTokenFile(cp: { apiUrl: string }, dir: string, mesh: string, name: string): Promise<string> {
+  const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', mesh, '--name', name, '--valid-for', '1h']);
+  if (res.code !== 0) throw new Error(`generate dataplane-token failed: ${res.stderr}`);
+  return writeFile(dir, `${mesh}-${name}.token`, res.stdout.trim());
+}
+
+/** A Universal sidecar Dataplane on 127.0.0.1 that serves one service and calls others by name; returns its file. */
+export function writeSidecar(dir: string, opts: { name: string; mesh?: string; inbound: { port: number; servicePort: number; service: string }; outbound?: { port: number; service: string }[] }): string {
+  const lines = [
+    'type: Dataplane',
+    `mesh: ${opts.mesh ?? 'default'}`,
+    `name: ${opts.name}`,
+    'networking:',
+    '  address: 127.0.0.1',
+    '  inbound:',
+    `    - { port: ${opts.inbound.port}, servicePort: ${opts.inbound.servicePort}, tags: { kuma.io/service: ${opts.inbound.service} } }`,
+  ];
+  if (opts.outbound?.length) lines.push('  outbound:', ...opts.outbound.map((o) => `    - { port: ${o.port}, tags: { kuma.io/service: ${o.service} } }`));
+  return writeFile(dir, `${opts.name}.yaml`, `${lines.join('\n')}\n`);
 }

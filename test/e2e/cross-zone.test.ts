@@ -5,8 +5,8 @@
 import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, freePort, httpGet, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
+import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { adminStat, dataplaneTokenFile, freePort, httpGet, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string>; spec?: Record<string, unknown> };
 
@@ -39,18 +39,10 @@ describe('cross-zone traffic through global-forwarded zone proxies', () => {
       args: ['--mode', 'zone', '--zone', zone, '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
     });
 
-  async function token(cp: RunningCp, name: string): Promise<string> {
-    const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', 'default', '--name', name, '--valid-for', '1h']);
-    expect(res.code, res.stderr).toBe(0);
-    return writeFile(dir, `${name}.token`, res.stdout.trim());
-  }
+  const token = (cp: RunningCp, name: string) => dataplaneTokenFile(cp, dir, 'default', name);
 
   /** A counter of the DP's admin /stats (0 when absent). */
-  async function stat(dp: RunningDp, name: string): Promise<number> {
-    const stats = await adminGet(dp, '/stats');
-    const line = stats.split('\n').find((l) => l.startsWith(`${name}:`));
-    return line ? Number(line.slice(name.length + 1).trim()) : 0;
-  }
+  const stat = adminStat;
 
   const callBackend = () => httpGet(ports.backendOutbound!, '/cross').catch((err: Error) => ({ status: 0, body: err.message }));
   const logs = () => [global, zone1, zone2].map((cp) => cp?.logs().split('\n').slice(-30).join('\n')).join('\n---\n') + dps.map((d) => d.logs()).join('\n');
@@ -102,16 +94,11 @@ networking:
   listeners:
     - { type: ZoneIngress, port: ${ports.ingress} }
 `);
-    const client = writeFile(dir, 'client.yaml', `type: Dataplane
-mesh: default
-name: client
-networking:
-  address: 127.0.0.1
-  inbound:
-    - { port: ${ports.clientInbound}, servicePort: ${ports.clientService}, tags: { kuma.io/service: client } }
-  outbound:
-    - { port: ${ports.backendOutbound}, tags: { kuma.io/service: backend } }
-`);
+    const client = writeSidecar(dir, {
+      name: 'client',
+      inbound: { port: ports.clientInbound!, servicePort: ports.clientService!, service: 'client' },
+      outbound: [{ port: ports.backendOutbound!, service: 'backend' }],
+    });
     dps.push(startDp(zone2, ['-d', backend, '--dataplane-token-file', await token(zone2, 'backend')]));
     ingress = startDp(zone2, ['-d', zoneIngress, '--dataplane-token-file', await token(zone2, 'zone-2-ingress')]);
     dps.push(ingress);
@@ -183,7 +170,8 @@ networking:
   it('keeps routing across zones with global gone', async () => {
     await global.kill();
     const before = await stat(ingress, 'cluster.ingress:backend.upstream_cx_total');
-    await new Promise((r) => setTimeout(r, 2000));
+    // Wait until both zones have noticed that global is gone, then route.
+    await waitFor(() => zone1.logs().includes('connection to global lost') && zone2.logs().includes('connection to global lost'), { what: 'zones noticing global is gone' });
     for (let i = 0; i < 3; i++) expect(await callBackend()).toEqual({ status: 200, body: 'backend says hi to /cross' });
     expect(await stat(ingress, 'cluster.ingress:backend.upstream_cx_total')).toBeGreaterThan(before);
     // The remote Dataplanes stay on the zones while global is away.

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, freePort, httpGet, startDp, tcpEcho, type RunningDp } from '../dp-harness.js';
+import { adminGet, dataplaneTokenFile, freePort, httpGet, startDp, tcpEcho, type RunningDp } from '../dp-harness.js';
 
 interface Subscription {
   id?: string;
@@ -46,13 +46,7 @@ describe('traffic between two data planes', () => {
     servers.push(web, db);
     for (const k of ['webInbound', 'dbInbound', 'webOutbound', 'dbOutbound', 'clientInbound', 'clientService']) ports[k] = await freePort();
 
-    tokenFile = async (name: string) => {
-      const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', 'default', '--name', name, '--valid-for', '1h']);
-      expect(res.code, res.stderr).toBe(0);
-      const file = path.join(dir, `${name}.token`);
-      fs.writeFileSync(file, res.stdout.trim());
-      return file;
-    };
+    tokenFile = (name: string) => dataplaneTokenFile(cp, dir, 'default', name);
   });
 
   afterAll(async () => {

@@ -4,8 +4,8 @@ import tls from 'node:tls';
 import type http from 'node:http';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { freePort, httpGet, startDp, startEchoService, startHttpService, tcpEcho, writeFile, type RunningDp } from '../dp-harness.js';
+import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { dataplaneTokenFile, freePort, httpGet, startDp, startEchoService, startHttpService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 import { generateRootCa } from '../../src/pki/index.js';
 
 type Mode = 'STRICT' | 'PERMISSIVE';
@@ -34,11 +34,7 @@ describe('mesh mTLS and MeshTrafficPermission', () => {
   const ports: Record<string, number> = {};
   const dir = tempDir('mtls');
 
-  async function token(mesh: string, name: string): Promise<string> {
-    const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', mesh, '--name', name, '--valid-for', '1h']);
-    expect(res.code, res.stderr).toBe(0);
-    return writeFile(dir, `${mesh}-${name}.token`, res.stdout.trim());
-  }
+  const token = (mesh: string, name: string) => dataplaneTokenFile(cp, dir, mesh, name);
 
   async function put(path: string, body: object, expected = [200, 201]): Promise<void> {
     const res = await api(cp.apiUrl, 'PUT', path, body);
@@ -71,17 +67,11 @@ networking:
     - { port: ${ports.webInbound}, servicePort: ${web.port}, tags: { kuma.io/service: web, kuma.io/protocol: http } }
     - { port: ${ports.dbInbound}, servicePort: ${db.port}, tags: { kuma.io/service: db, kuma.io/protocol: tcp } }
 `);
-    const client = writeFile(dir, 'client.yaml', `type: Dataplane
-mesh: default
-name: client
-networking:
-  address: 127.0.0.1
-  inbound:
-    - { port: ${ports.clientInbound}, servicePort: ${ports.clientService}, tags: { kuma.io/service: client } }
-  outbound:
-    - { port: ${ports.webOutbound}, tags: { kuma.io/service: web } }
-    - { port: ${ports.dbOutbound}, tags: { kuma.io/service: db } }
-`);
+    const client = writeSidecar(dir, {
+      name: 'client',
+      inbound: { port: ports.clientInbound!, servicePort: ports.clientService!, service: 'client' },
+      outbound: [{ port: ports.webOutbound!, service: 'web' }, { port: ports.dbOutbound!, service: 'db' }],
+    });
     dps.push(startDp(cp, ['-d', backend, '--dataplane-token-file', await token('default', 'backend')]));
     dps.push(startDp(cp, ['-d', client, '--dataplane-token-file', await token('default', 'client')]));
     await waitFor(async () => (await webThroughMesh()).status === 200, { timeoutMs: 20_000, what: `plaintext traffic\n${dps.map((d) => d.logs()).join('\n')}` });

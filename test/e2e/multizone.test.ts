@@ -148,9 +148,11 @@ describe('multi-zone sync (global ↔ zone)', () => {
       const subs = (res.body as { subscriptions?: unknown[] }).subscriptions ?? [];
       return subs.length >= 2;
     }, { what: 'second subscription', timeoutMs: 30_000 });
-    // Give the zone a moment to apply the full set again, then compare.
-    await new Promise((r) => setTimeout(r, 1000));
-    expect((await list(zone, '/meshes/mz/meshtrafficpermissions')).map((i) => i.name).sort()).toEqual(zonePolicies);
+    // The zone applies global's full set again: same policies, no duplicates.
+    await waitFor(async () => {
+      const names = (await list(zone, '/meshes/mz/meshtrafficpermissions')).map((i) => i.name).sort();
+      return JSON.stringify(names) === JSON.stringify(zonePolicies);
+    }, { what: 'zone policies unchanged after the resync', timeoutMs: 30_000 });
     expect((await list(global, '/meshes/mz/dataplanes')).length).toBe(2);
     expect((await list(global, '/zones')).map((z) => z.name)).toEqual(['zone-1']);
   });

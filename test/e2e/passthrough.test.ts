@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, SKEIN_BIN, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, startDp, type RunningDp } from '../dp-harness.js';
+import { adminGet, adminStat, startDp, type RunningDp } from '../dp-harness.js';
 
 const NS = `skein-pt-${process.pid}`;
 const DP_UID = 5678;
@@ -138,10 +138,7 @@ async function appGet(host: string, port: number, urlPath: string): Promise<AppR
   }
 }
 
-async function stat(dp: RunningDp, name: string): Promise<number> {
-  const line = (await adminGet(dp, '/stats')).split('\n').find((l) => l.startsWith(`${name}: `));
-  return line ? Number(line.slice(name.length + 2)) : 0;
-}
+const stat = adminStat;
 
 describe.skipIf(!!unavailable)(`transparent proxy: outbound passthrough${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let cp: RunningCp;

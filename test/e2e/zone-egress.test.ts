@@ -6,8 +6,8 @@
 // external endpoint.
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, freePort, startDp, startEchoService, tcpEcho, writeFile, type RunningDp } from '../dp-harness.js';
+import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { adminStat, dataplaneTokenFile, freePort, startDp, startEchoService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 describe('zone egress to a MeshExternalService', () => {
   let cp: RunningCp;
@@ -17,11 +17,7 @@ describe('zone egress to a MeshExternalService', () => {
   const ports: Record<string, number> = {};
   const dir = tempDir('zoneegress');
 
-  async function token(mesh: string, name: string): Promise<string> {
-    const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', mesh, '--name', name, '--valid-for', '1h']);
-    expect(res.code, res.stderr).toBe(0);
-    return writeFile(dir, `${mesh}-${name}.token`, res.stdout.trim());
-  }
+  const token = (mesh: string, name: string) => dataplaneTokenFile(cp, dir, mesh, name);
 
   async function put(path: string, body: unknown): Promise<void> {
     const res = await api(cp.apiUrl, 'PUT', path, body);
@@ -31,11 +27,7 @@ describe('zone egress to a MeshExternalService', () => {
   const callExternal = () => tcpEcho(ports.httpbinOutbound!, 'ping').catch((err: Error) => err.message);
 
   /** A counter of the DP's admin /stats (0 when absent). */
-  async function stat(dp: RunningDp, name: string): Promise<number> {
-    const stats = await adminGet(dp, '/stats');
-    const line = stats.split('\n').find((l) => l.startsWith(`${name}:`));
-    return line ? Number(line.slice(name.length + 1).trim()) : 0;
-  }
+  const stat = adminStat;
 
   const sni = () => `sni.extsvc.default.httpbin.${ports.external}`;
   const chainPrefix = () => `self_zoneegress_dp_${ports.egress}_egress_httpbin`;
@@ -64,16 +56,11 @@ networking:
   listeners:
     - { type: ZoneEgress, port: ${ports.egress} }
 `);
-    const client = writeFile(dir, 'client.yaml', `type: Dataplane
-mesh: default
-name: client
-networking:
-  address: 127.0.0.1
-  inbound:
-    - { port: ${ports.clientInbound}, servicePort: ${ports.clientService}, tags: { kuma.io/service: client } }
-  outbound:
-    - { port: ${ports.httpbinOutbound}, tags: { kuma.io/service: httpbin } }
-`);
+    const client = writeSidecar(dir, {
+      name: 'client',
+      inbound: { port: ports.clientInbound!, servicePort: ports.clientService!, service: 'client' },
+      outbound: [{ port: ports.httpbinOutbound!, service: 'httpbin' }],
+    });
     egress = startDp(cp, ['-d', zoneEgress, '--dataplane-token-file', await token('default', 'egress')]);
     dps.push(egress);
     dps.push(startDp(cp, ['-d', client, '--dataplane-token-file', await token('default', 'client')]));

@@ -5,8 +5,8 @@
 // address), which passes the still-encrypted stream to the backend's inbound by SNI.
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, freePort, startDp, startEchoService, tcpEcho, writeFile, type RunningDp } from '../dp-harness.js';
+import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { adminStat, dataplaneTokenFile, freePort, startDp, startEchoService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 describe('zone ingress and cross-zone routing', () => {
   let cp: RunningCp;
@@ -16,20 +16,12 @@ describe('zone ingress and cross-zone routing', () => {
   const ports: Record<string, number> = {};
   const dir = tempDir('zoneproxy');
 
-  async function token(mesh: string, name: string): Promise<string> {
-    const res = await runSkein(['generate', 'dataplane-token', '--api-url', cp.apiUrl, '--mesh', mesh, '--name', name, '--valid-for', '1h']);
-    expect(res.code, res.stderr).toBe(0);
-    return writeFile(dir, `${mesh}-${name}.token`, res.stdout.trim());
-  }
+  const token = (mesh: string, name: string) => dataplaneTokenFile(cp, dir, mesh, name);
 
   const echoThroughMesh = () => tcpEcho(ports.backendOutbound!, 'ping').catch((err: Error) => err.message);
 
   /** A counter of the DP's admin /stats (0 when absent). */
-  async function stat(dp: RunningDp, name: string): Promise<number> {
-    const stats = await adminGet(dp, '/stats');
-    const line = stats.split('\n').find((l) => l.startsWith(`${name}:`));
-    return line ? Number(line.slice(name.length + 1).trim()) : 0;
-  }
+  const stat = adminStat;
 
   beforeAll(async () => {
     cp = await startCp({ store: 'memory' });
@@ -61,16 +53,11 @@ networking:
   listeners:
     - { type: ZoneIngress, port: ${ports.ingress} }
 `);
-    const client = writeFile(dir, 'client.yaml', `type: Dataplane
-mesh: default
-name: client
-networking:
-  address: 127.0.0.1
-  inbound:
-    - { port: ${ports.clientInbound}, servicePort: ${ports.clientService}, tags: { kuma.io/service: client } }
-  outbound:
-    - { port: ${ports.backendOutbound}, tags: { kuma.io/service: backend } }
-`);
+    const client = writeSidecar(dir, {
+      name: 'client',
+      inbound: { port: ports.clientInbound!, servicePort: ports.clientService!, service: 'client' },
+      outbound: [{ port: ports.backendOutbound!, service: 'backend' }],
+    });
     dps.push(startDp(cp, ['-d', backend, '--dataplane-token-file', await token('default', 'backend')]));
     ingress = startDp(cp, ['-d', zoneIngress, '--dataplane-token-file', await token('default', 'zone-2-ingress')]);
     dps.push(ingress);
