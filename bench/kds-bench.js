@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
-import { pass, rssKiB, startCp, tempDir } from './support.js';
+import { pass, putDataplanes, rssKiB, startCp, tempDir } from './support.js';
 
 const N = Number(process.env.BENCH_KDS_DATAPLANES ?? 10_000);
 const ZONES = 3;
@@ -51,22 +51,6 @@ function dataplane(i) {
   };
 }
 
-async function put(apiUrl, resource) {
-  const res = await fetch(`${apiUrl}/meshes/default/dataplanes/${resource.name}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(resource),
-  });
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${resource.name}: ${res.status} ${await res.text()}`);
-}
-
-async function putAll(apiUrl, resources) {
-  let next = 0;
-  const worker = async () => {
-    while (next < resources.length) await put(apiUrl, resources[next++]);
-  };
-  await Promise.all(Array.from({ length: PUT_CONCURRENCY }, worker));
-}
 
 /** `total` of the Dataplane list in mesh default, or NaN when the CP does not answer. */
 async function total(apiUrl) {
@@ -152,7 +136,7 @@ export async function run({ log }) {
     const w0 = Date.now();
     const writeEnd = zones.map(() => NaN);
     await Promise.all(zones.map(async (zone, k) => {
-      await putAll(zone.apiUrl, perZone[k]);
+      await putDataplanes(zone.apiUrl, perZone[k], PUT_CONCURRENCY);
       writeEnd[k] = Date.now() - w0;
     }));
     const lastWrite = Date.now();

@@ -103,3 +103,22 @@ export async function waitFor(check, { timeoutMs, what, intervalMs = 100 }) {
 export function pass(ok) {
   return ok ? 'PASS' : 'FAIL';
 }
+
+/** PUT one Dataplane of mesh `default` over the REST API. */
+export async function putDataplane(apiUrl, resource) {
+  const res = await fetch(`${apiUrl}/meshes/default/dataplanes/${resource.name}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(resource),
+  });
+  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${resource.name}: ${res.status} ${await res.text()}`);
+}
+
+/** PUT many Dataplanes with `concurrency` requests in flight. */
+export async function putDataplanes(apiUrl, resources, concurrency) {
+  let next = 0;
+  const worker = async () => {
+    while (next < resources.length) await putDataplane(apiUrl, resources[next++]);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}

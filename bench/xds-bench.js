@@ -10,7 +10,7 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, pass, percentile, root, rssKiB, startCp, waitFor } from './support.js';
+import { cpuSeconds, pass, percentile, putDataplane, putDataplanes, root, rssKiB, startCp, waitFor } from './support.js';
 
 const SIZES = (process.env.BENCH_XDS_SIZES ?? '2000,10000').split(',').map(Number);
 /** `rest`: PUT every Dataplane before the proxies connect; `stream`: each proxy brings its own in node metadata. */
@@ -50,22 +50,6 @@ function commonDataplane(k) {
   return dataplane(`common-${k}`, `10.255.0.${k}`, COMMON, []);
 }
 
-async function put(apiUrl, resource) {
-  const res = await fetch(`${apiUrl}/meshes/default/dataplanes/${resource.name}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(resource),
-  });
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${resource.name}: ${res.status} ${await res.text()}`);
-}
-
-async function putAll(apiUrl, resources) {
-  let next = 0;
-  const worker = async () => {
-    while (next < resources.length) await put(apiUrl, resources[next++]);
-  };
-  await Promise.all(Array.from({ length: PUT_CONCURRENCY }, worker));
-}
 
 /** The simulator process, with request/response over IPC. */
 function startSim() {
@@ -127,12 +111,12 @@ async function runSize(n, log) {
     await settle(pid);
     const rssEmpty = rssKiB(pid);
     const dataplanes = Array.from({ length: n }, (_, i) => proxyDataplane(i));
-    await put(cp.apiUrl, commonDataplane(1));
+    await putDataplane(cp.apiUrl, commonDataplane(1));
 
     let registerMs = NaN;
     if (REGISTER === 'rest') {
       const started = Date.now();
-      await putAll(cp.apiUrl, dataplanes);
+      await putDataplanes(cp.apiUrl, dataplanes, PUT_CONCURRENCY);
       registerMs = Date.now() - started;
       await settle(pid);
     }
@@ -194,7 +178,7 @@ async function runSize(n, log) {
       const t0 = Date.now();
       const cpu0 = cpuSeconds(pid);
       const simCpu0 = cpuSeconds(sim.proc.pid);
-      await put(cp.apiUrl, commonDataplane(r + 2));
+      await putDataplane(cp.apiUrl, commonDataplane(r + 2));
       let st;
       try {
         await waitFor(async () => {

@@ -146,15 +146,21 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
     call.emit('error', Object.assign(new Error(err.message), { code: grpc.status.UNAUTHENTICATED, details: err.message }));
   };
 
-  const globalToZone = async (call: grpc.ServerDuplexStream<SyncMessage, SyncMessage>): Promise<void> => {
-    let id: ZoneIdentity;
+  /** Authenticates the zone and registers it; undefined (stream rejected) when it may not sync. */
+  const admit = async (call: grpc.ServerDuplexStream<SyncMessage, SyncMessage>): Promise<ZoneIdentity | undefined> => {
     try {
-      id = await authenticateZone(call.metadata, opts.authenticator);
+      const id = await authenticateZone(call.metadata, opts.authenticator);
       await createZoneIfAbsent(id.zone);
+      return id;
     } catch (err) {
       reject(call, err as Error);
-      return;
+      return undefined;
     }
+  };
+
+  const globalToZone = async (call: grpc.ServerDuplexStream<SyncMessage, SyncMessage>): Promise<void> => {
+    const id = await admit(call);
+    if (!id) return;
     const zone = id.zone;
     const subId = crypto.randomUUID();
     const log = logger.child({ zone, stream: 'global-to-zone' });
@@ -223,14 +229,8 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
   };
 
   const zoneToGlobal = async (call: grpc.ServerDuplexStream<SyncMessage, SyncMessage>): Promise<void> => {
-    let id: ZoneIdentity;
-    try {
-      id = await authenticateZone(call.metadata, opts.authenticator);
-      await createZoneIfAbsent(id.zone);
-    } catch (err) {
-      reject(call, err as Error);
-      return;
-    }
+    const id = await admit(call);
+    if (!id) return;
     const zone = id.zone;
     const log = logger.child({ zone, stream: 'zone-to-global' });
     const receiver = new SyncReceiver({
