@@ -1,6 +1,6 @@
 // Resource kinds as the CLI names them (`mesh`, `meshes`, `dataplane`, ...), from the shared registry.
 import '../api/index.js'; // registers every resource kind
-import '../policies/index.js'; // and every policy kind
+import '../policies/kinds.js'; // and every policy kind
 import { allDescriptors, descriptorByCliArg, descriptorByName, type ResourceDescriptor } from '../api/descriptor.js';
 
 /** The kind a `get`/`inspect` argument names. */
