@@ -43,6 +43,7 @@ export function toWire(res: Resource): Record<string, unknown> {
     out['spec'] = res.spec;
     if (d.hasStatus) out['status'] = res.status ?? {};
   }
+  if (d.wireExtras) Object.assign(out, d.wireExtras(res));
   return out;
 }
 

@@ -40,6 +40,8 @@ export interface ResourceDescriptor {
   applyDefaults?(spec: Record<string, unknown>): Record<string, unknown>;
   /** Semantic rules beyond the schema. Field paths are relative to the resource (e.g. `networking.address`). */
   validate?(resource: Resource): Violation[];
+  /** Computed read-only fields the REST API adds beside the spec (e.g. destinations' `snis`). */
+  wireExtras?(resource: Resource): Record<string, unknown>;
 }
 
 const byName = new Map<string, ResourceDescriptor>();

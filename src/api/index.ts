@@ -6,6 +6,8 @@ import { globalSecretDescriptor } from './kinds/global-secret.js';
 import { meshInsightDescriptor } from './kinds/mesh-insight.js';
 import { meshDescriptor } from './kinds/mesh.js';
 import { meshExternalServiceDescriptor } from './kinds/mesh-external-service.js';
+import { meshMultiZoneServiceDescriptor } from './kinds/mesh-multizone-service.js';
+import { meshServiceDescriptor } from './kinds/mesh-service.js';
 import { secretDescriptor } from './kinds/secret.js';
 import { zoneEgressInsightDescriptor } from './kinds/zone-egress-insight.js';
 import { zoneEgressDescriptor } from './kinds/zone-egress.js';
@@ -28,6 +30,8 @@ for (const d of [
   zoneEgressInsightDescriptor,
   meshInsightDescriptor,
   meshExternalServiceDescriptor,
+  meshServiceDescriptor,
+  meshMultiZoneServiceDescriptor,
 ]) {
   registerDescriptor(d);
 }
@@ -42,7 +46,10 @@ export { effectiveListeners, isZoneProxy, zoneProxyRole, listenerTypesOfRole, ty
 export { mtlsEnabled, passthroughEnabled, type MeshSpec, type CaBackend } from './kinds/mesh.js';
 export { zoneEnabled, type ZoneSpec } from './kinds/zone.js';
 export type { DataplaneSpec, Inbound, Outbound, Listener, Networking } from './kinds/dataplane-spec.js';
-export { externalServiceSni, type MeshExternalServiceSpec } from './kinds/mesh-external-service.js';
+export { type MeshExternalServiceSpec } from './kinds/mesh-external-service.js';
+export { portSection, type MeshServiceSpec, type MeshServicePort, type MeshServiceStatus } from './kinds/mesh-service.js';
+export { multiZonePortSection, type MeshMultiZoneServiceSpec } from './kinds/mesh-multizone-service.js';
+export { destinationSni, formatSni, parseSni, sniParts, sniProblem, type SniParts } from './sni.js';
 export type { SecretSpec } from './kinds/secret.js';
 export type { ZoneIngressSpec } from './kinds/zone-ingress.js';
 export type { ZoneEgressSpec } from './kinds/zone-egress.js';

@@ -21,6 +21,7 @@ import { startXdsServer } from '../xds/server/ads-server.js';
 import type { Logger } from '../observability/logger.js';
 import { CpMetrics } from '../observability/metrics.js';
 import { startDiagnostics } from './diagnostics.js';
+import { MeshServiceGenerator } from '../core/mesh-service-generator.js';
 import { startDpServer } from './dp-server.js';
 import { startKdsClient, startKdsServer, type ZoneAuthenticator } from '../multizone/index.js';
 import { authorizeZoneEntity, verifyZoneToken } from '../auth/zone-tokens.js';
@@ -106,6 +107,12 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId, caManager, zone: config.multizone.zone.name });
     sync.start();
     closers.push(() => sync.stop());
+    // Zones (and standalone CPs) generate MeshServices from their own Dataplanes; global gets them by sync.
+    if (config.mode !== 'global') {
+      const generator = new MeshServiceGenerator(manager, logger.child({ component: 'meshservice-generator' }), config.multizone.zone.name ?? '');
+      await generator.start();
+      closers.push(() => generator.stop());
+    }
     const xds = await startXdsServer({ port: 0, host: '127.0.0.1', cache: sync.cache, hooks: sync.hooks, logger: logger.child({ component: 'xds-server' }) });
     closers.push(() => xds.close());
     let dpPort = 0;

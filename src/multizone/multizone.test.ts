@@ -233,7 +233,7 @@ describe('KDS zone-to-zone forwarding', () => {
     res('Dataplane', 'm', hashedName('m', 'backend', { 'kuma.io/zone': zone }), { 'kuma.io/origin': 'zone', 'kuma.io/zone': zone, 'kuma.io/display-name': 'backend' }, { networking: { address: '10.0.0.2' } });
 
   it('global forwards other zones\' Dataplanes/ZoneIngresses, never echoing a zone its own', () => {
-    expect(zoneToZoneTypes()).toEqual(['Dataplane', 'ZoneIngress']);
+    expect(zoneToZoneTypes()).toEqual(['Dataplane', 'ZoneIngress', 'MeshService']);
     const dp = { ...remoteDp('zone-2'), status: { x: 1 } };
     const toPub = () => undefined;
     const w = globalOutbound(dp, toPub, 'zone-1');

@@ -10,13 +10,13 @@ export const NAMESPACE_LABEL = 'k8s.kuma.io/namespace';
 const SKIP_HASH = new Set(['Mesh', 'Config', 'Secret', 'GlobalSecret']);
 
 /** Legacy zone → global kinds (ZoneIngress/ZoneEgress and their insights are 2.x zone-provided). */
-const ZONE_TO_GLOBAL_KINDS = ['Dataplane', 'DataplaneInsight', 'ZoneIngress', 'ZoneIngressInsight', 'ZoneEgress', 'ZoneEgressInsight'];
+const ZONE_TO_GLOBAL_KINDS = ['Dataplane', 'DataplaneInsight', 'ZoneIngress', 'ZoneIngressInsight', 'ZoneEgress', 'ZoneEgressInsight', 'MeshService'];
 
 /**
  * Zone-originated kinds global forwards on to the OTHER zones (Kuma's remote zone proxies and service
  * endpoints): a zone needs them to route cross-zone traffic through the remote zones' ingresses.
  */
-const FORWARDED_KINDS = ['Dataplane', 'ZoneIngress'];
+const FORWARDED_KINDS = ['Dataplane', 'ZoneIngress', 'MeshService'];
 
 /** GlobalSecrets that never leave global (Kuma's GlobalProvidedFilter). */
 const GLOBAL_ONLY_SECRETS = ['envoy-admin-ca', 'admin-user-token', 'inter-cp-ca', 'user-token-revocations'];

@@ -2,4 +2,4 @@
 import './kinds.js';
 
 export { allowAllPolicy } from './meshtrafficpermission/api.js';
-export { egressPermissions, inboundPermissions, type InboundPermissions } from './meshtrafficpermission/plugin.js';
+export { egressPermissions, externalServiceAllowed, inboundPermissions, type InboundPermissions } from './meshtrafficpermission/plugin.js';

@@ -4,7 +4,7 @@ import type { Resource, Violation } from '../api/resource.js';
 import { Violations } from '../api/resource.js';
 import { object, oneOfValues, string, stringMap, type Schema } from '../api/schema.js';
 
-export type TargetRefKind = 'Mesh' | 'MeshSubset' | 'MeshService' | 'MeshServiceSubset' | 'Dataplane';
+export type TargetRefKind = 'Mesh' | 'MeshSubset' | 'MeshService' | 'MeshServiceSubset' | 'Dataplane' | 'MeshExternalService' | 'MeshMultiZoneService';
 
 export interface TargetRef {
   kind?: TargetRefKind;
@@ -18,7 +18,7 @@ export interface TargetRef {
 }
 
 export const targetRefSchema: Schema = object({
-  kind: oneOfValues(['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane']),
+  kind: oneOfValues(['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane', 'MeshExternalService', 'MeshMultiZoneService']),
   name: string,
   namespace: string,
   labels: stringMap,
@@ -57,6 +57,11 @@ export function validateTargetRef(ref: TargetRef | undefined, path: string, allo
       forbid('name');
       forbid('labels');
       forbid('sectionName');
+      break;
+    case 'MeshExternalService':
+    case 'MeshMultiZoneService':
+      if (!ref.name && !ref.labels) v.add(`${path}.name`, 'must be set with kind ' + ref.kind);
+      forbid('tags');
       break;
     case 'MeshService':
     case 'MeshServiceSubset':

@@ -7,7 +7,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import YAML from 'yaml';
 import type { Resource } from '../api/resource.js';
-import { fromWire } from '../api/index.js';
+import { fromWire, type MeshExternalServiceSpec } from '../api/index.js';
 import type { ResourceManager } from '../core/resource-manager.js';
 import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-tokens.js';
 import { configDump } from './config-dump.js';
@@ -43,6 +43,9 @@ interface ConnectedProxy {
   mesh: string;
   name: string;
 }
+
+/** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */
+const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService']);
 
 /** At least this often a context rebuild re-reads every Dataplane (see meshContext). */
 const FULL_RELIST_MS = 60_000;
@@ -92,7 +95,7 @@ export class DataplaneSync {
       // secrets (a provided CA).
       if (ev.type === 'Mesh') this.markDirty(ev.name);
       else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
-      else if (ev.type === 'Secret' || ev.type === 'MeshExternalService' || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
     });
   }
 
@@ -212,6 +215,18 @@ export class DataplaneSync {
     }
     const permissions = await manager.list('MeshTrafficPermission', { mesh });
     const externalServices = await manager.list('MeshExternalService', { mesh });
+    const meshServices = await manager.list('MeshService', { mesh });
+    const multiZoneServices = await manager.list('MeshMultiZoneService', { mesh });
+    // Secrets a MeshExternalService's TLS settings name (CA, client certificate).
+    const secretNames = new Set(externalServices.flatMap((r) => {
+      const ver = (r.spec as MeshExternalServiceSpec).tls?.verification;
+      return [ver?.caCert?.secret, ver?.clientCert?.secret, ver?.clientKey?.secret].filter((n): n is string => Boolean(n));
+    }));
+    const secrets = new Map<string, string>();
+    for (const name of secretNames) {
+      const secret = await manager.get('Secret', mesh, name);
+      if (secret) secrets.set(name, Buffer.from(String(secret.spec['data'] ?? ''), 'base64').toString('utf8'));
+    }
     let dataplanes: Map<string, Resource>;
     let listedAt = cached?.listedAt ?? 0;
     const full = !cached || Date.now() - listedAt > FULL_RELIST_MS;
@@ -223,7 +238,13 @@ export class DataplaneSync {
       const fresh = await Promise.all([...changed].map((name) => manager.get('Dataplane', mesh, name)));
       [...changed].forEach((name, i) => (fresh[i] ? dataplanes.set(name, fresh[i]) : dataplanes.delete(name)));
     }
-    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, { zone: this.opts.zone ?? '', externalServices });
+    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, {
+      zone: this.opts.zone ?? '',
+      externalServices,
+      meshServices,
+      multiZoneServices,
+      secretText: (name) => secrets.get(name),
+    });
     this.contexts.set(mesh, { ctx, listedAt });
     // After a full read, what changed is not known: anything may have.
     if (full) return { ctx };

@@ -38,7 +38,7 @@ export function validateMeshTrafficPermission(res: Resource): Violation[] {
   const spec = res.spec as MeshTrafficPermissionSpec;
   const v = new Violations();
   if (spec.targetRef) {
-    v.addAll('', validateTargetRef(spec.targetRef, 'spec.targetRef', ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane']));
+    v.addAll('', validateTargetRef(spec.targetRef, 'spec.targetRef', ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane', 'MeshExternalService']));
   }
   const from = spec.from ?? [];
   const rules = spec.rules ?? [];

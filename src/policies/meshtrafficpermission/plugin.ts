@@ -94,3 +94,67 @@ function identityPrincipal(match: IdentityMatch): Principal {
   const { type, value = '' } = match.spiffeID ?? {};
   return principalName(type === 'Prefix' ? { prefix: value } : { exact: value });
 }
+
+/**
+ * Whether a sidecar may reach a MeshExternalService directly (no zone egress in the path) under the
+ * mesh's `routing.defaultForbidMeshExternalServiceAccess`: when it is on, only if a permission
+ * allows the sidecar. Counted: `rules[]` of policies targeting the Mesh or this MeshExternalService
+ * (a match on the service's SNI and/or the sidecar's SPIFFE IDs; deny wins), and `from[]` of policies
+ * targeting this MeshExternalService by name (most specific entry decides). A mesh-wide allow-all
+ * `from[]` does not open external services. The control plane enforces it by not generating the
+ * outbound, so a forbidden sidecar has no route to the service at all.
+ */
+export function externalServiceAllowed(mesh: Resource, policies: Resource[], client: Resource, name: string, sni: string): boolean {
+  const routing = mesh.spec['routing'] as { defaultForbidMeshExternalServiceAccess?: boolean } | undefined;
+  if (routing?.defaultForbidMeshExternalServiceAccess !== true) return true;
+  const targetsThis = (p: Resource) => spec(p).targetRef?.kind === 'MeshExternalService' && spec(p).targetRef?.name === name;
+  const relevant = policies.filter((p) => targetsThis(p) || (spec(p).targetRef?.kind ?? 'Mesh') === 'Mesh').sort((a, b) => (a.name < b.name ? -1 : 1));
+  const ids = clientIdentities(mesh.name, client);
+  const holds = (m: IdentityMatch) => {
+    if (m.sni && m.sni.value !== sni) return false;
+    if (!m.spiffeID) return true;
+    const value = m.spiffeID.value ?? '';
+    return ids.uris.some((u) => (m.spiffeID!.type === 'Prefix' ? u.startsWith(value) : u === value));
+  };
+  let allowed = false;
+  for (const p of relevant) {
+    for (const rule of spec(p).rules ?? []) {
+      const conf = rule.default ?? {};
+      if ((conf.deny ?? []).some(holds)) return false;
+      if ([...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])].some(holds)) allowed = true;
+    }
+  }
+  const entries = relevant
+    .filter(targetsThis)
+    .flatMap((p) => (spec(p).from ?? []).map((f) => ({ ref: f.targetRef ?? { kind: 'Mesh' as const }, action: f.default?.action })))
+    .filter((e) => fromMatchesClient(e.ref, ids))
+    .sort((a, b) => specificity(a.ref) - specificity(b.ref));
+  const decisive = entries[entries.length - 1];
+  if (decisive) allowed = decisive.action !== 'Deny';
+  return allowed;
+}
+
+function clientIdentities(mesh: string, dp: Resource): { uris: string[]; tagSets: Record<string, string>[] } {
+  const inbounds = ((dp.spec['networking'] as { inbound?: { tags?: Record<string, string> }[] } | undefined)?.inbound ?? []).map((i) => i.tags ?? {});
+  const uris = new Set<string>();
+  for (const tags of inbounds) if (tags['kuma.io/service']) uris.add(`spiffe://${mesh}/${tags['kuma.io/service']}`);
+  const workload = dp.labels['kuma.io/workload'];
+  if (workload) uris.add(`spiffe://${mesh}/workload/${workload}`);
+  return { uris: [...uris], tagSets: inbounds };
+}
+
+function fromMatchesClient(ref: TargetRef, ids: { tagSets: Record<string, string>[] }): boolean {
+  const has = (want: Record<string, string> | undefined) => ids.tagSets.some((t) => Object.entries(want ?? {}).every(([k, v]) => t[k] === v));
+  switch (ref.kind) {
+    case 'Mesh':
+      return true;
+    case 'MeshSubset':
+      return has(ref.tags);
+    case 'MeshService':
+      return has({ 'kuma.io/service': ref.name ?? '' });
+    case 'MeshServiceSubset':
+      return has({ ...ref.tags, 'kuma.io/service': ref.name ?? '' });
+    default:
+      return false;
+  }
+}

@@ -6,6 +6,9 @@ import net from 'node:net';
 import type { Resource } from '../../api/resource.js';
 import type { CachedResource } from '../cache/snapshot.js';
 import { effectiveListeners, isZoneProxy, zoneProxyRole } from '../../api/zone-proxy.js';
+import { destinationSni } from '../../api/sni.js';
+import type { DataSource, MeshExternalServiceSpec } from '../../api/kinds/mesh-external-service.js';
+import { buildDestinations, meshServicesMode, type DestinationPort, type MeshServicesMode } from './mesh-services.js';
 
 export interface ServiceEndpoint {
   address: string;
@@ -35,6 +38,8 @@ export interface ServiceInfo {
   inbounds: ServiceEndpoint[];
   /** Hash of the endpoint sets and protocol; changes when a consumer's config must change. */
   hash: string;
+  /** MeshService / MeshMultiZoneService ports (keyed by cluster name): fixed SNI and accepted SANs. */
+  destination?: DestinationPort;
 }
 
 export interface MeshContext {
@@ -62,10 +67,17 @@ export interface MeshContext {
   externalServices: Map<string, ExternalServiceInfo>;
   /** Where this zone's sidecars reach the mesh's zone egresses (role egress|all). */
   egresses: ServiceEndpoint[];
+  /** `meshServices.mode`: which destinations sidecars get (see sidecar.ts). */
+  meshServicesMode: MeshServicesMode;
+  /** MeshServices and MeshMultiZoneServices by resource name, for backendRefs. */
+  meshServices: Map<string, Resource>;
+  multiZoneServices: Map<string, Resource>;
 }
 
 export interface ExternalServiceInfo {
   name: string;
+  /** What sidecars send to the egress: `sni.extsvc.<mesh>[.<zone>].<name>.<port>`. */
+  sni: string;
   /** `match.port`: the port in the SNI. */
   port: number;
   protocol: string;
@@ -73,8 +85,21 @@ export interface ExternalServiceInfo {
   tls: boolean;
   /** SNI toward the endpoints with `tls.enabled`: `tls.verification.serverName`, else a hostname endpoint's address. */
   tlsServerName?: string;
+  /** TLS origination details (with `tls.enabled`). */
+  tlsOptions?: ExternalTlsOptions;
   /** Hash of everything above plus the egress endpoints: changes when a consumer's config must. */
   hash: string;
+}
+
+export interface ExternalTlsOptions {
+  minVersion?: string;
+  maxVersion?: string;
+  /** PEM CA to verify the server with (from `verification.caCert`); none = no verification (as Envoy). */
+  caPem?: string;
+  /** SANs the server certificate must have (mode Secured/SkipCA): subjectAltNames, else serverName. */
+  sans?: { type: 'Exact' | 'Prefix'; value: string }[];
+  clientCertPem?: string;
+  clientKeyPem?: string;
 }
 
 /** Key of an external service in ContextChanges.services / a sidecar's externalServices. */
@@ -141,6 +166,11 @@ export interface MeshContextOptions {
   zone?: string;
   /** The mesh's MeshExternalService resources. */
   externalServices?: Resource[];
+  /** The mesh's MeshService and MeshMultiZoneService resources. */
+  meshServices?: Resource[];
+  multiZoneServices?: Resource[];
+  /** Resolves a MeshExternalService DataSource `secret` (the mesh's Secret of that name) to its text. */
+  secretText?: (name: string) => string | undefined;
 }
 
 /** The zone of a Dataplane: its `kuma.io/zone` label ('' = the local zone). */
@@ -252,6 +282,19 @@ export function buildMeshContext(
       hash: hashOf([protocol, all, endpoints, localityAware, localZone, mtls]),
     });
   }
+  const meshServices = options.meshServices ?? [];
+  const multiZoneServices = options.multiZoneServices ?? [];
+  for (const d of buildDestinations({ mesh: mesh.name, localZone, mtls, dataplanes: [...byName.values()], meshServices, multiZoneServices, ingresses })) {
+    infos.set(d.key, {
+      name: d.key,
+      protocol: d.protocol,
+      endpoints: d.endpoints,
+      inbounds: d.inbounds,
+      lowestPort: d.port,
+      hash: hashOf([d, localityAware, localZone]),
+      destination: d,
+    });
+  }
   const reuse = (from: Map<string, CachedResource> | undefined): Map<string, CachedResource> => {
     const into = new Map<string, CachedResource>();
     for (const [service, cla] of from ?? []) {
@@ -266,19 +309,23 @@ export function buildMeshContext(
   const egresses = localZoneEgresses(byName.values(), localZone);
   const externalServices = new Map<string, ExternalServiceInfo>();
   for (const res of options.externalServices ?? []) {
-    const spec = res.spec as { match?: { port?: number; protocol?: string }; endpoints?: { address?: string; port?: number }[]; tls?: { enabled?: boolean; verification?: { serverName?: string } } };
+    const spec = res.spec as MeshExternalServiceSpec;
     const port = spec.match?.port ?? 0;
-    if (!port) continue;
+    const sni = port ? destinationSni(res, port) : undefined;
+    if (!sni) continue;
     const endpoints = (spec.endpoints ?? []).filter((e) => e.address && e.port).map((e) => ({ address: e.address!, port: e.port! }));
     const hostname = endpoints.find((e) => net.isIP(e.address) === 0)?.address;
     const tlsServerName = spec.tls?.verification?.serverName || hostname;
+    const tls = spec.tls?.enabled === true;
     const info = {
       name: res.name,
+      sni,
       port,
       protocol: spec.match?.protocol ?? 'tcp',
       endpoints,
-      tls: spec.tls?.enabled === true,
+      tls,
       ...(tlsServerName ? { tlsServerName } : {}),
+      ...(tls ? { tlsOptions: externalTlsOptions(spec, tlsServerName, options.secretText) } : {}),
     };
     externalServices.set(res.name, { ...info, hash: hashOf([info, egresses]) });
   }
@@ -296,7 +343,48 @@ export function buildMeshContext(
     sharedResources: new Map(),
     externalServices,
     egresses,
+    meshServicesMode: meshServicesMode(mesh),
+    meshServices: new Map(meshServices.map((r) => [r.name, r])),
+    multiZoneServices: new Map(multiZoneServices.map((r) => [r.name, r])),
   };
+}
+
+const TLS_VERSION: Record<string, string> = { TLS10: 'TLSv1_0', TLS11: 'TLSv1_1', TLS12: 'TLSv1_2', TLS13: 'TLSv1_3' };
+
+/**
+ * A MeshExternalService's TLS origination (Kuma semantics): verification mode Secured (default)
+ * checks the CA and the SANs (subjectAltNames, else serverName), SkipSAN only the CA, SkipCA only the
+ * SANs, SkipAll nothing. Without a caCert there is no CA to check against, so only SANs can be.
+ */
+function externalTlsOptions(spec: MeshExternalServiceSpec, serverName: string | undefined, secretText?: (name: string) => string | undefined): ExternalTlsOptions {
+  const tls = spec.tls ?? {};
+  const ver = tls.verification ?? {};
+  const mode = ver.mode ?? 'Secured';
+  const text = (ds: DataSource | undefined): string | undefined => {
+    if (!ds) return undefined;
+    if (ds.inlineString !== undefined) return ds.inlineString;
+    if (ds.inline !== undefined) return Buffer.from(ds.inline, 'base64').toString('utf8');
+    return ds.secret ? secretText?.(ds.secret) : undefined;
+  };
+  const out: ExternalTlsOptions = {};
+  const min = TLS_VERSION[tls.version?.min ?? ''];
+  const max = TLS_VERSION[tls.version?.max ?? ''];
+  if (min) out.minVersion = min;
+  if (max) out.maxVersion = max;
+  const caPem = text(ver.caCert);
+  if (caPem && (mode === 'Secured' || mode === 'SkipSAN')) out.caPem = caPem;
+  if (mode === 'Secured' || mode === 'SkipCA') {
+    const sans = (ver.subjectAltNames ?? []).filter((s) => s.value).map((s) => ({ type: s.type ?? 'Exact', value: s.value! }));
+    if (sans.length) out.sans = sans;
+    else if (serverName) out.sans = [{ type: 'Exact', value: serverName }];
+  }
+  const cert = text(ver.clientCert);
+  const key = text(ver.clientKey);
+  if (cert && key) {
+    out.clientCertPem = cert;
+    out.clientKeyPem = key;
+  }
+  return out;
 }
 
 /** Services whose info differs between two contexts of a mesh, including added and removed ones. */

@@ -61,6 +61,33 @@ export function upstreamTls(options: { sni?: string }): TypedExtensionConfig {
   });
 }
 
+/** TLS origination toward a server outside the mesh (a MeshExternalService endpoint). */
+export function externalServiceTls(options: {
+  sni?: string;
+  minVersion?: string;
+  maxVersion?: string;
+  caPem?: string;
+  sans?: { type: 'Exact' | 'Prefix'; value: string }[];
+  clientCertPem?: string;
+  clientKeyPem?: string;
+}): TypedExtensionConfig {
+  const common: Record<string, unknown> = {
+    tls_params: { tls_minimum_protocol_version: options.minVersion ?? 'TLSv1_2', ...(options.maxVersion ? { tls_maximum_protocol_version: options.maxVersion } : {}) },
+  };
+  if (options.clientCertPem && options.clientKeyPem) {
+    common['tls_certificates'] = [{ certificate_chain: { inline_string: options.clientCertPem }, private_key: { inline_string: options.clientKeyPem } }];
+  }
+  if (options.caPem || options.sans?.length) {
+    common['validation_context'] = {
+      ...(options.caPem ? { trusted_ca: { inline_string: options.caPem } } : {}),
+      ...(options.sans?.length
+        ? { match_typed_subject_alt_names: options.sans.map((s) => ({ san_type: 'DNS', matcher: s.type === 'Prefix' ? { prefix: s.value } : { exact: s.value } })) }
+        : {}),
+    };
+  }
+  return typedExtension(TLS_SOCKET, UPSTREAM_TLS_TYPE_URL, { common_tls_context: common, ...(options.sni ? { sni: options.sni } : {}) });
+}
+
 export function certificateSecret(name: string, certPem: string, keyPem: string): NamedResource {
   return {
     name,

@@ -9,9 +9,10 @@
 // clusters originate mTLS, verify the server's SPIFFE ID and send the service's SNI.
 import type { Resource } from '../../api/resource.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
-import { externalServiceKey, hashOf, networkingOf, type ExternalServiceInfo, type Inbound, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
-import { inboundPermissions, type InboundPermissions } from '../../policies/index.js';
-import { externalServiceSni } from '../../api/kinds/mesh-external-service.js';
+import { externalServiceKey, hashOf, networkingOf, type ExternalServiceInfo, type Inbound, type MeshContext, type ServiceEndpoint, type ServiceInfo } from '../context/mesh-context.js';
+import { externalServiceAllowed, inboundPermissions, type InboundPermissions } from '../../policies/index.js';
+import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
+import { destinationClusterName } from '../context/mesh-services.js';
 import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
 import {
   certificateSecret,
@@ -29,6 +30,7 @@ import {
   route,
   routeConfiguration,
   staticCluster,
+  externalServiceTls,
   tcpProxyFilter,
   tlsInspector,
   upstreamMtls,
@@ -101,6 +103,63 @@ function externalOutbound(ctx: MeshContext, service: string): ExternalServiceInf
   return ctx.services.has(service) ? undefined : ctx.externalServices?.get(service);
 }
 
+/** What one outbound (explicit, or implicit with a transparent proxy) leads to. */
+export type OutboundTarget =
+  | { type: 'service'; key: string; info?: ServiceInfo }
+  | { type: 'destination'; key: string; info: ServiceInfo }
+  | { type: 'external'; key: string; external: ExternalServiceInfo };
+
+function byNameOrLabels(resources: Map<string, Resource>, ref: { name?: string; labels?: Record<string, string> }): Resource | undefined {
+  if (ref.name) return resources.get(ref.name);
+  const want = Object.entries(ref.labels ?? {});
+  if (want.length === 0) return undefined;
+  return [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).find((r) => want.every(([k, v]) => r.labels[k] === v));
+}
+
+/**
+ * Where an outbound of `networking.outbound[]` goes. `backendRef` names a MeshService /
+ * MeshMultiZoneService port or a MeshExternalService; `tags['kuma.io/service']` is legacy routing,
+ * which `meshServices.mode: Exclusive` turns off. Undefined: nothing to route to (no listener).
+ */
+export function resolveOutbound(ctx: MeshContext, outbound: OutboundSpec): OutboundTarget | undefined {
+  const ref = outbound.backendRef;
+  if (ref) {
+    if (ref.kind === 'MeshExternalService') {
+      const info = ref.name ? ctx.externalServices.get(ref.name) : undefined;
+      return info ? { type: 'external', key: externalServiceKey(info.name), external: info } : undefined;
+    }
+    const kind = ref.kind === 'MeshMultiZoneService' ? 'mzsvc' : 'msvc';
+    const res = byNameOrLabels(kind === 'mzsvc' ? ctx.multiZoneServices : ctx.meshServices, ref);
+    if (!res || !ref.port) return undefined;
+    const key = destinationClusterName(res, kind, ref.port);
+    const info = ctx.services.get(key);
+    return info ? { type: 'destination', key, info } : undefined;
+  }
+  const service = outbound.tags?.['kuma.io/service'];
+  if (!service || ctx.meshServicesMode === 'Exclusive') return undefined;
+  const external = externalOutbound(ctx, service);
+  if (external) return { type: 'external', key: externalServiceKey(external.name), external };
+  return { type: 'service', key: service, info: ctx.services.get(service) };
+}
+
+/**
+ * With a transparent proxy and MeshServices on, the destinations a sidecar reaches without listing
+ * them: every MeshService / MeshMultiZoneService port (`Everywhere`, `Exclusive`), or those of
+ * `transparentProxying.reachableBackends.refs` (`ReachableBackends`). Each gets a listener on the
+ * resource's VIP that only the transparent proxy's redirect feeds.
+ */
+export function implicitDestinations(dp: Resource, ctx: MeshContext): ServiceInfo[] {
+  if (ctx.meshServicesMode === 'Disabled' || redirectPortOutbound(dp) === undefined) return [];
+  const all = [...ctx.services.values()].filter((i) => i.destination);
+  if (ctx.meshServicesMode !== 'ReachableBackends') return all;
+  const refs = (dp.spec as DataplaneSpec).networking?.transparentProxying?.reachableBackends?.refs ?? [];
+  return all.filter((i) => {
+    const d = i.destination!;
+    const res = d.kind === 'MeshService' ? ctx.meshServices.get(d.resource) : ctx.multiZoneServices.get(d.resource);
+    return refs.some((r) => r.kind === d.kind && (r.port === undefined || r.port === d.port) && (r.name ? r.name === d.resource : Object.entries(r.labels ?? {}).every(([k, v]) => res?.labels[k] === v)));
+  });
+}
+
 export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
   const { resources, endpointServices } = generateSidecarConfig(dp, ctx, identity);
   return [...resources, ...endpointServices.map((service) => loadAssignment(ctx, service))];
@@ -114,14 +173,16 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
  * the fields its listener and cluster use (protocol, SNI port).
  */
 export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
-  const outbound = (networkingOf(dp).outbound ?? []).map((o) => {
-    const service = o.tags?.['kuma.io/service'] ?? '';
-    const info = ctx.services.get(service);
-    if (info) return [info.protocol, info.lowestPort];
-    const external = externalOutbound(ctx, service);
-    return external ? ['extsvc', external.hash] : null;
-  });
-  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound]);
+  const outbound = (networkingOf(dp).outbound ?? []).map((o) => targetKey(ctx, dp, resolveOutbound(ctx, o)));
+  const implicit = implicitDestinations(dp, ctx).map((i) => [i.name, i.protocol, i.destination!.sni, i.destination!.sans, i.destination!.vip]);
+  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit]);
+}
+
+function targetKey(ctx: MeshContext, dp: Resource, target: OutboundTarget | undefined): unknown {
+  if (!target) return null;
+  if (target.type === 'external') return ['extsvc', target.external.hash, externalServiceAllowed(ctx.mesh, ctx.trafficPermissions, dp, target.external.name, target.external.sni)];
+  if (target.type === 'destination') return [target.key, target.info.protocol, target.info.destination!.sni, target.info.destination!.sans];
+  return target.info ? [target.info.protocol, target.info.lowestPort] : null;
 }
 
 const dataplaneHashes = new WeakMap<Resource, string>();
@@ -186,54 +247,37 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
 
   const services = new Set<string>();
   const externals = new Set<string>();
+  const addTarget = (target: OutboundTarget, protocol: string): void => {
+    if (target.type === 'external') {
+      if (externals.has(target.key)) return;
+      externals.add(target.key);
+      out.push(externalCluster(ctx, mesh, target.external, protocol, identity));
+      return;
+    }
+    if (services.has(target.key)) return;
+    services.add(target.key);
+    out.push(target.type === 'destination' ? destinationCluster(ctx, mesh, target.info, identity) : legacyCluster(ctx, mesh, target.key, target.info, protocol, identity));
+  };
   for (const outbound of net.outbound ?? []) {
-    const service = outbound.tags?.['kuma.io/service'];
-    if (!service) continue;
-    const info = ctx.services.get(service);
-    const external = externalOutbound(ctx, service);
-    const protocol = outbound.tags?.['kuma.io/protocol'] ?? info?.protocol ?? external?.protocol ?? 'tcp';
+    const target = resolveOutbound(ctx, outbound);
+    if (!target) continue;
+    if (target.type === 'external' && !externalServiceAllowed(ctx.mesh, ctx.trafficPermissions, dp, target.external.name, target.external.sni)) continue;
+    const protocol = outbound.tags?.['kuma.io/protocol'] ?? (target.type === 'external' ? target.external.protocol : target.info?.protocol) ?? 'tcp';
     const address = outbound.address ?? '127.0.0.1';
     const name = `outbound:${address}:${outbound.port}`;
-    out.push(shared(ctx, ['outbound', name, service, protocol], () =>
-      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', service, service, protocol) })] })),
+    const cluster = target.type === 'external' ? target.external.name : target.key;
+    out.push(shared(ctx, ['outbound', name, cluster, protocol], () =>
+      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol) })] })),
     ));
-    if (external) {
-      // Through the local zone egress, which routes on the SNI (no egress: no endpoints). Without
-      // mTLS the egress cannot tell the destination: the cluster has no endpoints either.
-      if (externals.has(service)) continue;
-      externals.add(service);
-      const endpoints = identity ? ctx.egresses : [];
-      out.push(shared(ctx, ['extsvc-cluster', mesh, service, protocol, external.port, endpoints], () => {
-        const localities = endpoints.length ? [{ endpoints: endpoints.map((e) => ({ address: e.address, port: e.port, health: e.healthy ? ('HEALTHY' as const) : ('UNHEALTHY' as const), weight: 1 })) }] : [];
-        const cluster = staticCluster({ name: service, http2: isHttp2(protocol), localities });
-        if (identity) {
-          cluster.transport_socket = upstreamMtls({
-            identitySecret: identitySecretName(mesh),
-            caSecret: caSecretName(mesh),
-            peerUriSans: egressSpiffeIds(mesh).map((exact) => ({ exact })),
-            sni: externalServiceSni(mesh, service, external.port),
-          });
-        }
-        return clusterResource(cluster);
-      }));
-      continue;
-    }
-    if (services.has(service)) continue;
-    services.add(service);
-    // With mTLS: the SNI names the service's lowest endpoint port.
-    const sniPort = identity ? (info?.lowestPort ?? 0) : undefined;
-    out.push(shared(ctx, ['cluster', mesh, service, protocol, sniPort], () => {
-      const cluster = edsCluster({ name: service, http2: isHttp2(protocol) });
-      if (sniPort !== undefined) {
-        cluster.transport_socket = upstreamMtls({
-          identitySecret: identitySecretName(mesh),
-          caSecret: caSecretName(mesh),
-          peerUriSans: [{ exact: `spiffe://${mesh}/${service}` }],
-          sni: serviceSni(mesh, service, sniPort),
-        });
-      }
-      return clusterResource(cluster);
-    }));
+    addTarget(target, protocol);
+  }
+  // Transparent proxy: MeshService destinations on their VIPs (reached through the redirect only).
+  for (const info of implicitDestinations(dp, ctx)) {
+    const name = `outbound:${info.destination!.vip}:${info.destination!.port}`;
+    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol], () =>
+      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol) })] })),
+    ));
+    addTarget({ type: 'destination', key: info.name, info }, info.protocol);
   }
 
   const redirectPort = redirectPortOutbound(dp);
@@ -241,7 +285,75 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     out.push(shared(ctx, ['passthrough-listener', redirectPort], () => outboundPassthroughListener(redirectPort)));
     if (meshPassthrough(ctx.mesh)) out.push(shared(ctx, ['passthrough-cluster'], () => outboundPassthroughCluster()));
   }
-  return { resources: out, endpointServices: [...services], externalServices: [...externals].map(externalServiceKey) };
+  return { resources: out, endpointServices: [...services], externalServices: [...externals] };
+}
+
+/** A legacy `kuma.io/service` cluster (EDS); with mTLS the SNI names the service's lowest endpoint port. */
+function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: ServiceInfo | undefined, protocol: string, identity: ProxyIdentity | undefined): CachedResource {
+  const sniPort = identity ? (info?.lowestPort ?? 0) : undefined;
+  return shared(ctx, ['cluster', mesh, service, protocol, sniPort], () => {
+    const cluster = edsCluster({ name: service, http2: isHttp2(protocol) });
+    if (sniPort !== undefined) {
+      cluster.transport_socket = upstreamMtls({
+        identitySecret: identitySecretName(mesh),
+        caSecret: caSecretName(mesh),
+        peerUriSans: [{ exact: `spiffe://${mesh}/${service}` }],
+        sni: serviceSni(mesh, service, sniPort),
+      });
+    }
+    return clusterResource(cluster);
+  });
+}
+
+/** A MeshService / MeshMultiZoneService port's cluster (EDS): its KRI SNI, its identities as SANs. */
+function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, identity: ProxyIdentity | undefined): CachedResource {
+  const d = info.destination!;
+  return shared(ctx, ['destination-cluster', mesh, info.name, info.protocol, Boolean(identity), d.sni, d.sans], () => {
+    const cluster = edsCluster({ name: info.name, http2: isHttp2(info.protocol) });
+    if (identity) {
+      cluster.transport_socket = upstreamMtls({
+        identitySecret: identitySecretName(mesh),
+        caSecret: caSecretName(mesh),
+        peerUriSans: d.sans.map((exact) => ({ exact })),
+        sni: d.sni,
+      });
+    }
+    return clusterResource(cluster);
+  });
+}
+
+/**
+ * A MeshExternalService's cluster. With `routing.zoneEgress` (and mTLS): through the local zone
+ * egresses, with mTLS and the service's SNI, which the egress routes on (no egress, no endpoints).
+ * Otherwise straight to its endpoints, the sidecar originating TLS itself when `tls.enabled`.
+ */
+function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServiceInfo, protocol: string, identity: ProxyIdentity | undefined): CachedResource {
+  if (!zoneEgressRouting(ctx)) {
+    return shared(ctx, ['extsvc-direct', mesh, external.name, protocol, external.hash], () => {
+      const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), localities: [{ endpoints: external.endpoints.map((e) => ({ address: e.address, port: e.port, weight: 1 })) }] });
+      if (external.tls) cluster.transport_socket = externalServiceTls({ sni: external.tlsServerName, ...external.tlsOptions });
+      return clusterResource(cluster);
+    });
+  }
+  const endpoints = identity ? ctx.egresses : [];
+  return shared(ctx, ['extsvc-cluster', mesh, external.name, protocol, external.sni, endpoints], () => {
+    const localities = endpoints.length ? [{ endpoints: endpoints.map((e) => ({ address: e.address, port: e.port, health: e.healthy ? ('HEALTHY' as const) : ('UNHEALTHY' as const), weight: 1 })) }] : [];
+    const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), localities });
+    if (identity) {
+      cluster.transport_socket = upstreamMtls({
+        identitySecret: identitySecretName(mesh),
+        caSecret: caSecretName(mesh),
+        peerUriSans: egressSpiffeIds(mesh).map((exact) => ({ exact })),
+        sni: external.sni,
+      });
+    }
+    return clusterResource(cluster);
+  });
+}
+
+/** `routing.zoneEgress`: external (and, later, cross-zone) traffic leaves through the zone egress. */
+export function zoneEgressRouting(ctx: MeshContext): boolean {
+  return (ctx.mesh.spec['routing'] as { zoneEgress?: boolean } | undefined)?.zoneEgress === true;
 }
 
 function inboundView(inbound: Inbound): { name?: string; port: number; tags: Record<string, string> } {

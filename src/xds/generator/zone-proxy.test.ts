@@ -156,6 +156,8 @@ describe('cross-zone endpoints for sidecars', () => {
 });
 
 describe('zone egress generation', () => {
+  // routing.zoneEgress: sidecars reach external services through the egress (else directly).
+  const egressMesh = resource('Mesh', 'default', { mtls, routing: { zoneEgress: true } });
   const egress = zoneProxy('egress-1', 'egress', undefined, { address: '10.0.0.8' });
   const client = workload('client-1', '10.0.0.2', 'client', 8080, undefined, [{ service: 'httpbin', port: 9000 }]);
   const httpbin = resource('MeshExternalService', 'httpbin', { match: { type: 'HostnameGenerator', port: 80, protocol: 'tcp' }, endpoints: [{ address: '192.0.2.1', port: 8080 }] });
@@ -165,7 +167,7 @@ describe('zone egress generation', () => {
   });
 
   it('sends a sidecar to the local egress with mTLS, the external SNI and the egress SAN', () => {
-    const ctx = buildMeshContext(mesh, [client, egress], [], undefined, { externalServices: [httpbin] });
+    const ctx = buildMeshContext(egressMesh, [client, egress], [], undefined, { externalServices: [httpbin] });
     const snap = makeSnapshot(generateSidecar(client, ctx, identity));
     const cluster = get(snap, TypeUrl.Cluster, 'httpbin');
     expect(cluster.type).toBe('STATIC');
@@ -176,7 +178,7 @@ describe('zone egress generation', () => {
   });
 
   it('has one mTLS chain per external service, deny-all until a policy allows its SNI', () => {
-    const denied = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [client, egress], [], undefined, { externalServices: [httpbin] }), identity));
+    const denied = makeSnapshot(generateZoneProxy(egress, buildMeshContext(egressMesh, [client, egress], [], undefined, { externalServices: [httpbin] }), identity));
     const listener = get(denied, TypeUrl.Listener, 'self_zoneegress_dp_10002');
     expect(listener.address.socket_address).toMatchObject({ address: '10.0.0.8', port_value: 10002 });
     expect(listener.filter_chains).toHaveLength(1);
@@ -187,13 +189,13 @@ describe('zone egress generation', () => {
     expect(rbac(chain)?.policies ?? {}).toEqual({}); // ALLOW with no policy: nobody
     expect(addresses(get(denied, TypeUrl.Cluster, 'egress:httpbin').load_assignment)).toEqual(['192.0.2.1:8080']);
 
-    const allowed = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [client, egress], [allowSni], undefined, { externalServices: [httpbin] }), identity));
+    const allowed = makeSnapshot(generateZoneProxy(egress, buildMeshContext(egressMesh, [client, egress], [allowSni], undefined, { externalServices: [httpbin] }), identity));
     expect(rbac(get(allowed, TypeUrl.Listener, 'self_zoneegress_dp_10002').filter_chains[0]).policies['MeshTrafficPermission'].principals).toMatchObject([{ any: true }]);
   });
 
   it('originates TLS to the external endpoints with tls.enabled', () => {
     const secure = resource('MeshExternalService', 'secure', { match: { port: 443 }, endpoints: [{ address: 'example.com', port: 443 }], tls: { enabled: true } });
-    const snap = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [egress], [], undefined, { externalServices: [httpbin, secure] }), identity));
+    const snap = makeSnapshot(generateZoneProxy(egress, buildMeshContext(egressMesh, [egress], [], undefined, { externalServices: [httpbin, secure] }), identity));
     expect(get(snap, TypeUrl.Listener, 'self_zoneegress_dp_10002').filter_chains).toHaveLength(2);
     const cluster = get(snap, TypeUrl.Cluster, 'egress:secure');
     expect((unpackAny(cluster.transport_socket.typed_config) as any).sni).toBe('example.com');
@@ -201,15 +203,15 @@ describe('zone egress generation', () => {
   });
 
   it('generates no egress without mTLS or without external services', () => {
-    const noExt = makeSnapshot(generateZoneProxy(egress, buildMeshContext(mesh, [client, egress]), identity));
+    const noExt = makeSnapshot(generateZoneProxy(egress, buildMeshContext(egressMesh, [client, egress]), identity));
     expect(get(noExt, TypeUrl.Listener, 'self_zoneegress_dp_10002')).toBeUndefined();
     const noMtls = makeSnapshot(generateZoneProxy(egress, buildMeshContext(resource('Mesh', 'default', {}), [client, egress], [], undefined, { externalServices: [httpbin] })));
     expect(get(noMtls, TypeUrl.Listener, 'self_zoneegress_dp_10002')).toBeUndefined();
   });
 
   it('re-visits a sidecar when the egresses change', () => {
-    const before = buildMeshContext(mesh, [client], [], undefined, { externalServices: [httpbin] });
-    const after = buildMeshContext(mesh, [client, egress], [], before, { externalServices: [httpbin] });
+    const before = buildMeshContext(egressMesh, [client], [], undefined, { externalServices: [httpbin] });
+    const after = buildMeshContext(egressMesh, [client, egress], [], before, { externalServices: [httpbin] });
     expect([...changedServices(before, after)]).toEqual(['extsvc:httpbin']);
     const snapshots = new ProxySnapshots();
     snapshots.build('default.client-1', client, before, { identity, version: '1' });

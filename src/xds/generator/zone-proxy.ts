@@ -38,12 +38,11 @@ import {
   downstreamMtls,
   networkRbacFilter,
   staticCluster,
-  upstreamTls,
+  externalServiceTls,
   tcpProxyFilter,
   tlsInspector,
   validationSecret,
 } from '../envoy/index.js';
-import { externalServiceSni } from '../../api/kinds/mesh-external-service.js';
 import { egressPermissions } from '../../policies/index.js';
 import type { FilterChain } from '../envoy/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
@@ -85,10 +84,13 @@ export function zoneProxyZone(dp: Resource, ctx: MeshContext): string {
 
 /** The services an ingress in `zone` serves: those with endpoints in that zone and a known port. */
 function ingressDestinations(ctx: MeshContext, zone: string): { service: string; sni: string }[] {
+  const seen = new Set<string>();
   return [...ctx.services.values()]
-    .filter((info) => info.lowestPort > 0 && endpointsInZone(ctx, info.name, zone).length > 0)
-    .map((info) => ({ service: info.name, sni: serviceSni(ctx.mesh.name, info.name, info.lowestPort) }))
-    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    .filter((info) => (info.destination || info.lowestPort > 0) && endpointsInZone(ctx, info.name, zone).length > 0)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((info) => ({ service: info.name, sni: info.destination?.sni ?? serviceSni(ctx.mesh.name, info.name, info.lowestPort) }))
+    // A standalone MeshService generated from a `kuma.io/service` has that service's SNI: one chain.
+    .filter((d) => !seen.has(d.sni) && Boolean(seen.add(d.sni)));
 }
 
 /**
@@ -149,16 +151,16 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
   if (egresses.length === 0 || externals.length === 0) return out;
   for (const e of externals) {
     const name = egressClusterName(e.name);
-    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName], () => {
+    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions], () => {
       const cluster = staticCluster({ name, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
-      if (e.tls) cluster.transport_socket = upstreamTls({ sni: e.tlsServerName });
+      if (e.tls) cluster.transport_socket = externalServiceTls({ sni: e.tlsServerName, ...e.tlsOptions });
       return clusterResource(cluster);
     }));
   }
   for (const l of egresses) {
     const name = zoneEgressListenerName(l.name);
     const chains = externals.map((e): FilterChain => {
-      const sni = externalServiceSni(mesh, e.name, e.port);
+      const sni = e.sni;
       const statPrefix = `${name}_${egressClusterName(e.name)}`.replace(/[:.]/g, '_');
       const permissions = egressPermissions(ctx.trafficPermissions, dp, l, sni);
       return {
