@@ -35,7 +35,7 @@ describe('zone egress to a MeshExternalService', () => {
   beforeAll(async () => {
     cp = await startCp({ store: 'memory' });
     await put('/meshes/default', {
-      type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] },
+      type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] }, routing: { zoneEgress: true },
     });
     const echo = await startEchoService();
     servers.push(echo.server);
