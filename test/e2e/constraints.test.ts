@@ -97,7 +97,7 @@ describe('mesh constraints on data plane proxies', () => {
     const port = await freePort();
     const refused = startDp(cp, ['--dataplane-file', writeFile(dir, 'old.yaml', dataplaneYaml('old', port, { team: 'core', env: 'legacy' })), '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'demo', 'old')]);
     dps.push(refused);
-    const code = await new Promise<number | null>((resolve) => (refused.proc.exitCode !== null ? resolve(refused.proc.exitCode) : refused.proc.once('exit', (c) => resolve(c))));
+    const code = await waitFor(() => (refused.proc.exitCode === null ? undefined : refused.proc.exitCode), { timeoutMs: 15_000, what: 'refused data plane to exit' });
     expect(code).toBe(1);
     const lines = refused.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string; status?: number });
     expect(lines).toContainEqual(expect.objectContaining({ level: 50, status: 422, msg: `bootstrap refused by the control plane: networking.inbound[0].tags: ${LEGACY}` }));
