@@ -43,6 +43,7 @@ export { computeLabels, kriOf, validateLabels, validateMeshName, validateName, t
 export { validateResource, validateSpecSchema } from './validate.js';
 export { fromWire, parseDocuments, toWire, type FromWireResult, type ParsedDocument, type WireResource } from './codec.js';
 export { effectiveListeners, isZoneProxy, zoneProxyRole, listenerTypesOfRole, type EffectiveListener } from './zone-proxy.js';
+export { membershipViolations, selectorMatches } from './membership.js';
 export { mtlsEnabled, passthroughEnabled, type MeshSpec, type CaBackend } from './kinds/mesh.js';
 export { zoneEnabled, type ZoneSpec } from './kinds/zone.js';
 export type { DataplaneSpec, Inbound, Outbound, Listener, Networking } from './kinds/dataplane-spec.js';

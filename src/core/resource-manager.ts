@@ -14,14 +14,15 @@
 //            check, does not require the mesh to exist yet (kinds may arrive in any order), does not
 //            refuse to delete a mesh with Dataplanes (the owner already deleted it), and does not run
 //            mesh hooks/validators (default policies, CA generation: they come from global) unless
-//            `runMeshHooks: true`. The caller sets the labels it wants stored (`kuma.io/origin`,
+//            `runMeshHooks: true`, and does not check a Dataplane against its Mesh's constraints (the
+//            zone that owns it already did). The caller sets the labels it wants stored (`kuma.io/origin`,
 //            `kuma.io/zone`, `kuma.io/display-name`); computed labels (`kuma.io/mesh`, proxy labels)
 //            are still added where absent. Schema and spec validation still run (a ValidationError
 //            means the peer sent something this CP cannot use).
 import type { Labels, Resource, ResourceKey, Violation } from '../api/resource.js';
 import { ValidationError } from '../api/resource.js';
 import { allDescriptors, descriptorByName, type ResourceDescriptor } from '../api/descriptor.js';
-import { computeLabels, validateResource } from '../api/index.js';
+import { computeLabels, membershipViolations, validateResource, type DataplaneSpec, type MeshSpec } from '../api/index.js';
 import type { ListOptions, ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
 import type { CpMetrics } from '../observability/metrics.js';
@@ -127,6 +128,7 @@ export class ResourceManager {
     const violations = this.violations(d, input, candidate, existing, origin);
     const meshRules = d.name === 'Mesh' && (origin !== 'sync' || opts.runMeshHooks);
     if (violations.length === 0 && meshRules) violations.push(...(await this.externalMeshRules(candidate)));
+    if (violations.length === 0 && d.name === 'Dataplane' && origin !== 'sync') violations.push(...(await this.membershipRules(candidate)));
     if (violations.length > 0) throw new ValidationError(violations);
 
     const req = { type: d.name, mesh, name: input.name, labels: candidate.labels, spec: candidate.spec, status: candidate.status };
@@ -148,6 +150,7 @@ export class ResourceManager {
     const violations = this.violations(d, input, candidate, undefined, origin);
     const meshRules = d.name === 'Mesh' && (origin !== 'sync' || opts.runMeshHooks);
     if (violations.length === 0 && meshRules) violations.push(...(await this.externalMeshRules(candidate)));
+    if (violations.length === 0 && d.name === 'Dataplane' && origin !== 'sync') violations.push(...(await this.membershipRules(candidate)));
     if (violations.length > 0) throw new ValidationError(violations);
     const resource = await this.timed('create', d.name, () =>
       this.store.create({ type: d.name, mesh, name: input.name, labels: candidate.labels, spec: candidate.spec, status: candidate.status }),
@@ -297,6 +300,18 @@ export class ResourceManager {
     const out: Violation[] = [];
     for (const validate of this.meshValidators) out.push(...(await validate(mesh)));
     return out;
+  }
+
+  /**
+   * The mesh's `constraints.dataplaneProxy` (api/membership.ts). Not for synced Dataplanes: their zone
+   * already admitted them. On a zone CP every inbound counts as tagged `kuma.io/zone: <zone>`, as Kuma
+   * tags them.
+   */
+  private async membershipRules(dp: Resource): Promise<Violation[]> {
+    const mesh = await this.store.get({ type: 'Mesh', mesh: '', name: dp.mesh });
+    if (!mesh) return [];
+    const implicit: Record<string, string> = this.ctx.zone ? { 'kuma.io/zone': this.ctx.zone } : {};
+    return membershipViolations(dp.mesh, mesh.spec as MeshSpec, dp.spec as DataplaneSpec, implicit);
   }
 
   private async timed<T>(operation: string, type: string, fn: () => Promise<T>): Promise<T> {

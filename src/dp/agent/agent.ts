@@ -168,7 +168,11 @@ async function bootstrapUntilAccepted(
       logger.info({ nodeId: result.nodeId, xdsServer: `${result.xds.host}:${result.xds.port}`, tls: result.xds.tls }, 'bootstrap received');
       return result;
     } catch (err) {
-      if (err instanceof BootstrapHttpError && !err.retryable) throw err;
+      if (err instanceof BootstrapHttpError && !err.retryable) {
+        // Retrying cannot help (bad token, invalid Dataplane, mesh constraints): say why, then give up.
+        logger.error({ status: err.status, reason: err.body }, `bootstrap refused by the control plane: ${err.body || `HTTP ${err.status}`}`);
+        throw err;
+      }
       const delay = backoff.next();
       let failure: ReturnType<typeof certificateVerificationFailure>;
       if (err instanceof BootstrapHttpError && err.status === 422) {

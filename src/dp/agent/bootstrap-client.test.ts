@@ -61,6 +61,9 @@ describe('bootstrap request', () => {
       expect(err.retryable).toBe(true);
       expect(received).toMatchObject({ mesh: 'x', name: 'web', dataplaneToken: 't0k' });
       expect(new BootstrapHttpError(401, 'authentication failed').retryable).toBe(false);
+      // A Dataplane the mesh's constraints refuse stays refused until someone changes something.
+      const refused = 'networking.inbound[0].tags: dataplane cannot be a member of mesh "x" because its tags "kuma.io/service=web" does not fulfill any requirements defined on the Mesh';
+      expect(new BootstrapHttpError(422, refused).retryable).toBe(false);
     } finally {
       server.close();
     }
