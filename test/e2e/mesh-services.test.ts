@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- API bodies are inspected field by field */
 // MeshService routing modes, MeshExternalService TLS origination and forbidden-by-default external
 // access, on one standalone CP with real data planes and real traffic.
 import type http from 'node:http';
