@@ -38,6 +38,11 @@ export interface ServiceInfo {
   inbounds: ServiceEndpoint[];
   /** Hash of the endpoint sets and protocol; changes when a consumer's config must change. */
   hash: string;
+  /**
+   * With `routing.zoneEgress`: the other zones' ingresses behind `endpoints`' egress entries, where
+   * the local zone egress forwards this destination's SNI.
+   */
+  remote?: ServiceEndpoint[];
   /** MeshService / MeshMultiZoneService ports (keyed by cluster name): fixed SNI and accepted SANs. */
   destination?: DestinationPort;
 }
@@ -264,6 +269,10 @@ export function buildMeshContext(
     }
   }
   const ingresses = zoneIngressAddresses(byName.values());
+  const egresses = localZoneEgresses(byName.values(), localZone);
+  // routing.zoneEgress (mTLS only): other zones are reached through the local zone egress, which
+  // passes the TLS stream on to their ingresses by SNI.
+  const viaEgress = mtls && (mesh.spec['routing'] as { zoneEgress?: boolean } | undefined)?.zoneEgress === true;
   const infos = new Map<string, ServiceInfo>();
   for (const [name, { protocols, endpoints }] of services) {
     endpoints.sort((a, b) => (a.dataplane < b.dataplane ? -1 : a.dataplane > b.dataplane ? 1 : a.port - b.port));
@@ -272,27 +281,31 @@ export function buildMeshContext(
     const localEndpoints = endpoints.filter((e) => isLocalZone(e.zone, localZone));
     const remoteZones = [...new Set(endpoints.filter((e) => !isLocalZone(e.zone, localZone)).map((e) => e.zone))].sort();
     const viaIngress = (mtls ? remoteZones : []).flatMap((zone) => (ingresses.get(zone) ?? []).map((e) => ({ ...e, tags: { 'kuma.io/service': name, 'kuma.io/zone': zone } })));
-    const all = [...localEndpoints, ...viaIngress];
+    const all = [...localEndpoints, ...(viaEgress ? throughEgress(viaIngress, egresses, name) : viaIngress)];
     infos.set(name, {
       name,
       protocol,
       endpoints: all,
       inbounds: endpoints,
       lowestPort: Number.isFinite(lowestPort) ? lowestPort : 0,
-      hash: hashOf([protocol, all, endpoints, localityAware, localZone, mtls]),
+      hash: hashOf([protocol, all, endpoints, localityAware, localZone, mtls, viaEgress ? viaIngress : []]),
+      ...(viaEgress && viaIngress.length ? { remote: viaIngress } : {}),
     });
   }
   const meshServices = options.meshServices ?? [];
   const multiZoneServices = options.multiZoneServices ?? [];
   for (const d of buildDestinations({ mesh: mesh.name, localZone, mtls, dataplanes: [...byName.values()], meshServices, multiZoneServices, ingresses })) {
+    const remote = d.endpoints.filter((e) => !isLocalZone(e.zone, localZone));
+    const endpoints = viaEgress ? [...d.endpoints.filter((e) => isLocalZone(e.zone, localZone)), ...throughEgress(remote, egresses, d.key)] : d.endpoints;
     infos.set(d.key, {
       name: d.key,
       protocol: d.protocol,
-      endpoints: d.endpoints,
+      endpoints,
       inbounds: d.inbounds,
       lowestPort: d.port,
-      hash: hashOf([d, localityAware, localZone]),
+      hash: hashOf([d, localityAware, localZone, viaEgress, endpoints]),
       destination: d,
+      ...(viaEgress && remote.length ? { remote } : {}),
     });
   }
   const reuse = (from: Map<string, CachedResource> | undefined): Map<string, CachedResource> => {
@@ -306,7 +319,6 @@ export function buildMeshContext(
   const loadAssignments = reuse(previous?.loadAssignments);
   const ingressLoadAssignments = new Map<string, Map<string, CachedResource>>();
   for (const [zone, byService] of previous?.ingressLoadAssignments ?? []) ingressLoadAssignments.set(zone, reuse(byService));
-  const egresses = localZoneEgresses(byName.values(), localZone);
   const externalServices = new Map<string, ExternalServiceInfo>();
   for (const res of options.externalServices ?? []) {
     const spec = res.spec as MeshExternalServiceSpec;
@@ -385,6 +397,16 @@ function externalTlsOptions(spec: MeshExternalServiceSpec, serverName: string | 
     out.clientKeyPem = key;
   }
   return out;
+}
+
+/**
+ * Remote endpoints replaced by the local zone egresses, once per remote zone (keeping the zone as
+ * locality, so locality-aware load balancing still ranks them after local ones). No egress, no
+ * route to other zones.
+ */
+function throughEgress(remote: ServiceEndpoint[], egresses: ServiceEndpoint[], service: string): ServiceEndpoint[] {
+  const zones = [...new Set(remote.map((e) => e.zone))].sort();
+  return zones.flatMap((zone) => egresses.map((e) => ({ ...e, zone, tags: { 'kuma.io/service': service, 'kuma.io/zone': zone } })));
 }
 
 /** Services whose info differs between two contexts of a mesh, including added and removed ones. */

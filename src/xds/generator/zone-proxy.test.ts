@@ -42,7 +42,7 @@ function get(snapshot: Snapshot, typeUrl: string, name: string): any {
   return r && unpackAny(r.any);
 }
 
-const addresses = (cla: any) => cla.endpoints.flatMap((l: any) => l.lb_endpoints.map((e: any) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`));
+const addresses = (cla: any) => (cla.endpoints ?? []).flatMap((l: any) => l.lb_endpoints.map((e: any) => `${e.endpoint.address.socket_address.address}:${e.endpoint.address.socket_address.port_value}`));
 
 describe('zone ingress generation', () => {
   const backendLocal = workload('backend-1', '10.0.0.1', 'backend', 8080);
@@ -216,5 +216,30 @@ describe('zone egress generation', () => {
     const snapshots = new ProxySnapshots();
     snapshots.build('default.client-1', client, before, { identity, version: '1' });
     expect(snapshots.usesAny('default.client-1', changedServices(before, after))).toBe(true);
+  });
+});
+
+describe('cross-zone through the zone egress (routing.zoneEgress)', () => {
+  const egressMesh = resource('Mesh', 'default', { mtls, routing: { zoneEgress: true } });
+  const client = workload('client-1', '10.0.0.2', 'client', 8080, 'zone-1', [{ service: 'backend', port: 9000 }]);
+  const backendRemote = workload('backend-2', '10.1.0.1', 'backend', 7070, 'zone-2');
+  const ingress2 = zoneProxy('ingress-2', 'ingress', 'zone-2', { address: '10.1.0.9', advertisedAddress: '203.0.113.9', advertisedPort: 30001 });
+  const egress1 = zoneProxy('egress-1', 'egress', 'zone-1', { address: '10.0.0.8' });
+
+  it('sends the sidecar to the local egress, which passes the SNI on to the remote ingress', () => {
+    const ctx = buildMeshContext(egressMesh, [client, backendRemote, ingress2, egress1], [], undefined, { zone: 'zone-1' });
+    const sidecar = makeSnapshot(generateSidecar(client, ctx, identity));
+    expect(addresses(get(sidecar, TypeUrl.ClusterLoadAssignment, 'backend'))).toEqual(['10.0.0.8:10002']);
+    expect((unpackAny(get(sidecar, TypeUrl.Cluster, 'backend').transport_socket.typed_config) as any).sni).toBe('sni.msvc.default.backend.7070');
+
+    const egress = makeSnapshot(generateZoneProxy(egress1, ctx, identity));
+    const chain = get(egress, TypeUrl.Listener, 'self_zoneegress_dp_10002').filter_chains.find((c: any) => c.filter_chain_match.server_names[0] === 'sni.msvc.default.backend.7070');
+    expect(chain.transport_socket).toBeUndefined(); // passthrough: mTLS stays end to end
+    expect(addresses(get(egress, TypeUrl.Cluster, 'egress-zone:backend').load_assignment)).toEqual(['203.0.113.9:30001']);
+  });
+
+  it('has no route to other zones without a local egress', () => {
+    const ctx = buildMeshContext(egressMesh, [client, backendRemote, ingress2], [], undefined, { zone: 'zone-1' });
+    expect(addresses(get(makeSnapshot(generateSidecar(client, ctx, identity)), TypeUrl.ClusterLoadAssignment, 'backend'))).toEqual([]);
   });
 });

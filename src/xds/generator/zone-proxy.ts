@@ -20,12 +20,12 @@
 //   allowed = deny-all, see egressPermissions) and a tcp_proxy to the STATIC cluster
 //   `egress:<name>` of the service's endpoints (plaintext, or TLS with `tls.enabled`).
 //   One chain per SNI because the DP's RBAC has no `requested_server_name` permission.
-// TODO(zone-egress): with `routing.zoneEgress: true`, also route to other zones' ingresses (sidecars
-//   must then send cross-zone traffic to the local egress instead of the remote ingress).
+// With `routing.zoneEgress: true`, sidecars send cross-zone traffic to the local egress instead of
+//   the remote ingress, and the egress passes it on (TLS passthrough by SNI) to the remote ingresses.
 import type { Resource } from '../../api/resource.js';
 import { effectiveListeners, zoneProxyRole } from '../../api/zone-proxy.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
-import { endpointsInZone, zoneOfDataplane, type MeshContext } from '../context/mesh-context.js';
+import { endpointsInZone, zoneOfDataplane, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
 import {
   certificateSecret,
   clusterLoadAssignment,
@@ -98,7 +98,7 @@ function ingressDestinations(ctx: MeshContext, zone: string): { service: string;
  * the ingress destinations (service + SNI). Local endpoints themselves are load assignments.
  */
 export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
-  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash)]);
+  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx)]);
 }
 
 export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
@@ -142,13 +142,37 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
   return { resources: out, endpointServices: destinations.map((d) => d.service) };
 }
 
-/** The egress listeners and external-service clusters of a zone proxy (with mTLS only). */
+/**
+ * The destinations a zone egress passes on to other zones (`routing.zoneEgress`): each with the SNI
+ * sidecars send and the remote ingresses behind it.
+ */
+function crossZoneDestinations(ctx: MeshContext): { service: string; sni: string; remote: ServiceEndpoint[] }[] {
+  const seen = new Set<string>();
+  return [...ctx.services.values()]
+    .filter((info) => info.remote?.length)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((info) => ({ service: info.name, sni: info.destination?.sni ?? serviceSni(ctx.mesh.name, info.name, info.lowestPort), remote: info.remote! }))
+    .filter((d) => !seen.has(d.sni) && Boolean(seen.add(d.sni)));
+}
+
+/** Name of the egress cluster toward other zones' ingresses for one destination. */
+export function egressZoneClusterName(service: string): string {
+  return `egress-zone:${service}`;
+}
+
+/**
+ * The egress listeners of a zone proxy (with mTLS only): one mTLS-terminating, RBAC-guarded chain
+ * per external service, and (`routing.zoneEgress`) one TLS passthrough chain per destination in
+ * other zones, toward their ingresses. Passthrough keeps mTLS end to end: the remote sidecar still
+ * sees, and authorizes, the caller's own identity.
+ */
 function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
   const out: CachedResource[] = [];
   const mesh = dp.mesh;
   const egresses = effectiveListeners(dp).filter((l) => l.type === 'ZoneEgress');
   const externals = [...ctx.externalServices.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  if (egresses.length === 0 || externals.length === 0) return out;
+  const crossZone = crossZoneDestinations(ctx);
+  if (egresses.length === 0 || externals.length + crossZone.length === 0) return out;
   for (const e of externals) {
     const name = egressClusterName(e.name);
     out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions], () => {
@@ -156,6 +180,10 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
       if (e.tls) cluster.transport_socket = externalServiceTls({ sni: e.tlsServerName, ...e.tlsOptions });
       return clusterResource(cluster);
     }));
+  }
+  for (const d of crossZone) {
+    const name = egressZoneClusterName(d.service);
+    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote], () => clusterResource(staticCluster({ name, localities: localitiesOf(ctx, d.service, d.remote) }))));
   }
   for (const l of egresses) {
     const name = zoneEgressListenerName(l.name);
@@ -176,6 +204,13 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
         transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
       };
     });
+    for (const d of crossZone) {
+      chains.push(filterChain({
+        name: d.sni,
+        match: { transportProtocol: 'tls', serverNames: [d.sni] },
+        filters: [tcpProxyFilter({ statPrefix: `${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), cluster: egressZoneClusterName(d.service) })],
+      }));
+    }
     out.push(cachedResource(listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'OUTBOUND', listenerFilters: [tlsInspector()], filterChains: chains }))));
   }
   return out;
