@@ -4,12 +4,9 @@
 // proxies' CPU cost per request. The HTTP server and every proxy run in their own processes.
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { cpuSeconds, pass, percentile, skeinBin, startCp, startProcess, tempDir, waitFor } from './support.js';
+import { cpuSeconds, freePort, paced, pass, percentile, startCp, startDp, startProcess, tempDir, waitFor } from './support.js';
 
 const FIXED_RATE = 1_000;
 const FIXED_RATE_CONNECTIONS = 10;
@@ -26,31 +23,11 @@ server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => console.log('PORT=' + server.address().port));
 `;
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 function dataplaneYaml(name, inbound, outbound) {
   const lines = ['type: Dataplane', 'mesh: default', `name: ${name}`, 'networking:', '  address: 127.0.0.1', '  inbound:'];
   lines.push(`    - port: ${inbound.port}`, `      servicePort: ${inbound.servicePort}`, `      tags: { kuma.io/service: ${inbound.service}, kuma.io/protocol: http }`);
   if (outbound) lines.push('  outbound:', `    - port: ${outbound.port}`, `      tags: { kuma.io/service: ${outbound.service} }`);
   return `${lines.join('\n')}\n`;
-}
-
-/** Plaintext to the CP (startCp passes --dp-server-plaintext): the benchmark measures the data path. */
-function startDp(cpDpPort, dir, name, yaml) {
-  const file = path.join(dir, `${name}.yaml`);
-  fs.writeFileSync(file, yaml);
-  const dp = startProcess(
-    [skeinBin, 'dp', 'run', '--cp-address', `http://127.0.0.1:${cpDpPort}`, '--dataplane-file', file, '--work-dir', path.join(dir, name)],
-    /data plane is ready/,
-    { what: `skein dp run (${name})` },
-  );
-  return dp;
 }
 
 /** autocannon run that also keeps every response time (autocannon's own histogram has 1 ms resolution). */
@@ -63,54 +40,6 @@ async function load(url, options) {
   const errors = result.errors + result.timeouts + result.non2xx;
   if (errors > 0) throw new Error(`${url}: ${errors} failed requests (errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx})`);
   return { rps: result.requests.total / DURATION_S, latencies };
-}
-
-/**
- * Open-loop load at FIXED_RATE for `durationS`: request i is sent i/rate seconds after the start (a
- * 1 ms timer sends whatever is due) on a free keep-alive connection of `agent`, or waits in its queue
- * when all are busy; its latency runs from the send to the end of the response body, so that wait
- * counts. (autocannon's overallRate does not pace: each connection sends its share of a second back
- * to back, then idles until the next second, which measures bursts at saturation instead.)
- */
-async function paced(url, agent, durationS) {
-  const total = Math.round(FIXED_RATE * durationS);
-  const latencies = [];
-  let failed = 0;
-  const start = performance.now();
-  await new Promise((resolve) => {
-    let sent = 0;
-    let completed = 0;
-    const complete = (ok, sentAt) => {
-      if (ok) latencies.push(performance.now() - sentAt);
-      else failed++;
-      if (++completed === total) resolve();
-    };
-    const send = () => {
-      const sentAt = performance.now();
-      let done = false;
-      const finish = (ok) => {
-        if (!done) complete(ok, sentAt);
-        done = true;
-      };
-      const req = http.get(url, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => finish(res.statusCode === 200));
-        res.on('error', () => finish(false));
-      });
-      req.on('error', () => finish(false));
-    };
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
-      while (sent < due) {
-        sent++;
-        send();
-      }
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
-  if (failed > 0) throw new Error(`${url}: ${failed} failed requests`);
-  return { latencies, seconds: (performance.now() - start) / 1000 };
 }
 
 const ms = (v) => `${v.toFixed(2)} ms`.padStart(9);
@@ -145,12 +74,12 @@ export async function run({ log }) {
     await autocannon({ url: proxied, connections: MAX_CONNECTIONS, duration: 2 });
     const targets = { direct, proxied };
     const agents = { direct: new http.Agent({ keepAlive: true, maxSockets: FIXED_RATE_CONNECTIONS }), proxied: new http.Agent({ keepAlive: true, maxSockets: FIXED_RATE_CONNECTIONS }) };
-    for (const label of ['direct', 'proxied']) await paced(targets[label], agents[label], 1);
+    for (const label of ['direct', 'proxied']) await paced(targets[label], agents[label], 1, FIXED_RATE);
 
     log(`\n(a) fixed ${FIXED_RATE} req/s for ${DURATION_S}s, ${FIXED_RATE_CONNECTIONS} connections (paced: one request every ${1000 / FIXED_RATE} ms)`);
     const fixed = {};
     for (const label of ['proxied', 'direct']) {
-      fixed[label] = await paced(targets[label], agents[label], DURATION_S);
+      fixed[label] = await paced(targets[label], agents[label], DURATION_S, FIXED_RATE);
       agents[label].destroy();
       fixed[label].latencies.sort((a, b) => a - b);
     }

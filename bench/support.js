@@ -2,6 +2,9 @@
 // a process's CPU time and memory from /proc, compute percentiles.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,3 +125,78 @@ export async function putDataplanes(apiUrl, resources, concurrency) {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
+
+export async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Plaintext to the CP (startCp passes --dp-server-plaintext): the benchmark measures the data path. */
+export function startDp(cpDpPort, dir, name, yaml) {
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(file, yaml);
+  const dp = startProcess(
+    [skeinBin, 'dp', 'run', '--cp-address', `http://127.0.0.1:${cpDpPort}`, '--dataplane-file', file, '--work-dir', path.join(dir, name)],
+    /data plane is ready/,
+    { what: `skein dp run (${name})` },
+  );
+  return dp;
+}
+
+/**
+ * Open-loop load at `rate` req/s for `durationS`: request i is sent i/rate seconds after the start (a
+ * 1 ms timer sends whatever is due) on a free keep-alive connection of `agent`, or waits in its queue
+ * when all are busy; its latency runs from the send to the end of the response body, so that wait
+ * counts. (autocannon's overallRate does not pace: each connection sends its share of a second back
+ * to back, then idles until the next second, which measures bursts at saturation instead.)
+ */
+export async function paced(url, agent, durationS, rate) {
+  const total = Math.round(rate * durationS);
+  const latencies = [];
+  let failed = 0;
+  const reasons = new Map();
+  const start = performance.now();
+  await new Promise((resolve) => {
+    let sent = 0;
+    let completed = 0;
+    const complete = (ok, sentAt, reason) => {
+      if (ok) latencies.push(performance.now() - sentAt);
+      else {
+        failed++;
+        reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      }
+      if (++completed === total) resolve();
+    };
+    const send = () => {
+      const sentAt = performance.now();
+      let done = false;
+      const finish = (ok, reason) => {
+        if (!done) complete(ok, sentAt, reason);
+        done = true;
+      };
+      const req = http.get(url, { agent }, (res) => {
+        let body = '';
+        if (res.statusCode === 200) res.resume();
+        else res.on('data', (d) => (body += d.toString()));
+        res.on('end', () => finish(res.statusCode === 200, `HTTP ${res.statusCode} ${body.slice(0, 200)}`.trim()));
+        res.on('error', (err) => finish(false, err.message));
+      });
+      req.on('error', (err) => finish(false, err.message));
+    };
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+      while (sent < due) {
+        sent++;
+        send();
+      }
+      if (sent < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  if (failed > 0) throw new Error(`${url}: ${failed} failed requests (${[...reasons].map(([r, n]) => `${n}× ${r}`).join(', ')})`);
+  return { latencies, seconds: (performance.now() - start) / 1000 };
+}
+
