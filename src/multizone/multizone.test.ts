@@ -16,6 +16,7 @@ import {
   mapKeyOnZone,
   mapOnGlobal,
   mapOnZone,
+  isRemoteOnZone,
   syncedOnZone,
   zoneOutbound,
   zoneToZoneTypes,
@@ -272,6 +273,26 @@ describe('KDS zone-to-zone forwarding', () => {
     await receiver.apply({ full: true, upserts: [mesh, dp] });
     await receiver.apply({ full: true, upserts: [mesh] });
     expect((await store.list('Dataplane')).map((r) => r.name)).toEqual(['local']);
+  });
+
+  it('keeps other zones\' resources through a grace period after a full resync that lacks them', async () => {
+    const store = new MemoryStore();
+    const receiver = new SyncReceiver({
+      store, types: [...globalToZoneTypes(), ...zoneToZoneTypes()], scope: { 'kuma.io/origin': 'global' }, owns: (r) => syncedOnZone(r, 'zone-1'),
+      mapResource: mapOnZone, mapKey: mapKeyOnZone, logger,
+      deferredRemoval: { applies: (r) => isRemoteOnZone(r, 'zone-1'), graceMs: 150 },
+    });
+    const mesh: WireResource = { type: 'Mesh', mesh: '', name: 'm', labels: { 'kuma.io/origin': 'global' }, spec: {} };
+    const dp2 = globalOutbound(remoteDp('zone-2'), () => undefined, 'zone-1')!;
+    const dp3 = globalOutbound(remoteDp('zone-3'), () => undefined, 'zone-1')!;
+    await receiver.apply({ full: true, upserts: [mesh, dp2, dp3] });
+    // Global restarted empty: its first full set has neither; zone-2's comes back within the grace.
+    await receiver.apply({ full: true, upserts: [mesh] });
+    expect(await store.count('Dataplane')).toBe(2);
+    await receiver.apply({ upserts: [dp2] });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await store.list('Dataplane')).map((r) => r.name)).toEqual([dp2.name]);
+    receiver.close();
   });
 });
 

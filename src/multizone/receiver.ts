@@ -21,6 +21,13 @@ export interface ReceiverOptions {
   mapResource(w: WireResource): WireResource;
   mapKey(k: WireKey): WireKey;
   logger: Logger;
+  /**
+   * Stored resources the full-resync sweep removes only after `graceMs`, and only if the peer has
+   * not sent them again meanwhile. For what the peer itself relays from elsewhere (a zone's copy of
+   * other zones' Dataplanes): a peer that just restarted on an empty store sends them again once the
+   * other zones have reconnected to it, and dropping them meanwhile would cut cross-zone traffic.
+   */
+  deferredRemoval?: { applies(r: Resource): boolean; graceMs: number };
 }
 
 export interface ApplyResult {
@@ -31,6 +38,9 @@ export interface ApplyResult {
 
 export class SyncReceiver {
   private readonly types: Set<string>;
+  /** Keys the peer sent since its last full message (deferred removals keep these). */
+  private seenSinceFull = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ReceiverOptions) {
     this.types = new Set(opts.types);
@@ -46,18 +56,29 @@ export class SyncReceiver {
     const incoming = (msg.upserts ?? []).filter((w) => this.types.has(w.type)).map((w) => this.opts.mapResource(w));
     // Meshes first: everything else lives in one.
     incoming.sort((a, b) => Number(b.type === 'Mesh') - Number(a.type === 'Mesh'));
+    if (msg.full) {
+      this.seenSinceFull = new Set();
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
     for (const w of incoming) {
+      this.seenSinceFull.add(wireKey(w));
       if (await this.upsert(w)) result.upserted++;
     }
     const removals = (msg.removals ?? []).filter((k) => this.types.has(k.type)).map((k) => this.opts.mapKey(k));
     if (msg.full) {
       const keep = new Set(incoming.map(wireKey));
+      const deferred: WireKey[] = [];
       for (const type of this.opts.types) {
         const stored = this.opts.owns ? (await this.opts.store.list(type)).filter((r) => this.inScope(r)) : await this.opts.store.list(type, { labels: this.opts.scope });
         for (const r of stored) {
-          if (!keep.has(wireKey(r))) removals.push({ type: r.type, mesh: r.mesh, name: r.name });
+          if (keep.has(wireKey(r))) continue;
+          const key = { type: r.type, mesh: r.mesh, name: r.name };
+          if (this.opts.deferredRemoval?.applies(r)) deferred.push(key);
+          else removals.push(key);
         }
       }
+      if (deferred.length) this.sweepLater(deferred);
     }
     // Meshes last.
     removals.sort((a, b) => Number(a.type === 'Mesh') - Number(b.type === 'Mesh'));
@@ -66,6 +87,29 @@ export class SyncReceiver {
       else result.skipped++;
     }
     return result;
+  }
+
+  /** Stops a pending deferred sweep (the stream is gone for good). */
+  close(): void {
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  private sweepLater(keys: WireKey[]): void {
+    const { graceMs } = this.opts.deferredRemoval!;
+    this.opts.logger.info({ count: keys.length, graceMs }, 'keeping relayed resources the peer did not send yet; removing those it has not sent again after the grace period');
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      void (async () => {
+        let removed = 0;
+        for (const k of keys) {
+          if (this.seenSinceFull.has(wireKey(k))) continue;
+          if (await this.remove(k)) removed++;
+        }
+        if (removed) this.opts.logger.info({ removed }, 'removed relayed resources the peer no longer has');
+      })().catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'deferred removal failed'));
+    }, graceMs);
+    this.sweepTimer.unref?.();
   }
 
   /** True when something was written. */

@@ -7,7 +7,7 @@ import { ORIGIN_LABEL } from '../api/well-known.js';
 import type { ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
 import { SKEIN_VERSION } from '../version.js';
-import { globalToZoneTypes, mapKeyOnZone, mapOnZone, syncedOnZone, zoneOutbound, zoneToGlobalTypes, zoneToZoneTypes } from './naming.js';
+import { globalToZoneTypes, isRemoteOnZone, mapKeyOnZone, mapOnZone, syncedOnZone, zoneOutbound, zoneToGlobalTypes, zoneToZoneTypes } from './naming.js';
 import { OutboundSession, storeKeyId, storeVersion, type OutboundEntry, type OutboundSource } from './outbound.js';
 import type { Resource } from '../api/resource.js';
 import { AUTHORIZATION_MD, CLIENT_ID_MD, KdsClient, type SyncMessage } from './protocol.js';
@@ -24,6 +24,11 @@ export interface KdsClientOptions {
   /** Zone token sent as `authorization` metadata. */
   authToken?: string;
   logger: Logger;
+  /**
+   * After a full resync, how long other zones' resources that global did not send are kept before
+   * they are removed (unless global sends them again meanwhile).
+   */
+  relayedRemovalGraceMs?: number;
   /** Backoff bounds for reconnects. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -73,6 +78,9 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
     mapResource: mapOnZone,
     mapKey: mapKeyOnZone,
     logger: logger.child({ stream: 'global-to-zone' }),
+    // Other zones' resources: a global that restarted empty relays them again once those zones
+    // have reconnected to it; keep them meanwhile, so cross-zone traffic goes on.
+    deferredRemoval: { applies: (r) => isRemoteOnZone(r, zone), graceMs: opts.relayedRemovalGraceMs ?? 30_000 },
   });
 
   const toEntry = (r: Resource): OutboundEntry | undefined => {
@@ -194,6 +202,7 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
     synced: () => isSynced,
     stop: async () => {
       stopped = true;
+      receiver.close();
       if (retryTimer) clearTimeout(retryTimer);
       unwatch();
       teardown();
