@@ -87,7 +87,7 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
       if (proc.exitCode !== null) throw new Error(`control plane exited with ${proc.exitCode}:\n${output}`);
       return undefined;
     },
-    { timeoutMs: 30_000, what: 'control plane ready' },
+    { timeoutMs: 60_000, what: 'control plane ready' },
   );
   const stopWith = async (signal: NodeJS.Signals) => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);

@@ -63,7 +63,12 @@ interface Subscription {
   connectTime: string;
   disconnectTime?: string;
   authTokenProvided: boolean;
-  status: { lastUpdateTime?: string; total: { responsesSent: number; responsesAcknowledged: number; responsesRejected: number } };
+  status: {
+    lastUpdateTime?: string;
+    total: { responsesSent: number; responsesAcknowledged: number; responsesRejected: number };
+    /** Sync lag toward the zone: age of the oldest unacknowledged message, last acknowledgement latency. */
+    syncLag?: { pendingMs: number; lastAckMs?: number };
+  };
   zoneToGlobal?: { connectTime: string; disconnectTime?: string; messagesReceived: number; lastUpdateTime?: string };
 }
 
@@ -299,6 +304,10 @@ function zoneTokenPublicKey(privateData: string): string | undefined {
 }
 
 function statusOf(session: OutboundSession): Subscription['status'] {
-  const { lastUpdateTime, responsesSent, responsesAcknowledged, responsesRejected } = session.stats;
-  return { lastUpdateTime, total: { responsesSent, responsesAcknowledged, responsesRejected } };
+  const { lastUpdateTime, responsesSent, responsesAcknowledged, responsesRejected, lastAckLatencyMs } = session.stats;
+  return {
+    lastUpdateTime,
+    total: { responsesSent, responsesAcknowledged, responsesRejected },
+    syncLag: { pendingMs: session.lagMs(), ...(lastAckLatencyMs !== undefined ? { lastAckMs: lastAckLatencyMs } : {}) },
+  };
 }

@@ -12,6 +12,8 @@ export interface OutboundStats {
   responsesAcknowledged: number;
   responsesRejected: number;
   lastUpdateTime?: string;
+  /** Sync lag: how long the peer took to acknowledge the last acknowledged message (ms). */
+  lastAckLatencyMs?: number;
 }
 
 /** One outbound resource: its store key, what is sent, and a change key (store version). */
@@ -54,6 +56,8 @@ export class OutboundSession {
   private dirty = false;
   private closed = false;
   private seq = 0;
+  /** Send time of each message not acknowledged yet, by nonce. */
+  private unacked = new Map<string, number>();
   readonly stats: OutboundStats = { responsesSent: 0, responsesAcknowledged: 0, responsesRejected: 0 };
 
   constructor(
@@ -91,7 +95,22 @@ export class OutboundSession {
 
   private needFull = false;
 
+  /**
+   * How far the peer is behind: the age of the oldest message it has not acknowledged yet (0 when it
+   * has acknowledged everything).
+   */
+  lagMs(now = Date.now()): number {
+    let oldest = now;
+    for (const sentAt of this.unacked.values()) oldest = Math.min(oldest, sentAt);
+    return now - oldest;
+  }
+
   onAck(m: SyncMessage): void {
+    const sentAt = m.ack !== undefined ? this.unacked.get(m.ack) : undefined;
+    if (sentAt !== undefined) {
+      this.unacked.delete(m.ack!);
+      this.stats.lastAckLatencyMs = Date.now() - sentAt;
+    }
     if (m.error) {
       this.stats.responsesRejected++;
       this.logger.warn({ nonce: m.ack, error: m.error }, 'peer rejected sync message');
@@ -127,6 +146,7 @@ export class OutboundSession {
           continue;
         }
         const msg: SyncMessage = { nonce: String(++this.seq), full: this.first, upserts: delta.upserts, removals: delta.removals };
+        this.unacked.set(msg.nonce!, Date.now());
         this.write(msg);
         this.first = false;
         this.sent = delta.next;

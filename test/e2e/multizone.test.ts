@@ -85,6 +85,14 @@ describe('multi-zone sync (global ↔ zone)', () => {
     expect(insight.subscriptions?.length).toBeGreaterThanOrEqual(1);
     expect(insight.subscriptions?.at(-1)?.connectTime).toBeTruthy();
     expect(insight.subscriptions?.at(-1)?.disconnectTime).toBeUndefined();
+    // Sync state: what was sent and acknowledged, and how far behind the zone is.
+    const synced = await waitFor(async () => {
+      const res = await api(global.apiUrl, 'GET', '/zone-insights/zone-1');
+      const sub = (res.body as { subscriptions?: { status?: { total?: { responsesAcknowledged?: number }; syncLag?: { pendingMs: number; lastAckMs?: number } } }[] }).subscriptions?.at(-1);
+      return (sub?.status?.total?.responsesAcknowledged ?? 0) > 0 && sub?.status?.syncLag?.lastAckMs !== undefined ? sub.status : undefined;
+    }, { what: 'acknowledged sync with its lag in the ZoneInsight' });
+    expect(synced.syncLag!.lastAckMs).toBeGreaterThanOrEqual(0);
+    expect(synced.syncLag!.lastAckMs).toBeLessThan(10_000);
   });
 
   it('syncs a mesh and a policy from global to the zone with origin global', async () => {
