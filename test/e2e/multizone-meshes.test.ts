@@ -117,8 +117,15 @@ describe('multi-zone with two meshes and mesh-scoped zone proxies', () => {
     servers.push(backendSvc);
     const servicePort = (backendSvc.address() as { port: number }).port;
     for (const mesh of MESHES) {
-      for (const k of ['BackendInbound', 'Ingress', 'ClientInbound', 'Outbound', 'Egress']) ports[`${mesh}${k}`] = await freePort();
+      for (const k of ['BackendInbound', 'Ingress', 'ClientInbound', 'Outbound', 'Egress', 'MzsOutbound']) ports[`${mesh}${k}`] = await freePort();
       const backendPort = ports[`${mesh}BackendInbound`]!;
+      // One name for beta's backends of every zone (its port picks the MeshServices' port of that number).
+      if (mesh === 'beta') {
+        await put(global, '/meshes/beta/meshmultizoneservices/backend-all', {
+          type: 'MeshMultiZoneService', mesh: 'beta', name: 'backend-all',
+          spec: { selector: { meshService: { matchLabels: { 'kuma.io/display-name': 'backend' } } }, ports: [{ port: backendPort, appProtocol: 'http' }] },
+        });
+      }
       await run(`${mesh}-backend`, zone2, mesh, dataplane(mesh, 'backend', `networking:
   address: ${ZONE_2_IP}
   inbound:
@@ -134,7 +141,8 @@ networking:
 `), 'ingress');
       const outbound = mesh === 'alpha'
         ? `{ port: ${ports.alphaOutbound}, address: ${ZONE_1_IP}, tags: { kuma.io/service: backend } }`
-        : `{ port: ${ports.betaOutbound}, address: ${ZONE_1_IP}, backendRef: { kind: MeshService, labels: { kuma.io/display-name: backend, kuma.io/zone: zone-2 }, port: ${backendPort} } }`;
+        : `{ port: ${ports.betaOutbound}, address: ${ZONE_1_IP}, backendRef: { kind: MeshService, labels: { kuma.io/display-name: backend, kuma.io/zone: zone-2 }, port: ${backendPort} } }
+    - { port: ${ports.betaMzsOutbound}, address: ${ZONE_1_IP}, backendRef: { kind: MeshMultiZoneService, name: backend-all, port: ${backendPort} } }`;
       await run(`${mesh}-client`, zone1, mesh, dataplane(mesh, 'client', `networking:
   address: ${ZONE_1_IP}
   inbound:
@@ -173,6 +181,14 @@ networking:
     const synced = (await items(zone1, '/meshes/beta/meshservices')).find((i) => i.labels['kuma.io/zone'] === 'zone-2');
     expect(synced.labels['kuma.io/display-name']).toBe('backend');
     expect(synced.snis).toEqual([{ port: ports.betaBackendInbound, sni: `sni.msvc.beta.zone-2.backend.${ports.betaBackendInbound}` }]);
+  });
+
+  it('reaches a MeshMultiZoneService: one name for the backends of every zone', async () => {
+    const mzs = await waitFor(async () => (await items(zone1, '/meshes/beta/meshmultizoneservices')).find((i) => i.labels['kuma.io/display-name'] === 'backend-all'), { what: 'the MeshMultiZoneService on zone-1' });
+    expect(mzs.labels['kuma.io/origin']).toBe('global');
+    expect(mzs.snis).toEqual([{ port: ports.betaBackendInbound, sni: `sni.mzsvc.beta.backend-all.${ports.betaBackendInbound}` }]);
+    await waitFor(async () => (await get(ZONE_1_IP, ports.betaMzsOutbound!, '/mzs')).status === 200 || undefined, { what: `a request to the MeshMultiZoneService\n${logs()}`, timeoutMs: 30_000 });
+    expect((await get(ZONE_1_IP, ports.betaMzsOutbound!, '/mzs')).body).toBe('backend says hi to /mzs');
   });
 
   it('keeps the meshes apart: another mesh\'s certificate gets nowhere through any of beta\'s zone proxies', async () => {

@@ -329,8 +329,10 @@ export function buildMeshContext(
     const hostname = endpoints.find((e) => net.isIP(e.address) === 0)?.address;
     const tlsServerName = spec.tls?.verification?.serverName || hostname;
     const tls = spec.tls?.enabled === true;
+    // Known by its original name: a copy synced from global is stored under a hashed one.
+    const name = res.labels['kuma.io/display-name'] ?? res.name;
     const info = {
-      name: res.name,
+      name,
       sni,
       port,
       protocol: spec.match?.protocol ?? 'tcp',
@@ -339,7 +341,7 @@ export function buildMeshContext(
       ...(tlsServerName ? { tlsServerName } : {}),
       ...(tls ? { tlsOptions: externalTlsOptions(spec, tlsServerName, options.secretText) } : {}),
     };
-    externalServices.set(res.name, { ...info, hash: hashOf([info, egresses]) });
+    externalServices.set(name, { ...info, hash: hashOf([info, egresses]) });
   }
   return {
     mesh,

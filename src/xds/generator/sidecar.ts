@@ -109,8 +109,18 @@ export type OutboundTarget =
   | { type: 'destination'; key: string; info: ServiceInfo }
   | { type: 'external'; key: string; external: ExternalServiceInfo };
 
-function byNameOrLabels(resources: Map<string, Resource>, ref: { name?: string; labels?: Record<string, string> }): Resource | undefined {
-  if (ref.name) return resources.get(ref.name);
+/**
+ * The resource a backendRef names: by name (a synced copy is also found by its display name, its
+ * original name; a copy of this zone first), else the first, by name, with all the given labels.
+ */
+function byNameOrLabels(resources: Map<string, Resource>, ref: { name?: string; labels?: Record<string, string> }, localZone: string): Resource | undefined {
+  if (ref.name) {
+    const exact = resources.get(ref.name);
+    if (exact) return exact;
+    const byDisplayName = [...resources.values()].filter((r) => r.labels['kuma.io/display-name'] === ref.name);
+    const local = (r: Resource) => !r.labels['kuma.io/zone'] || r.labels['kuma.io/zone'] === localZone;
+    return byDisplayName.sort((a, b) => Number(local(b)) - Number(local(a)) || (a.name < b.name ? -1 : 1))[0];
+  }
   const want = Object.entries(ref.labels ?? {});
   if (want.length === 0) return undefined;
   return [...resources.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).find((r) => want.every(([k, v]) => r.labels[k] === v));
@@ -129,7 +139,7 @@ export function resolveOutbound(ctx: MeshContext, outbound: OutboundSpec): Outbo
       return info ? { type: 'external', key: externalServiceKey(info.name), external: info } : undefined;
     }
     const kind = ref.kind === 'MeshMultiZoneService' ? 'mzsvc' : 'msvc';
-    const res = byNameOrLabels(kind === 'mzsvc' ? ctx.multiZoneServices : ctx.meshServices, ref);
+    const res = byNameOrLabels(kind === 'mzsvc' ? ctx.multiZoneServices : ctx.meshServices, ref, ctx.zone);
     if (!res || !ref.port) return undefined;
     const key = destinationClusterName(res, kind, ref.port);
     const info = ctx.services.get(key);
@@ -156,7 +166,7 @@ export function implicitDestinations(dp: Resource, ctx: MeshContext): ServiceInf
   return all.filter((i) => {
     const d = i.destination!;
     const res = d.kind === 'MeshService' ? ctx.meshServices.get(d.resource) : ctx.multiZoneServices.get(d.resource);
-    return refs.some((r) => r.kind === d.kind && (r.port === undefined || r.port === d.port) && (r.name ? r.name === d.resource : Object.entries(r.labels ?? {}).every(([k, v]) => res?.labels[k] === v)));
+    return refs.some((r) => r.kind === d.kind && (r.port === undefined || r.port === d.port) && (r.name ? r.name === d.resource || res?.labels['kuma.io/display-name'] === r.name : Object.entries(r.labels ?? {}).every(([k, v]) => res?.labels[k] === v)));
   });
 }
 
