@@ -36,6 +36,8 @@ export interface CpConfig {
     dpTokenValidator: TokenValidatorConfig;
   };
   diagnostics: { serverPort: number; interface: string };
+  /** Push the /metrics registry over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (observability/otel.ts). */
+  metrics: { openTelemetry: { enabled: boolean } };
   multizone: {
     /** authType `zoneToken`: zone CPs must present a zone token with scope `cp` for their zone. */
     global: { kds: { grpcPort: number; authType: 'none' | 'zoneToken' } };
@@ -80,6 +82,7 @@ export function defaultConfig(): CpConfig {
     },
     dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false, dpTokenValidator: { publicKeys: [], publicKeysOnly: false } },
     diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
+    metrics: { openTelemetry: { enabled: true } },
     multizone: {
       global: { kds: { grpcPort: 5685, authType: 'none' } },
       zone: { name: '', globalAddress: '', kds: { rootCaFile: '', tlsSkipVerify: false, authToken: '', authTokenFile: '' } },
@@ -124,6 +127,7 @@ export const SETTINGS: Setting[] = [
   { key: 'dpServer.plaintext', kind: 'boolean', env: ['SKEIN_DP_SERVER_PLAINTEXT'], flag: 'dp-server-plaintext', description: 'also accept plaintext data plane connections (local demos, benchmarks)' },
   { key: 'diagnostics.serverPort', kind: 'number', env: ['SKEIN_DIAGNOSTICS_SERVER_PORT', 'KUMA_DIAGNOSTICS_SERVER_PORT'], flag: 'diagnostics-port', description: '/ready and /metrics port' },
   { key: 'diagnostics.interface', kind: 'string', env: ['SKEIN_DIAGNOSTICS_INTERFACE'], flag: 'diagnostics-address', description: 'diagnostics bind address' },
+  { key: 'metrics.openTelemetry.enabled', kind: 'boolean', env: ['SKEIN_METRICS_OPEN_TELEMETRY_ENABLED'], description: 'push control plane metrics over OTLP/gRPC to OTEL_EXPORTER_OTLP_ENDPOINT when that is set' },
   { key: 'multizone.global.kds.grpcPort', kind: 'number', env: ['SKEIN_MULTIZONE_GLOBAL_KDS_GRPC_PORT', 'KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT'], flag: 'kds-port', description: 'multi-zone sync port (global)' },
   { key: 'multizone.zone.name', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_NAME', 'KUMA_MULTIZONE_ZONE_NAME'], flag: 'zone', description: 'zone name (zone mode)' },
   { key: 'multizone.zone.globalAddress', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_GLOBAL_ADDRESS', 'KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS'], flag: 'global-address', description: 'global CP sync address, grpcs://host:5685' },
