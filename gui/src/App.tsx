@@ -33,7 +33,9 @@ export function App() {
         <NavLink to="/" end>
           Overview
         </NavLink>
-        <NavLink to="/meshes">Meshes</NavLink>
+        <NavLink to="/meshes" end>
+          Meshes
+        </NavLink>
         <NavLink to="/dataplanes">Data plane proxies</NavLink>
         <NavLink to="/zone-proxies">Zone proxies</NavLink>
         <NavLink to="/policies">Policies</NavLink>
