@@ -147,10 +147,15 @@ export function connectionStatus(subs: Subscription[] | undefined): 'Online' | '
   return last?.connectTime && !last.disconnectTime ? 'Online' : 'Offline';
 }
 
-/** Loads data for a page; `reload` refetches. */
-export function useApi<T>(load: () => Promise<T>, deps: unknown[]): { data?: T; error?: unknown; loading: boolean; reload: () => void } {
+/** Loads data for a page; `reload` refetches; `refreshMs` refetches periodically (live status). */
+export function useApi<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: number): { data?: T; error?: unknown; loading: boolean; reload: () => void } {
   const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
   const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!refreshMs) return;
+    const timer = setInterval(() => setTick((t) => t + 1), refreshMs);
+    return () => clearInterval(timer);
+  }, [refreshMs]);
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
@@ -161,7 +166,7 @@ export function useApi<T>(load: () => Promise<T>, deps: unknown[]): { data?: T; 
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `load` is a new closure on every render: `deps` says when the data changes.
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };

@@ -3,6 +3,9 @@ import { get, getAll, optional, type DataplaneOverview, type Mesh, type PolicyRe
 
 export const enc = encodeURIComponent;
 
+/** Pages with live status (online/offline) refetch this often. */
+export const LIVE_REFRESH_MS = 10_000;
+
 export async function loadMeshes(): Promise<Mesh[]> {
   return getAll<Mesh>('/meshes');
 }

@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from 'react-router';
 import { connectionStatus, isZoneProxy, useApi, ZONE_LABEL, ZONE_PROXY_ROLE_LABEL, type DataplaneOverview } from '../api';
 import { ErrorBox, Loading, Status, Table, Tags } from '../components';
-import { enc, loadDataplanes, loadMeshes } from '../data';
+import { enc, loadDataplanes, loadMeshes, LIVE_REFRESH_MS } from '../data';
 
 export function proxyType(d: DataplaneOverview): string {
   return isZoneProxy(d.labels) ? `zone proxy (${d.labels?.[ZONE_PROXY_ROLE_LABEL] ?? '?'})` : 'sidecar';
@@ -21,7 +21,7 @@ export function Dataplanes() {
   const { data, error, loading, reload } = useApi(async () => {
     const meshes = await loadMeshes();
     return { meshes, dataplanes: await loadDataplanes(meshes) };
-  }, []);
+  }, [], LIVE_REFRESH_MS);
   const set = (k: string, v: string) => {
     const next = new URLSearchParams(params);
     if (v) next.set(k, v);

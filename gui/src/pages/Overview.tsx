@@ -1,9 +1,8 @@
 import { Link } from 'react-router';
-import { connectionStatus, getAll, isZoneProxy, optional } from '../api';
-import { useApi } from '../api';
+import { connectionStatus, getAll, isZoneProxy, optional, useApi } from '../api';
 import { useIndex } from '../App';
 import { Card, ErrorBox, Loading, Table } from '../components';
-import { enc, loadDataplanes, loadMeshes } from '../data';
+import { enc, loadDataplanes, loadMeshes, LIVE_REFRESH_MS } from '../data';
 
 interface ZoneOverview {
   name: string;
@@ -17,7 +16,7 @@ export function Overview() {
     const dataplanes = await loadDataplanes(meshes);
     const zones = index.mode === 'global' ? await optional(getAll<ZoneOverview>('/zones/_overview')) : undefined;
     return { meshes, dataplanes, zones };
-  }, [index.mode]);
+  }, [index.mode], LIVE_REFRESH_MS);
   if (error) return <ErrorBox error={error} what="the overview" onRetry={reload} />;
   if (loading && !data) return <Loading what="the overview" />;
   const { meshes, dataplanes, zones } = data!;

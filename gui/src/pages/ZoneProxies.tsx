@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from 'react-router';
 import { connectionStatus, isZoneProxy, useApi, ZONE_LABEL, ZONE_PROXY_ROLE_LABEL } from '../api';
 import { Empty, ErrorBox, Loading, Status, Table } from '../components';
-import { enc, loadDataplanes, loadMeshes } from '../data';
+import { enc, loadDataplanes, loadMeshes, LIVE_REFRESH_MS } from '../data';
 
 const ROLES = ['ingress', 'egress', 'all'];
 
@@ -11,7 +11,7 @@ export function ZoneProxies() {
   const { data, error, loading, reload } = useApi(async () => {
     const meshes = await loadMeshes();
     return { meshes, proxies: (await loadDataplanes(meshes)).filter((d) => isZoneProxy(d.labels)) };
-  }, []);
+  }, [], LIVE_REFRESH_MS);
   if (error) return <ErrorBox error={error} what="zone proxies" onRetry={reload} />;
   if (loading && !data) return <Loading what="zone proxies" />;
   const meshes = data!.meshes.filter((m) => !only || m.name === only);

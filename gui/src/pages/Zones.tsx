@@ -1,4 +1,5 @@
 import { connectionStatus, getAll, optional, useApi } from '../api';
+import { LIVE_REFRESH_MS } from '../data';
 import { useIndex } from '../App';
 import { Empty, ErrorBox, Loading, Status, Table, time, Unsupported } from '../components';
 
@@ -17,7 +18,7 @@ interface ZoneOverview {
 
 export function Zones() {
   const index = useIndex();
-  const { data, error, loading, reload } = useApi(async () => (index.mode === 'global' ? optional(getAll<ZoneOverview>('/zones/_overview')) : undefined), [index.mode]);
+  const { data, error, loading, reload } = useApi(async () => (index.mode === 'global' ? optional(getAll<ZoneOverview>('/zones/_overview')) : undefined), [index.mode], LIVE_REFRESH_MS);
   if (index.mode !== 'global') {
     return (
       <>
