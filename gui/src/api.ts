@@ -137,6 +137,11 @@ export const PROXY_TYPE_LABEL = 'kuma.io/proxy-type';
 export const ZONE_PROXY_ROLE_LABEL = 'kuma.io/zone-proxy-role';
 export const ZONE_LABEL = 'kuma.io/zone';
 
+/** Synced resources get a hashed name; `kuma.io/display-name` keeps the name they were created with. */
+export function displayName(r: { name: string; labels?: Labels }): string {
+  return r.labels?.['kuma.io/display-name'] ?? r.name;
+}
+
 export function isZoneProxy(labels: Labels | undefined): boolean {
   return labels?.[PROXY_TYPE_LABEL] === 'zoneproxy';
 }

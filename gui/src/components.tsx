@@ -1,6 +1,6 @@
 // Small shared pieces: loading/error/empty states, status badges, tables, key-value lists.
 import type { ReactNode } from 'react';
-import { ApiError } from './api';
+import { ApiError, displayName, type Labels } from './api';
 
 export function Loading({ what }: { what: string }) {
   return <p className="muted" role="status">Loading {what}…</p>;
@@ -107,4 +107,15 @@ export function Card({ title, value, detail }: { title: string; value: ReactNode
 
 export function time(iso?: string): string {
   return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+/** A resource's display name, with its stored (hashed) name underneath when they differ. */
+export function Name({ r }: { r: { name: string; labels?: Labels } }) {
+  const shown = displayName(r);
+  return (
+    <>
+      {shown}
+      {shown !== r.name && <div className="muted small">{r.name}</div>}
+    </>
+  );
 }

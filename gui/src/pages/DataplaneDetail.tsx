@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { ApiError, connectionStatus, get, isZoneProxy, optional, useApi, ZONE_PROXY_ROLE_LABEL, type DataplaneOverview } from '../api';
-import { ErrorBox, KeyValues, Loading, Status, Table, Tags, time, Unsupported } from '../components';
+import { ApiError, connectionStatus, displayName, get, isZoneProxy, optional, useApi, ZONE_PROXY_ROLE_LABEL, type DataplaneOverview } from '../api';
+import { ErrorBox, KeyValues, Loading, Status, Table, Tags, time, Unsupported, Name } from '../components';
 import { enc, loadPolicies } from '../data';
 import { selects } from '../matching';
 import { proxyType } from './Dataplanes';
@@ -60,7 +60,7 @@ export function DataplaneDetail() {
         <Link to="/dataplanes">Data plane proxies</Link> / {mesh} / {name}
       </p>
       <h1>
-        {name} <Status status={connectionStatus(subs)} />
+        {displayName(d)} <Status status={connectionStatus(subs)} />
       </h1>
       <KeyValues
         items={[
@@ -130,7 +130,9 @@ export function DataplaneDetail() {
             empty="No policy selects this proxy."
             rows={policies.map((p) => [
               p.type,
-              <Link to={`/meshes/${enc(p.mesh)}/policies/${enc(p.kind.path)}/${enc(p.name)}`}>{p.name}</Link>,
+              <Link to={`/meshes/${enc(p.mesh)}/policies/${enc(p.kind.path)}/${enc(p.name)}`}>
+                <Name r={p} />
+              </Link>,
               <code>{JSON.stringify((p.spec ?? {})['targetRef'] ?? { kind: 'Mesh' })}</code>,
             ])}
           />

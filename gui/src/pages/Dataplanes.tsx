@@ -1,6 +1,6 @@
 import { Link, useSearchParams } from 'react-router';
 import { connectionStatus, isZoneProxy, useApi, ZONE_LABEL, ZONE_PROXY_ROLE_LABEL, type DataplaneOverview } from '../api';
-import { ErrorBox, Loading, Status, Table, Tags } from '../components';
+import { ErrorBox, Loading, Status, Table, Tags, Name } from '../components';
 import { enc, loadDataplanes, loadMeshes, LIVE_REFRESH_MS } from '../data';
 
 export function proxyType(d: DataplaneOverview): string {
@@ -86,7 +86,9 @@ export function Dataplanes() {
           )
         }
         rows={rows.map((d) => [
-          <Link to={`/meshes/${enc(d.mesh)}/dataplanes/${enc(d.name)}`}>{d.name}</Link>,
+          <Link to={`/meshes/${enc(d.mesh)}/dataplanes/${enc(d.name)}`}>
+            <Name r={d} />
+          </Link>,
           d.mesh,
           proxyType(d),
           services(d),

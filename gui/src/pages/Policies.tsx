@@ -1,6 +1,6 @@
 import { Link, useSearchParams } from 'react-router';
 import { useApi } from '../api';
-import { ErrorBox, Loading, Table, Tags } from '../components';
+import { ErrorBox, Loading, Table, Tags, Name } from '../components';
 import { enc, loadMeshes, loadPolicies } from '../data';
 
 export function Policies() {
@@ -46,7 +46,9 @@ export function Policies() {
         head={['Name', 'Kind', 'Mesh', 'Target', 'Labels']}
         empty={mesh || kind ? 'No policy matches these filters.' : 'No policies yet. Apply one with skein apply -f policy.yaml.'}
         rows={rows.map((p) => [
-          <Link to={`/meshes/${enc(p.mesh)}/policies/${enc(p.kind.path)}/${enc(p.name)}`}>{p.name}</Link>,
+          <Link to={`/meshes/${enc(p.mesh)}/policies/${enc(p.kind.path)}/${enc(p.name)}`}>
+            <Name r={p} />
+          </Link>,
           p.type,
           p.mesh,
           <code>{JSON.stringify((p.spec ?? {})['targetRef'] ?? { kind: 'Mesh' })}</code>,

@@ -1,7 +1,7 @@
 import { Link, useParams } from 'react-router';
 import YAML from 'yaml';
-import { connectionStatus, get, optional, useApi, type PolicyResource } from '../api';
-import { ErrorBox, KeyValues, Loading, Status, Table, Tags, time, Unsupported } from '../components';
+import { connectionStatus, displayName, get, optional, useApi, type PolicyResource } from '../api';
+import { ErrorBox, KeyValues, Loading, Status, Table, Tags, time, Unsupported, Name } from '../components';
 import { enc, loadDataplanes } from '../data';
 import { selects } from '../matching';
 
@@ -31,7 +31,7 @@ export function PolicyDetail() {
         <Link to="/policies">Policies</Link> / {mesh} / {type}
       </p>
       <h1>
-        {name} <span className="muted">{type}</span>
+        {displayName(policy)} <span className="muted">{type}</span>
       </h1>
       <KeyValues
         items={[
@@ -57,7 +57,9 @@ export function PolicyDetail() {
             head={['Data plane proxy', 'Status', 'Selected']}
             empty="This policy selects no proxy in the mesh."
             rows={computed.map(({ dp, hit }) => [
-              <Link to={`/meshes/${enc(dp.mesh)}/dataplanes/${enc(dp.name)}`}>{dp.name}</Link>,
+              <Link to={`/meshes/${enc(dp.mesh)}/dataplanes/${enc(dp.name)}`}>
+                <Name r={dp} />
+              </Link>,
               <Status status={connectionStatus(dp.dataplaneInsight?.subscriptions)} />,
               hit ? 'yes' : 'cannot tell here (targetRef kind evaluated only by the control plane)',
             ])}

@@ -1,6 +1,6 @@
 import { Link, useSearchParams } from 'react-router';
 import { connectionStatus, isZoneProxy, useApi, ZONE_LABEL, ZONE_PROXY_ROLE_LABEL } from '../api';
-import { Empty, ErrorBox, Loading, Status, Table } from '../components';
+import { Empty, ErrorBox, Loading, Status, Table, Name } from '../components';
 import { enc, loadDataplanes, loadMeshes, LIVE_REFRESH_MS } from '../data';
 
 const ROLES = ['ingress', 'egress', 'all'];
@@ -43,7 +43,9 @@ export function ZoneProxies() {
                       head={['Name', 'Zone', 'Address', 'Advertised', 'Status']}
                       empty=""
                       rows={ofRole.map((p) => [
-                        <Link to={`/meshes/${enc(p.mesh)}/dataplanes/${enc(p.name)}`}>{p.name}</Link>,
+                        <Link to={`/meshes/${enc(p.mesh)}/dataplanes/${enc(p.name)}`}>
+                          <Name r={p} />
+                        </Link>,
                         p.labels?.[ZONE_LABEL] ?? '—',
                         p.dataplane.networking.address,
                         p.dataplane.networking.advertisedAddress ?? '—',
