@@ -24,6 +24,8 @@ export interface ApiServerOptions {
   bodyLimit: number;
   version: string;
   instanceId: string;
+  /** Serve the web GUI at /gui (default true). */
+  gui?: boolean;
   /** Extra routes from other components (bootstrap inspect, xDS inspect, tokens). */
   extensions?: ((app: FastifyInstance) => void)[];
 }
@@ -66,7 +68,8 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
     void reply.code(404).type('application/json').send(e.body());
   });
 
-  const gui = guiAvailable();
+  const guiEnabled = opts.gui ?? true;
+  const gui = guiEnabled && guiAvailable();
   app.get('/', async (req, reply) => {
     // Browsers opening the API's root land on the GUI, as with Kuma; API clients get the index.
     if (gui && (req.headers.accept ?? '').includes('text/html')) return reply.redirect('/gui/');
@@ -85,7 +88,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
       federated: opts.federatedZone,
     };
   });
-  await registerGui(app);
+  if (guiEnabled) await registerGui(app);
 
   app.get('/_resources', async () => ({
     resources: allDescriptors().map((d) => ({

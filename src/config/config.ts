@@ -21,6 +21,8 @@ export interface CpConfig {
     bodyLimit: number;
     /** User tokens: offline-signing public keys (`<kid>=<file>`); publicKeysOnly = ignore stored signing keys. */
     userTokenValidator: TokenValidatorConfig;
+    /** Serve the web GUI at /gui (Kuma's apiServer.gui.enabled). */
+    gui: { enabled: boolean };
   };
   dpServer: {
     port: number;
@@ -79,6 +81,7 @@ export function defaultConfig(): CpConfig {
       readOnly: false,
       bodyLimit: 1024 * 1024,
       userTokenValidator: { publicKeys: [], publicKeysOnly: false },
+      gui: { enabled: true },
     },
     dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false, dpTokenValidator: { publicKeys: [], publicKeysOnly: false } },
     diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
@@ -118,6 +121,7 @@ export const SETTINGS: Setting[] = [
   { key: 'apiServer.http.interface', kind: 'string', env: ['SKEIN_API_SERVER_HTTP_INTERFACE', 'KUMA_API_SERVER_HTTP_INTERFACE'], flag: 'api-address', description: 'REST API bind address' },
   { key: 'apiServer.corsAllowedDomains', kind: 'list', env: ['SKEIN_API_SERVER_CORS_ALLOWED_DOMAINS', 'KUMA_API_SERVER_CORS_ALLOWED_DOMAINS'], flag: 'cors-allowed-domains', description: 'comma-separated origins (domain or /regexp/)' },
   { key: 'apiServer.readOnly', kind: 'boolean', env: ['SKEIN_API_SERVER_READ_ONLY', 'KUMA_API_SERVER_READ_ONLY'], description: 'reject writes over the API' },
+  { key: 'apiServer.gui.enabled', kind: 'boolean', env: ['SKEIN_API_SERVER_GUI_ENABLED', 'KUMA_API_SERVER_GUI_ENABLED'], description: 'serve the web GUI at /gui on the API port' },
   { key: 'apiServer.bodyLimit', kind: 'number', env: ['SKEIN_API_SERVER_BODY_LIMIT'], description: 'max request body bytes' },
   { key: 'dpServer.port', kind: 'number', env: ['SKEIN_DP_SERVER_PORT', 'KUMA_DP_SERVER_PORT'], flag: 'dp-port', description: 'data plane server port (bootstrap + xDS)' },
   { key: 'dpServer.interface', kind: 'string', env: ['SKEIN_DP_SERVER_INTERFACE'], flag: 'dp-address', description: 'data plane server bind address' },

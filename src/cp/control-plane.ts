@@ -176,6 +176,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
       readOnly: config.apiServer.readOnly,
       corsAllowedDomains: config.apiServer.corsAllowedDomains,
       bodyLimit: config.apiServer.bodyLimit,
+      gui: config.apiServer.gui.enabled,
       version: SKEIN_VERSION,
       instanceId,
       extensions: [

@@ -111,6 +111,16 @@ networking:
     expect(index.body).toMatchObject({ product: 'Skein', gui: 'The gui is available at /gui' });
   });
 
+  it('can be turned off (KUMA_API_SERVER_GUI_ENABLED=false)', async () => {
+    const off = await startCp({ env: { KUMA_API_SERVER_GUI_ENABLED: 'false' } });
+    try {
+      expect((await api(off.apiUrl, 'GET', '/gui/')).status).toBe(404);
+      expect((await api(off.apiUrl, 'GET', '/')).body).toMatchObject({ gui: '' });
+    } finally {
+      await off.stop();
+    }
+  });
+
   it('overview: meshes, zones and proxies online', async () => {
     const text = await visit(global, '/', 'Data plane proxies online', 'overview');
     expect(text).toContain('demo');
