@@ -61,7 +61,7 @@ networking:
     expect(new Set(states).size).toBe(states.length);
     expect(lines().every((l) => !l.startsWith('{'))).toBe(true);
     expect(stderr).toContain('"msg":"first configuration applied; data plane is ready"');
-  });
+  }, 90_000); // bootstrap retries back off up to 5 s, twice
 });
 
 describe('skein apply with several files', () => {
