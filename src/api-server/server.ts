@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CpMetrics } from '../observability/metrics.js';
 import { ApiError, toApiError } from './errors.js';
 import { registerResourceRoutes } from './resources.js';
+import { guiAvailable, registerGui } from './gui.js';
 
 export interface ApiServerOptions {
   manager: ResourceManager;
@@ -23,6 +24,8 @@ export interface ApiServerOptions {
   bodyLimit: number;
   version: string;
   instanceId: string;
+  /** Serve the web GUI at /gui (default true). */
+  gui?: boolean;
   /** Extra routes from other components (bootstrap inspect, xDS inspect, tokens). */
   extensions?: ((app: FastifyInstance) => void)[];
 }
@@ -65,20 +68,27 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
     void reply.code(404).type('application/json').send(e.body());
   });
 
-  app.get('/', async () => ({
-    hostname: os.hostname(),
-    product: 'Skein',
-    version: opts.version,
-    instanceId: opts.instanceId,
-    clusterId: '',
-    gui: '',
-    basedOnKuma: '2.14.3',
-    // Skein additions: the CP mode (standalone | global | zone), its zone name ('' unless zone mode)
-    // and whether it is a zone connected to a global CP.
-    mode: opts.mode,
-    zone: opts.mode === 'zone' ? opts.manager.ctx.zone : '',
-    federated: opts.federatedZone,
-  }));
+  const guiEnabled = opts.gui ?? true;
+  const gui = guiEnabled && guiAvailable();
+  app.get('/', async (req, reply) => {
+    // Browsers opening the API's root land on the GUI, as with Kuma; API clients get the index.
+    if (gui && (req.headers.accept ?? '').includes('text/html')) return reply.redirect('/gui/');
+    return {
+      hostname: os.hostname(),
+      product: 'Skein',
+      version: opts.version,
+      instanceId: opts.instanceId,
+      clusterId: '',
+      gui: gui ? 'The gui is available at /gui' : '',
+      basedOnKuma: '2.14.3',
+      // Skein additions: the CP mode (standalone | global | zone), its zone name ('' unless zone mode)
+      // and whether it is a zone connected to a global CP.
+      mode: opts.mode,
+      zone: opts.mode === 'zone' ? opts.manager.ctx.zone : '',
+      federated: opts.federatedZone,
+    };
+  });
+  if (guiEnabled) await registerGui(app);
 
   app.get('/_resources', async () => ({
     resources: allDescriptors().map((d) => ({

@@ -11,7 +11,7 @@ import { kindByTypeName } from './kinds.js';
 import { parseVars, renderTemplate } from './templating.js';
 
 interface ApplyOptions extends GlobalOptions {
-  file?: string;
+  file: string[];
   var: string[];
   dryRun?: boolean;
 }
@@ -34,14 +34,23 @@ interface ParsedDocument {
 export function applyCommand(): Command {
   return new Command('apply')
     .description('create or modify resources')
-    .option('-f, --file <path>', 'file, directory (.yaml/.yml/.json files), http(s) URL, or - for stdin')
+    .option(
+      '-f, --file <path>',
+      'file, directory (.yaml/.yml/.json files), http(s) URL, or - for stdin; repeatable: each one is applied on its own and reported per file',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('-v, --var <key=value>', 'variable to replace in the input ({{ key }})', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--dry-run', 'resolve variables and print the result without applying it')
     .action(async (_opts: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<ApplyOptions>();
-      if (!opts.file) throw new Error('required flag(s) "file" not set');
+      if (opts.file.length === 0) throw new Error('required flag(s) "file" not set');
       const vars = parseVars(opts.var);
-      const sources = (await readSources(opts.file)).map((s) => ({ ...s, text: renderTemplate(s.text, vars) }));
+      if (opts.file.length > 1) {
+        await applyEach(opts, vars);
+        return;
+      }
+      const sources = (await readSources(opts.file[0]!)).map((s) => ({ ...s, text: renderTemplate(s.text, vars) }));
       const documents = parseSources(sources);
       if (opts.dryRun) {
         process.stdout.write(documents.map((d) => YAML.stringify(d.body)).join('---\n'));
@@ -50,6 +59,38 @@ export function applyCommand(): Command {
       const client = apiClient(opts);
       for (const doc of documents) await upsert(client, doc);
     });
+}
+
+/**
+ * `-f a -f b …`: each input on its own. One that cannot be read or has an invalid document is
+ * reported and skipped; one whose resource the server rejects stops at that resource. The others
+ * are applied anyway; the exit status is non-zero when any input failed.
+ */
+async function applyEach(opts: ApplyOptions, vars: Record<string, string>): Promise<void> {
+  const client = opts.dryRun ? undefined : apiClient(opts);
+  const failed: string[] = [];
+  let applied = 0;
+  for (const file of opts.file) {
+    const label = file === '-' ? 'stdin' : file;
+    try {
+      const sources = (await readSources(file)).map((s) => ({ label: s.label ? path.join(label, s.label) : label, text: renderTemplate(s.text, vars) }));
+      const documents = parseSources(sources);
+      if (!client) {
+        process.stdout.write(`# ${label}\n${documents.map((d) => YAML.stringify(d.body)).join('---\n')}`);
+        continue;
+      }
+      for (const doc of documents) await upsert(client, doc);
+      applied++;
+    } catch (err) {
+      failed.push(label);
+      const message = (err as Error).message;
+      process.stderr.write(`${message.startsWith(`${label}`) ? '' : `${label}: `}${message}\n`);
+    }
+  }
+  if (failed.length > 0) {
+    throw new Error(`${failed.length} of ${opts.file.length} files failed (${failed.join(', ')}); ${applied} applied`);
+  }
+  if (client) process.stdout.write(`${applied} files applied\n`);
 }
 
 async function readSources(file: string): Promise<Source[]> {

@@ -21,6 +21,8 @@ export interface CpConfig {
     bodyLimit: number;
     /** User tokens: offline-signing public keys (`<kid>=<file>`); publicKeysOnly = ignore stored signing keys. */
     userTokenValidator: TokenValidatorConfig;
+    /** Serve the web GUI at /gui (Kuma's apiServer.gui.enabled). */
+    gui: { enabled: boolean };
   };
   dpServer: {
     port: number;
@@ -36,6 +38,8 @@ export interface CpConfig {
     dpTokenValidator: TokenValidatorConfig;
   };
   diagnostics: { serverPort: number; interface: string };
+  /** Push the /metrics registry over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (observability/otel.ts). */
+  metrics: { openTelemetry: { enabled: boolean } };
   multizone: {
     /** authType `zoneToken`: zone CPs must present a zone token with scope `cp` for their zone. */
     global: { kds: { grpcPort: number; authType: 'none' | 'zoneToken' } };
@@ -77,9 +81,11 @@ export function defaultConfig(): CpConfig {
       readOnly: false,
       bodyLimit: 1024 * 1024,
       userTokenValidator: { publicKeys: [], publicKeysOnly: false },
+      gui: { enabled: true },
     },
     dpServer: { port: 5678, interface: '0.0.0.0', auth: 'dpToken', tlsCertFile: '', tlsKeyFile: '', plaintext: false, dpTokenValidator: { publicKeys: [], publicKeysOnly: false } },
     diagnostics: { serverPort: 5680, interface: '0.0.0.0' },
+    metrics: { openTelemetry: { enabled: true } },
     multizone: {
       global: { kds: { grpcPort: 5685, authType: 'none' } },
       zone: { name: '', globalAddress: '', kds: { rootCaFile: '', tlsSkipVerify: false, authToken: '', authTokenFile: '' } },
@@ -115,6 +121,7 @@ export const SETTINGS: Setting[] = [
   { key: 'apiServer.http.interface', kind: 'string', env: ['SKEIN_API_SERVER_HTTP_INTERFACE', 'KUMA_API_SERVER_HTTP_INTERFACE'], flag: 'api-address', description: 'REST API bind address' },
   { key: 'apiServer.corsAllowedDomains', kind: 'list', env: ['SKEIN_API_SERVER_CORS_ALLOWED_DOMAINS', 'KUMA_API_SERVER_CORS_ALLOWED_DOMAINS'], flag: 'cors-allowed-domains', description: 'comma-separated origins (domain or /regexp/)' },
   { key: 'apiServer.readOnly', kind: 'boolean', env: ['SKEIN_API_SERVER_READ_ONLY', 'KUMA_API_SERVER_READ_ONLY'], description: 'reject writes over the API' },
+  { key: 'apiServer.gui.enabled', kind: 'boolean', env: ['SKEIN_API_SERVER_GUI_ENABLED', 'KUMA_API_SERVER_GUI_ENABLED'], description: 'serve the web GUI at /gui on the API port' },
   { key: 'apiServer.bodyLimit', kind: 'number', env: ['SKEIN_API_SERVER_BODY_LIMIT'], description: 'max request body bytes' },
   { key: 'dpServer.port', kind: 'number', env: ['SKEIN_DP_SERVER_PORT', 'KUMA_DP_SERVER_PORT'], flag: 'dp-port', description: 'data plane server port (bootstrap + xDS)' },
   { key: 'dpServer.interface', kind: 'string', env: ['SKEIN_DP_SERVER_INTERFACE'], flag: 'dp-address', description: 'data plane server bind address' },
@@ -124,6 +131,7 @@ export const SETTINGS: Setting[] = [
   { key: 'dpServer.plaintext', kind: 'boolean', env: ['SKEIN_DP_SERVER_PLAINTEXT'], flag: 'dp-server-plaintext', description: 'also accept plaintext data plane connections (local demos, benchmarks)' },
   { key: 'diagnostics.serverPort', kind: 'number', env: ['SKEIN_DIAGNOSTICS_SERVER_PORT', 'KUMA_DIAGNOSTICS_SERVER_PORT'], flag: 'diagnostics-port', description: '/ready and /metrics port' },
   { key: 'diagnostics.interface', kind: 'string', env: ['SKEIN_DIAGNOSTICS_INTERFACE'], flag: 'diagnostics-address', description: 'diagnostics bind address' },
+  { key: 'metrics.openTelemetry.enabled', kind: 'boolean', env: ['SKEIN_METRICS_OPEN_TELEMETRY_ENABLED'], description: 'push control plane metrics over OTLP/gRPC to OTEL_EXPORTER_OTLP_ENDPOINT when that is set' },
   { key: 'multizone.global.kds.grpcPort', kind: 'number', env: ['SKEIN_MULTIZONE_GLOBAL_KDS_GRPC_PORT', 'KUMA_MULTIZONE_GLOBAL_KDS_GRPC_PORT'], flag: 'kds-port', description: 'multi-zone sync port (global)' },
   { key: 'multizone.zone.name', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_NAME', 'KUMA_MULTIZONE_ZONE_NAME'], flag: 'zone', description: 'zone name (zone mode)' },
   { key: 'multizone.zone.globalAddress', kind: 'string', env: ['SKEIN_MULTIZONE_ZONE_GLOBAL_ADDRESS', 'KUMA_MULTIZONE_ZONE_GLOBAL_ADDRESS'], flag: 'global-address', description: 'global CP sync address, grpcs://host:5685' },

@@ -20,6 +20,7 @@ import { DataplaneSync } from '../xds/dataplane-sync.js';
 import { startXdsServer } from '../xds/server/ads-server.js';
 import type { Logger } from '../observability/logger.js';
 import { CpMetrics } from '../observability/metrics.js';
+import { startOtlpMetricsPush } from '../observability/otel.js';
 import { startDiagnostics } from './diagnostics.js';
 import { MeshServiceGenerator } from '../core/mesh-service-generator.js';
 import { startDpServer } from './dp-server.js';
@@ -92,19 +93,27 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     if (!federated && !config.defaults.skipMeshCreation) await manager.ensureDefaultMesh();
     if (config.dpServer.auth === 'none') logger.warn('data plane authentication is off (--auth none): any process can join any mesh; use only for local demos');
 
+    const refreshResourceCounts = async () => {
+      for (const d of allDescriptors()) metrics.resources.set({ resource_type: d.name }, await store.count(d.name));
+    };
     const diagnostics = await startDiagnostics({
       port: config.diagnostics.serverPort,
       host: config.diagnostics.interface,
       metrics,
       isReady: () => ready,
-      beforeScrape: async () => {
-        for (const d of allDescriptors()) metrics.resources.set({ resource_type: d.name }, await store.count(d.name));
-      },
+      beforeScrape: refreshResourceCounts,
     });
     closers.push(() => diagnostics.close());
+    if (config.metrics.openTelemetry.enabled) {
+      const otlp = startOtlpMetricsPush({ registry: metrics.registry, serviceInstanceId: instanceId, beforeCollect: refreshResourceCounts });
+      if (otlp) {
+        logger.info({ endpoint: process.env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'] || process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] }, 'pushing control plane metrics over OTLP');
+        closers.push(() => otlp.shutdown());
+      }
+    }
 
     // Data plane server: xDS (gRPC on an internal loopback port) and /bootstrap behind one port.
-    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId, caManager, zone: config.multizone.zone.name });
+    const sync = new DataplaneSync({ manager, logger: logger.child({ component: 'xds' }), auth: config.dpServer.auth, instanceId, caManager, zone: config.multizone.zone.name, metrics });
     sync.start();
     closers.push(() => sync.stop());
     // Zones (and standalone CPs) generate MeshServices from their own Dataplanes; global gets them by sync.
@@ -147,6 +156,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
         instanceId,
         logger: logger.child({ component: 'kds-server' }),
         authenticator: config.multizone.global.kds.authType === 'zoneToken' ? zoneTokenAuthenticator(store) : undefined,
+        metrics,
       });
       kdsPort = kds.port;
       closers.push(() => kds.close());
@@ -159,6 +169,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
         tlsSkipVerify: config.multizone.zone.kds.tlsSkipVerify,
         authToken: zoneAuthToken(config),
         logger: logger.child({ component: 'kds-client' }),
+        metrics,
       });
       closers.push(() => kdsClient.stop());
     }
@@ -172,6 +183,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
       readOnly: config.apiServer.readOnly,
       corsAllowedDomains: config.apiServer.corsAllowedDomains,
       bodyLimit: config.apiServer.bodyLimit,
+      gui: config.apiServer.gui.enabled,
       version: SKEIN_VERSION,
       instanceId,
       extensions: [

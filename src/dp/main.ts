@@ -19,6 +19,7 @@ interface DpFlags {
   workDir?: string;
   caCertFile?: string;
   logLevel: string;
+  progress: boolean;
 }
 
 /** `{{ key }}` placeholders in the Dataplane template, as kuma-dp's --dataplane-var. */
@@ -52,6 +53,7 @@ export async function runDp(argv: string[]): Promise<void> {
       process.env['KUMA_CONTROL_PLANE_CA_CERT_FILE'] ?? process.env['SKEIN_CONTROL_PLANE_CA_CERT_FILE'],
     )
     .option('--log-level <level>', 'log level', process.env['SKEIN_LOG_LEVEL'] ?? 'info')
+    .option('--no-progress', 'do not print progress lines (what the proxy waits for) on stdout; logs go to stderr either way')
     .action(async (flags: DpFlags) => {
       const logger = pino({ level: flags.logLevel, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
       let dataplaneYaml: string | undefined = flags.dataplane;
@@ -72,6 +74,7 @@ export async function runDp(argv: string[]): Promise<void> {
         workDir,
         caCertFile: flags.caCertFile,
         logger,
+        progress: flags.progress ? (line) => process.stdout.write(`${line}\n`) : undefined,
       });
       let stopping = false;
       const shutdown = (signal: string) => {

@@ -7,6 +7,7 @@ import { ZONE_LABEL, ORIGIN_LABEL } from '../api/well-known.js';
 import { parsePrivateKey, publicKeyPem } from '../auth/signing-keys.js';
 import { AlreadyExistsError, ConflictError, type ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
+import type { CpMetrics } from '../observability/metrics.js';
 import { globalOutbound, globalToZoneTypes, mapKeyOnGlobal, mapOnGlobal, zoneToGlobalTypes, zoneToZoneTypes } from './naming.js';
 import { OutboundSession, storeKeyId, storeVersion, type OutboundEntry, type OutboundSource } from './outbound.js';
 import type { Resource } from '../api/resource.js';
@@ -48,6 +49,8 @@ export interface KdsServerOptions {
   instanceId: string;
   logger: Logger;
   authenticator?: ZoneAuthenticator;
+  /** Sync lag and message counts per zone, connected zones. */
+  metrics?: CpMetrics;
 }
 
 export interface KdsServer {
@@ -170,6 +173,7 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
     const subId = crypto.randomUUID();
     const log = logger.child({ zone, stream: 'global-to-zone' });
     connected.set(zone, (connected.get(zone) ?? 0) + 1);
+    opts.metrics?.kdsConnectedZones.set(connected.size);
     await updateInsight(zone, (subs) => {
       subs.push({
         id: subId,
@@ -201,6 +205,10 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
       50,
       outboundTypes,
     );
+    session.onAnswered = (lag, ok) => {
+      opts.metrics?.kdsSyncLag.observe({ zone, direction: 'global-to-zone' }, lag);
+      opts.metrics?.kdsMessages.inc({ zone, direction: 'global-to-zone', result: ok ? 'ack' : 'nack' });
+    };
     sessions.add(session);
     call.on('data', (m: SyncMessage) => {
       if (m.ack !== undefined) {
@@ -214,6 +222,7 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
       if (flushTimer) clearTimeout(flushTimer);
       connected.set(zone, (connected.get(zone) ?? 1) - 1);
       if (connected.get(zone) === 0) connected.delete(zone);
+      opts.metrics?.kdsConnectedZones.set(connected.size);
       log.info('zone disconnected');
       void updateInsight(zone, (subs) => {
         const s = subs.find((x) => x.id === subId);
@@ -254,6 +263,7 @@ export async function startKdsServer(opts: KdsServerOptions): Promise<KdsServer>
       chain = chain.then(async () => {
         try {
           const r = await receiver.apply(m);
+          opts.metrics?.kdsMessages.inc({ zone, direction: 'zone-to-global', result: 'applied' });
           received++;
           log.debug({ ...r, full: m.full }, 'applied zone resources');
           call.write({ ack: m.nonce ?? '' });

@@ -59,6 +59,12 @@ export class OutboundSession {
   /** Send time of each message not acknowledged yet, by nonce. */
   private unacked = new Map<string, number>();
   readonly stats: OutboundStats = { responsesSent: 0, responsesAcknowledged: 0, responsesRejected: 0 };
+  /** When the oldest change not yet sent happened (performance.now()). */
+  private dirtySince: number | undefined;
+  /** Sent, not yet answered: nonce → when its oldest change happened. */
+  private readonly inflight = new Map<string, number>();
+  /** Called when the peer answers a message: seconds from the oldest change it carries to the answer. */
+  onAnswered?: (lagSeconds: number, ok: boolean) => void;
 
   constructor(
     private readonly write: (m: SyncMessage) => void,
@@ -71,6 +77,7 @@ export class OutboundSession {
 
   /** Sends the full set now. */
   start(): void {
+    this.dirtySince ??= performance.now();
     this.dirty = true;
     void this.kick();
   }
@@ -79,6 +86,7 @@ export class OutboundSession {
   schedule(key?: ResourceKey): void {
     if (this.closed) return;
     if (key) this.pending.set(storeKeyId(key), { type: key.type, mesh: key.mesh, name: key.name });
+    this.dirtySince ??= performance.now();
     this.dirty = true;
     if (this.timer) return;
     this.timer = setTimeout(() => {
@@ -111,6 +119,11 @@ export class OutboundSession {
       this.unacked.delete(m.ack!);
       this.stats.lastAckLatencyMs = Date.now() - sentAt;
     }
+    const since = this.inflight.get(m.ack ?? '');
+    if (since !== undefined) {
+      this.inflight.delete(m.ack!);
+      this.onAnswered?.((performance.now() - since) / 1000, !m.error);
+    }
     if (m.error) {
       this.stats.responsesRejected++;
       this.logger.warn({ nonce: m.ack, error: m.error }, 'peer rejected sync message');
@@ -134,6 +147,8 @@ export class OutboundSession {
   private async loop(): Promise<void> {
     while (this.dirty && !this.closed) {
       this.dirty = false;
+      const since = this.dirtySince ?? performance.now();
+      this.dirtySince = undefined;
       const full = this.first || this.needFull;
       const keys = this.pending;
       this.pending = new Map();
@@ -147,6 +162,7 @@ export class OutboundSession {
         }
         const msg: SyncMessage = { nonce: String(++this.seq), full: this.first, upserts: delta.upserts, removals: delta.removals };
         this.unacked.set(msg.nonce!, Date.now());
+        this.inflight.set(msg.nonce!, since);
         this.write(msg);
         this.first = false;
         this.sent = delta.next;
@@ -156,6 +172,7 @@ export class OutboundSession {
         this.logger.warn({ err }, 'could not compute sync delta; retrying');
         if (full) this.needFull = true;
         for (const [id, k] of keys) if (!this.pending.has(id)) this.pending.set(id, k);
+        this.dirtySince = Math.min(since, this.dirtySince ?? since);
         this.dirty = true;
         await new Promise((r) => setTimeout(r, 500));
       }

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ORIGIN_LABEL } from '../api/well-known.js';
 import type { ResourceStore } from '../store/store.js';
 import type { Logger } from '../observability/logger.js';
+import type { CpMetrics } from '../observability/metrics.js';
 import { SKEIN_VERSION } from '../version.js';
 import { globalToZoneTypes, isRemoteOnZone, mapKeyOnZone, mapOnZone, syncedOnZone, zoneOutbound, zoneToGlobalTypes, zoneToZoneTypes } from './naming.js';
 import { OutboundSession, storeKeyId, storeVersion, type OutboundEntry, type OutboundSource } from './outbound.js';
@@ -32,6 +33,8 @@ export interface KdsClientOptions {
   /** Backoff bounds for reconnects. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Sync lag of what this zone sends to global, connection state. */
+  metrics?: CpMetrics;
 }
 
 export interface KdsZoneClient {
@@ -133,6 +136,7 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
     client?.close();
     client = undefined;
     isSynced = false;
+    opts.metrics?.kdsConnectedZones.set(0);
   };
 
   const reconnectLater = (reason: string) => {
@@ -167,6 +171,7 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
           const r = await receiver.apply(m);
           if (m.full) {
             isSynced = true;
+            opts.metrics?.kdsConnectedZones.set(1);
             backoff = minBackoff;
             logger.info({ ...r }, 'synced with global');
           } else {
@@ -185,6 +190,10 @@ export function startKdsClient(opts: KdsClientOptions): KdsZoneClient {
     // Zone → global: our own resources, full set first.
     const z2g = c.ZoneToGlobalSync(metadata());
     const session = new OutboundSession((m) => z2g.write(m), source, logger.child({ stream: 'zone-to-global' }), 50, zoneTypes);
+    session.onAnswered = (lag, ok) => {
+      opts.metrics?.kdsSyncLag.observe({ zone, direction: 'zone-to-global' }, lag);
+      opts.metrics?.kdsMessages.inc({ zone, direction: 'zone-to-global', result: ok ? 'ack' : 'nack' });
+    };
     z2g.on('data', (m: SyncMessage) => {
       if (m.ack !== undefined) session.onAck(m);
     });

@@ -22,6 +22,8 @@ import { DataplaneInsights } from './insights.js';
 import { ProxyIdentities } from './identity.js';
 import type { MeshCaManager } from '../pki/index.js';
 import { descriptorByName } from '../api/descriptor.js';
+import type { CpMetrics } from '../observability/metrics.js';
+import type { Snapshot } from './cache/snapshot.js';
 
 export interface DataplaneSyncOptions {
   manager: ResourceManager;
@@ -37,6 +39,8 @@ export interface DataplaneSyncOptions {
    * another `kuma.io/zone` are remote: sidecars reach them through that zone's ingress.
    */
   zone?: string;
+  /** Generation time, delivery (generated → ACK) time, connected proxies. */
+  metrics?: CpMetrics;
 }
 
 interface ConnectedProxy {
@@ -77,6 +81,8 @@ export class DataplaneSync {
   private unwatch: (() => void) | undefined;
 
   private readonly identities: ProxyIdentities;
+  /** Per proxy, per type URL: a generated version not ACKed yet and when it was first generated. */
+  private readonly undelivered = new Map<string, Map<string, { version: string; at: number }>>();
 
   constructor(private readonly opts: DataplaneSyncOptions) {
     this.insights = new DataplaneInsights(opts.manager.store, opts.instanceId, opts.logger);
@@ -133,6 +139,7 @@ export class DataplaneSync {
     onNodeConnected: async (node: XdsNode) => {
       const { mesh, name } = parseNodeId(node);
       this.proxies.set(node.id, { mesh, name });
+      this.countConnected(mesh);
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
     },
@@ -141,14 +148,19 @@ export class DataplaneSync {
       this.proxies.delete(nodeId);
       this.snapshots.forget(nodeId);
       this.identities.forget(nodeId);
+      this.undelivered.delete(nodeId);
+      if (proxy) this.countConnected(proxy.mesh);
       if (proxy) this.insights.disconnected(proxy.mesh, proxy.name);
     },
     onAck: (nodeId: string, typeUrl: string, version: string) => {
       const proxy = this.proxies.get(nodeId);
+      this.observeDelivery(nodeId, typeUrl, version);
+      this.opts.metrics?.xdsResponses.inc({ type_url: typeUrl, result: 'ack' });
       if (proxy) this.insights.ack(proxy.mesh, proxy.name, typeUrl, version);
     },
     onNack: (nodeId: string, typeUrl: string, version: string, detail: ErrorDetail) => {
       const proxy = this.proxies.get(nodeId);
+      this.opts.metrics?.xdsResponses.inc({ type_url: typeUrl, result: 'nack' });
       this.opts.logger.warn({ nodeId, typeUrl, version, reason: detail.message }, 'proxy rejected configuration (NACK); it keeps its last good config');
       if (proxy) this.insights.nack(proxy.mesh, proxy.name, typeUrl, version, detail.message);
     },
@@ -298,17 +310,52 @@ export class DataplaneSync {
         continue;
       }
       let snapshot;
+      const endTimer = this.opts.metrics?.xdsGeneration.startTimer({ mesh });
       try {
         snapshot = this.snapshots.build(id, dp, ctx, identity);
+        endTimer?.();
       } catch (err) {
+        endTimer?.();
+        this.opts.metrics?.xdsGenerations.inc({ mesh, result: 'error' });
         if (!batch) throw err; // the connecting stream fails with the reason
         // One proxy's unusable Dataplane must not hold up the others' configs.
         this.opts.logger.error({ err: (err as Error).message, nodeId: id }, 'xDS generation failed');
         this.snapshots.forget(id);
         continue;
       }
-      if (snapshot) this.cache.setSnapshot(id, snapshot);
+      const previous = this.cache.getSnapshot(id);
+      const changed = !!snapshot && this.cache.setSnapshot(id, snapshot);
+      if (changed) this.trackDelivery(id, snapshot!, previous);
+      this.opts.metrics?.xdsGenerations.inc({ mesh, result: changed ? 'changed' : 'unchanged' });
     }
+  }
+
+  private countConnected(mesh: string): void {
+    if (!this.opts.metrics) return;
+    let n = 0;
+    for (const p of this.proxies.values()) if (p.mesh === mesh) n++;
+    this.opts.metrics.xdsConnectedProxies.set({ mesh }, n);
+  }
+
+  /** Remembers when each changed type of a new snapshot was generated, until the proxy ACKs it. */
+  private trackDelivery(nodeId: string, snapshot: Snapshot, previous: Snapshot | undefined): void {
+    if (!this.opts.metrics) return;
+    let pending = this.undelivered.get(nodeId);
+    if (!pending) this.undelivered.set(nodeId, (pending = new Map()));
+    const now = performance.now();
+    for (const [typeUrl, version] of snapshot.typeVersions) {
+      if (previous?.typeVersions.get(typeUrl) === version) continue;
+      // A change superseded before its ACK keeps the earlier time: the delay the proxy saw.
+      pending.set(typeUrl, { version, at: pending.get(typeUrl)?.at ?? now });
+    }
+  }
+
+  private observeDelivery(nodeId: string, typeUrl: string, version: string): void {
+    const pending = this.undelivered.get(nodeId);
+    const entry = pending?.get(typeUrl);
+    if (!entry || entry.version !== version) return;
+    pending!.delete(typeUrl);
+    this.opts.metrics?.xdsDelivery.observe({ type_url: typeUrl }, (performance.now() - entry.at) / 1000);
   }
 }
 

@@ -193,4 +193,19 @@ describe('multi-zone sync (global ↔ zone)', () => {
     // The zone's own dataplane survived and is still on global exactly once.
     expect((await list(global, '/meshes/mz/dataplanes')).map((i) => i.labels?.['kuma.io/display-name'])).toEqual(['dp-2']);
   });
+
+  it('measures sync lag both ways and counts connected zones (metrics)', async () => {
+    const scrape = async (cp: RunningCp) => (await fetch(`http://127.0.0.1:${cp.diagnosticsPort}/metrics`)).text();
+    const count = (text: string, direction: string) => Number(new RegExp(`^skein_kds_sync_lag_seconds_count\\{zone="zone-1",direction="${direction}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    const onGlobal = await waitFor(async () => {
+      const text = await scrape(global);
+      return count(text, 'global-to-zone') > 0 && /^skein_kds_connected_zones 1$/m.test(text) ? text : undefined;
+    }, { what: 'global-to-zone sync lag on global' });
+    expect(onGlobal).toMatch(/^skein_kds_messages_total\{zone="zone-1",direction="zone-to-global",result="applied"\} [1-9]/m);
+    const onZone = await waitFor(async () => {
+      const text = await scrape(zone);
+      return count(text, 'zone-to-global') > 0 ? text : undefined;
+    }, { what: 'zone-to-global sync lag on the zone' });
+    expect(onZone).toMatch(/^skein_kds_connected_zones 1$/m);
+  });
 });

@@ -27,6 +27,8 @@ export interface RunDataplaneOptions {
   workDir: string;
   caCertFile?: string;
   logger: Logger;
+  /** Human-readable progress lines (what the proxy is waiting for); `skein dp run` prints them on stdout. */
+  progress?: (line: string) => void;
 }
 
 export interface RunningDataplane {
@@ -45,6 +47,13 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
   let admin: AdminServer | undefined;
   let ads: DeltaAdsClient | undefined;
   let warm = false;
+  // Each state is said once, not on every retry.
+  let lastProgress = '';
+  const progress = (line: string) => {
+    if (line === lastProgress) return;
+    lastProgress = line;
+    opts.progress?.(line);
+  };
 
   const ready = (async () => {
     // 0711: others may traverse to reach a socket they are allowed to, but not list the directory.
@@ -70,7 +79,8 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       operatingSystem: os.platform(),
       features: [],
     };
-    const boot = await bootstrapUntilAccepted(opts.cpAddress, body, ca, logger, stopping.signal, identity.zoneProxy);
+    const boot = await bootstrapUntilAccepted(opts.cpAddress, body, ca, logger, stopping.signal, identity.zoneProxy, progress);
+    progress(`bootstrap received: node ${boot.nodeId}, xDS server ${boot.xds.host}:${boot.xds.port}`);
 
     // Never downgrade: a control plane reached over TLS is also reached over TLS for xDS.
     const credentials = xdsCredentials(boot.xds.tls || cpTls, ca);
@@ -97,12 +107,17 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
     if (stopping.signal.aborted) throw new Error('data plane stopped');
     ads.start();
     logger.info({ nodeId: boot.nodeId }, 'waiting for the first configuration (Listeners and Clusters) from the control plane');
+    progress('waiting for the first configuration (listeners and clusters) from the control plane…');
     await ads.firstConfig;
     warm = true;
     logger.info({ nodeId: boot.nodeId }, 'first configuration applied; data plane is ready');
+    progress(readyLine(engine));
   })();
   // Callers may only await stop(); a failed start-up must not become an unhandled rejection.
-  ready.catch((err: Error) => logger.error({ err: err.message }, 'data plane failed to start'));
+  ready.catch((err: Error) => {
+    logger.error({ err: err.message }, 'data plane failed to start');
+    if (!stopping.signal.aborted) progress(`failed: ${err.message}`);
+  });
 
   return {
     engine,
@@ -117,6 +132,14 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       await admin?.close();
     },
   };
+}
+
+/** `ready: 2 listeners (inbound:127.0.0.1:10001 on 127.0.0.1:10001, …), 3 clusters (…)`. */
+function readyLine(engine: Engine): string {
+  const listeners = engine.listeners().map((l) => (l.name === `${l.host}:${l.port}` ? l.name : `${l.name} on ${l.host}:${l.port}`));
+  const clusters = engine.clusters().map((c) => c.name);
+  const list = (items: string[]) => (items.length > 0 ? ` (${items.join(', ')})` : '');
+  return `ready: ${listeners.length} listener${listeners.length === 1 ? '' : 's'}${list(listeners)}, ${clusters.length} cluster${clusters.length === 1 ? '' : 's'}${list(clusters)}`;
 }
 
 function readToken(opts: RunDataplaneOptions): string {
@@ -158,8 +181,10 @@ async function bootstrapUntilAccepted(
   logger: Logger,
   stop: AbortSignal,
   zoneProxy = false,
+  progress: (line: string) => void = () => undefined,
 ): Promise<BootstrapResult> {
   const backoff = new Backoff(500, 5000);
+  progress(`waiting for bootstrap from ${cpAddress} (mesh '${body.mesh}', proxy '${body.name}')…`);
   for (;;) {
     if (stop.aborted) throw new Error('data plane stopped');
     logger.info({ cpAddress, mesh: body.mesh, name: body.name }, 'waiting for bootstrap from the control plane');
@@ -177,14 +202,19 @@ async function bootstrapUntilAccepted(
       let failure: ReturnType<typeof certificateVerificationFailure>;
       if (err instanceof BootstrapHttpError && err.status === 422) {
         logger.warn({ status: err.status, body: err.body, retryInMs: delay }, meshNotFoundMessage(body.mesh, zoneProxy));
+        progress(`mesh '${body.mesh}' not found, waiting for it to be created…`);
       } else if (err instanceof BootstrapHttpError) {
         logger.warn({ status: err.status, body: err.body, retryInMs: delay }, 'bootstrap not accepted yet; retrying');
+        progress(`bootstrap not accepted yet (HTTP ${err.status}), retrying…`);
       } else if ((failure = certificateVerificationFailure(err))) {
         logger.error({ cpAddress, code: failure.code, reason: failure.reason, retryInMs: delay }, `control plane certificate verification failed: ${failure.reason}; retrying`);
+        progress(`control plane certificate verification failed (${failure.reason}), retrying…`);
       } else if (isPlaintextPeer(err)) {
         logger.error({ cpAddress, err: (err as Error).message, retryInMs: delay }, 'TLS handshake failed: the control plane does not serve TLS at this address (use http:// for a --dp-server-plaintext port); retrying');
+        progress(`the control plane at ${cpAddress} does not serve TLS, retrying…`);
       } else {
         logger.warn({ err: (err as Error).message, retryInMs: delay }, 'control plane not reachable; retrying');
+        progress(`control plane not reachable at ${cpAddress} (${(err as Error).message}), waiting for it…`);
       }
       await sleep(delay, stop);
     }
