@@ -1,0 +1,82 @@
+// `skein install control-plane` as a user runs it: values files and --set, manifests on stdout,
+// clear errors on bad values. The generated CA must really sign the webhook certificate.
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import YAML from 'yaml';
+import { REPO_ROOT, runSkein, tempDir } from '../harness.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const TESTDATA = path.join(REPO_ROOT, 'src', 'install', 'testdata');
+
+function parse(stdout: string): Obj[] {
+  return YAML.parseAllDocuments(stdout).map((d) => {
+    expect(d.errors).toEqual([]);
+    return d.toJSON() as Obj;
+  });
+}
+
+const find = (objs: Obj[], kind: string, name: string) => objs.find((o) => o['kind'] === kind && o['metadata']['name'] === name);
+
+describe('skein install control-plane', () => {
+  it('prints CRDs, the control plane, the injector webhook with a CA bundle that signs its certificate, and zone proxies', async () => {
+    const res = await runSkein(['install', 'control-plane', '--values', path.join(TESTDATA, 'several-meshes.values.yaml'), '--set', 'meshes[0].role=separate']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const objs = parse(res.stdout);
+    const crds = objs.filter((o) => o['kind'] === 'CustomResourceDefinition').map((o) => o['metadata']['name']);
+    expect(crds).toEqual(expect.arrayContaining(['meshes.kuma.io', 'dataplanes.kuma.io', 'meshtrafficpermissions.kuma.io', 'meshexternalservices.kuma.io']));
+    expect(find(objs, 'Namespace', 'kuma-system')).toBeDefined();
+    for (const [kind, name] of [['Deployment', 'skein-control-plane'], ['Service', 'skein-control-plane'], ['ClusterRole', 'skein-control-plane'], ['ClusterRoleBinding', 'skein-control-plane'], ['ConfigMap', 'skein-control-plane-config'], ['ServiceAccount', 'skein-control-plane']]) {
+      expect(find(objs, kind!, name!), `${kind} ${name}`).toBeDefined();
+    }
+    // --set turned payments into role separate; orders and analytics as in the file.
+    for (const name of ['skein-payments-ingress', 'skein-payments-egress', 'skein-orders-zoneproxy', 'skein-analytics-zoneproxy']) {
+      expect(find(objs, 'Deployment', name), name).toBeDefined();
+      expect(find(objs, 'Service', name), name).toBeDefined();
+    }
+
+    const webhook = find(objs, 'MutatingWebhookConfiguration', 'skein-admission-mutating-webhook-configuration')!;
+    const secret = find(objs, 'Secret', 'skein-tls-cert')!;
+    const caPem = Buffer.from(webhook['webhooks'][0]['clientConfig']['caBundle'], 'base64').toString('utf8');
+    expect(Buffer.from(secret['data']['ca.crt'], 'base64').toString('utf8')).toBe(caPem);
+    const ca = new X509Certificate(caPem);
+    const cert = new X509Certificate(Buffer.from(secret['data']['tls.crt'], 'base64'));
+    expect(cert.verify(ca.publicKey)).toBe(true);
+    expect(cert.checkHost('skein-control-plane.kuma-system.svc')).toBe('skein-control-plane.kuma-system.svc');
+    expect(webhook['webhooks'][0]['clientConfig']['service']).toMatchObject({ name: 'skein-control-plane', namespace: 'kuma-system', port: 443 });
+
+    // Each run generates its own CA.
+    const again = parse((await runSkein(['install', 'control-plane'])).stdout);
+    expect(find(again, 'Secret', 'skein-tls-cert')!['data']['ca.crt']).not.toBe(secret['data']['ca.crt']);
+  });
+
+  it('--release-name and --namespace name the objects', async () => {
+    const res = await runSkein(['install', 'control-plane', '--release-name', 'mesh', '--namespace', 'mesh-system']);
+    expect(res.code).toBe(0);
+    const objs = parse(res.stdout);
+    expect(find(objs, 'Deployment', 'mesh-default-zoneproxy')!['metadata']['namespace']).toBe('mesh-system');
+    expect(find(objs, 'Deployment', 'mesh-control-plane')!['metadata']['namespace']).toBe('mesh-system');
+  });
+
+  it('fails with a clear message on bad values', async () => {
+    const global = await runSkein(['install', 'control-plane', '--values', path.join(TESTDATA, 'global-mode.values.yaml')]);
+    expect(global.code).toBe(1);
+    expect(global.stdout).toBe('');
+    expect(global.stderr).toBe('Error: meshes[default]: mesh-scoped zone proxies require controlPlane.mode=zone\n');
+
+    const dir = tempDir('install');
+    const file = path.join(dir, 'values.yaml');
+    fs.writeFileSync(file, 'meshes:\n  - name: a\n    role: sideways\n    replicas: two\n');
+    const bad = await runSkein(['install', 'control-plane', '-f', file]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('meshes[0].role: must be one of all, ingress, egress, separate');
+    expect(bad.stderr).toContain('meshes[0].replicas: must be integer');
+
+    const set = await runSkein(['install', 'control-plane', '--set', 'controlPlane.injector.port=0']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('controlPlane.injector.port: must be >= 1');
+  });
+});
