@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { REPO_ROOT, runSkein, tempDir } from '../harness.js';
+import https from 'node:https';
+import { REPO_ROOT, runSkein, startCp, tempDir } from '../harness.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -51,6 +52,47 @@ describe('skein install control-plane', () => {
     // Each run generates its own CA.
     const again = parse((await runSkein(['install', 'control-plane'])).stdout);
     expect(find(again, 'Secret', 'skein-tls-cert')!['data']['ca.crt']).not.toBe(secret['data']['ca.crt']);
+  });
+
+  it('the rendered config and certificates start a real control plane whose webhook the caBundle verifies', async () => {
+    const res = await runSkein(['install', 'control-plane', '--set', 'runtime.kubernetes.serverVersion=1.30']);
+    const objs = parse(res.stdout);
+    const secret = find(objs, 'Secret', 'skein-tls-cert')!;
+    const caBundle = Buffer.from(find(objs, 'MutatingWebhookConfiguration', 'skein-admission-mutating-webhook-configuration')!['webhooks'][0]['clientConfig']['caBundle'], 'base64').toString('utf8');
+    // The pod's mounts, as directories of this machine.
+    const dir = tempDir('installed-cp');
+    const tlsDir = path.join(dir, 'tls');
+    fs.mkdirSync(tlsDir);
+    for (const [k, v] of Object.entries(secret['data'] as Record<string, string>)) fs.writeFileSync(path.join(tlsDir, k), Buffer.from(v, 'base64'));
+    const configYaml = (find(objs, 'ConfigMap', 'skein-control-plane-config')!['data']['config.yaml'] as string).replaceAll('/var/run/secrets/skein/tls', tlsDir).replaceAll('/var/lib/skein', dir);
+    fs.writeFileSync(path.join(dir, 'config.yaml'), configYaml);
+    const cp = await startCp({ args: ['-c', path.join(dir, 'config.yaml'), '--injector-port', '0', '--injector-address', '127.0.0.1'] });
+    try {
+      const ready = JSON.parse(cp.logs().split('\n').find((l) => l.includes('control plane ready'))!) as { injectorPort: number; mode: string };
+      expect(ready.mode).toBe('zone');
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { 'kuma.io/sidecar-injection': 'enabled' } }, spec: { containers: [{ name: 'app', image: 'nginx' }] } };
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'shop', operation: 'CREATE', object: pod } });
+      // As the API server dials it: the Service's DNS name, verified with the caBundle.
+      const reply = await new Promise<Obj>((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', servername: 'skein-control-plane.kuma-system.svc', port: ready.injectorPort, path: '/inject-sidecar', method: 'POST', ca: caBundle, agent: false }, (r) => {
+          let text = '';
+          r.on('data', (d: Buffer) => (text += d.toString()));
+          r.on('end', () => resolve(JSON.parse(text) as Obj));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      const patch = JSON.parse(Buffer.from(reply['response']['patch'], 'base64').toString('utf8')) as Obj[];
+      const init = patch.find((op) => op['path'] === '/spec/initContainers')!['value'] as Obj[];
+      const sidecar = init.find((c) => c['name'] === 'kuma-sidecar')!;
+      expect(sidecar['restartPolicy']).toBe('Always');
+      expect(sidecar['image']).toMatch(/^docker\.io\/skeinmesh\/skein:/);
+      const env = Object.fromEntries((sidecar['env'] as Obj[]).map((e) => [e['name'], e['value']]));
+      expect(env['KUMA_CONTROL_PLANE_URL']).toBe('https://skein-control-plane.kuma-system.svc:5678');
+      expect(env['KUMA_CONTROL_PLANE_CA_CERT']).toBe(caBundle);
+    } finally {
+      await cp.stop();
+    }
   });
 
   it('--release-name and --namespace name the objects', async () => {
