@@ -1,6 +1,7 @@
 // `skein install control-plane`: prints the Kubernetes manifests of a control plane and its
 // mesh-scoped zone proxies (pipe into `kubectl apply -f -`). Pure rendering: no control plane code.
 import { Command } from 'commander';
+import { transparentProxyCommand } from './transparent-proxy.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -21,5 +22,6 @@ export function installCommand(): Command {
       const objects = await renderObjects(values, { release: flags.releaseName, namespace: flags.namespace });
       process.stdout.write(toYaml(objects));
     });
+  install.addCommand(transparentProxyCommand());
   return install;
 }

@@ -5,8 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { spawnSync } from 'node:child_process';
 import https from 'node:https';
-import { REPO_ROOT, runSkein, startCp, tempDir } from '../harness.js';
+import { REPO_ROOT, runSkein, SKEIN_BIN, startCp, tempDir } from '../harness.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -120,5 +121,27 @@ describe('skein install control-plane', () => {
     const set = await runSkein(['install', 'control-plane', '--set', 'controlPlane.injector.port=0']);
     expect(set.code).toBe(1);
     expect(set.stderr).toContain('controlPlane.injector.port: must be >= 1');
+  });
+});
+
+// What the injected kuma-init runs, applied for real in a fresh network namespace (root + iptables).
+const canNetns = process.getuid?.() === 0 && spawnSync('iptables-restore', ['--version']).status === 0 && spawnSync('ip', ['-V']).status === 0;
+describe.skipIf(!canNetns)('skein install transparent-proxy', () => {
+  it('installs the redirect rules kuma-init asks for', () => {
+    const ns = `skein-tp-${process.pid}`;
+    expect(spawnSync('ip', ['netns', 'add', ns]).status).toBe(0);
+    try {
+      const args = ['install', 'transparent-proxy', '--redirect-inbound-port', '15006', '--redirect-outbound-port', '15001', '--kuma-dp-uid', '5678', '--exclude-inbound-ports', '9902'];
+      const res = spawnSync('ip', ['netns', 'exec', ns, process.execPath, SKEIN_BIN, ...args], { encoding: 'utf8' });
+      expect(res.stderr).toBe('');
+      expect(res.status).toBe(0);
+      const rules = spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-t', 'nat', '-S'], { encoding: 'utf8' }).stdout;
+      expect(rules).toContain('-A SKEIN_INBOUND -p tcp -m tcp --dport 9902 -j RETURN');
+      expect(rules).toContain('-A SKEIN_INBOUND -p tcp -j REDIRECT --to-ports 15006');
+      expect(rules).toContain('-A SKEIN_OUTBOUND -m owner --uid-owner 5678 -j RETURN');
+      expect(rules).toContain('-A SKEIN_OUTBOUND -p tcp -j REDIRECT --to-ports 15001');
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
   });
 });
