@@ -118,3 +118,12 @@ describe('mutatePod', () => {
     ]);
   });
 });
+
+describe('mutatePod with init containers of the pod', () => {
+  it('classic: kuma-init after the pod\'s init containers; native: proxy first', () => {
+    const p = pod({ 'kuma.io/sidecar-injection': 'enabled' });
+    p['spec']['initContainers'] = [{ name: 'migrate', image: 'migrate' }];
+    expect(applied(p, mutatePod(p, opts({ kubernetesVersion: v('1.28') })))['spec']['initContainers'].map((c: Obj) => c['name'])).toEqual(['migrate', 'kuma-init']);
+    expect(applied(p, mutatePod(p, opts({ kubernetesVersion: v('1.29') })))['spec']['initContainers'].map((c: Obj) => c['name'])).toEqual(['kuma-init', 'kuma-sidecar', 'migrate']);
+  });
+});

@@ -113,7 +113,9 @@ export function mutatePod(pod: Obj, opts: InjectorOptions): MutateResult {
   const native = supportsNativeSidecars(opts.kubernetesVersion);
   const sidecar = sidecarContainer(pod, mesh, opts, native);
   const init = initContainer(opts);
-  const newInit = native ? [init, sidecar, ...initContainers] : [init, ...initContainers];
+  // Native: the proxy is up before the pod's own init containers run. Classic: nothing proxies
+  // yet, so kuma-init goes last and the pod's init containers keep a plain network (as in Kuma).
+  const newInit = native ? [init, sidecar, ...initContainers] : [...initContainers, init];
   const newContainers = native ? containers : [...containers, sidecar];
   const volumes = [...((spec['volumes'] ?? []) as Obj[]), { name: 'kuma-sidecar-tmp', emptyDir: {} }];
   Object.assign(annotations, {

@@ -39,7 +39,7 @@ export function cpConfig(values: Values, ctx: RenderContext): Obj {
         serverVersion: values.runtime.kubernetes.serverVersion,
         disallowMultipleMeshesPerNamespace: values.runtime.kubernetes.disallowMultipleMeshesPerNamespace,
         injector: {
-          enabled: cp.injector.enabled,
+          enabled: cp.injector.enabled && cp.mode !== 'global',
           port: cp.injector.port,
           certFile: `${TLS_DIR}/tls.crt`,
           keyFile: `${TLS_DIR}/tls.key`,
@@ -57,6 +57,8 @@ export function cpConfig(values: Values, ctx: RenderContext): Obj {
 export function renderControlPlane(values: Values, ctx: RenderContext, certs: WebhookCerts): Obj[] {
   const cp = values.controlPlane;
   const name = cpName(ctx);
+  // A global control plane has no workloads to inject.
+  const injector = cp.injector.enabled && cp.mode !== 'global';
   const selector = { app: name, 'app.kubernetes.io/name': 'skein', 'app.kubernetes.io/instance': ctx.release };
   const labels = { ...selector, 'app.kubernetes.io/component': 'control-plane' };
   const meta = (n: string, namespaced = true) => ({ name: n, ...(namespaced ? { namespace: ctx.namespace } : {}), labels });
@@ -64,7 +66,7 @@ export function renderControlPlane(values: Values, ctx: RenderContext, certs: We
     { name: 'http-api-server', port: 5681 },
     { name: 'dp-server', port: 5678 },
     { name: 'diagnostics', port: 5680 },
-    ...(cp.injector.enabled ? [{ name: 'admission', port: 443, targetPort: cp.injector.port }] : []),
+    ...(injector ? [{ name: 'admission', port: 443, targetPort: cp.injector.port }] : []),
     ...(cp.mode === 'global' ? [{ name: 'kds', port: 5685 }] : []),
   ];
   const objects: Obj[] = [
@@ -154,7 +156,7 @@ export function renderControlPlane(values: Values, ctx: RenderContext, certs: We
       },
     },
   ];
-  if (cp.injector.enabled) objects.push(webhookConfiguration(values, ctx, certs));
+  if (injector) objects.push(webhookConfiguration(values, ctx, certs));
   return objects;
 }
 
