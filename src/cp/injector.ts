@@ -2,7 +2,8 @@
 // in the work dir), the Kubernetes version (configured, else asked from the API server), and the
 // namespace → meshes lookup for `disallowMultipleMeshesPerNamespace`, which combines the
 // Dataplanes in the store labelled `k8s.kuma.io/namespace` with the pods this process injected
-// (their Dataplanes appear only once their sidecar starts).
+// (their Dataplanes appear only once their sidecar starts). Zone proxies do not count: every mesh's
+// zone proxies share the system namespace.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,7 +68,8 @@ export async function startInjector(config: CpConfig, store: ResourceStore, dpPo
     },
     meshesInNamespace: async (namespace) => {
       const dps = await store.list('Dataplane', { labels: { 'k8s.kuma.io/namespace': namespace } });
-      return [...new Set([...dps.map((d) => d.mesh), ...(injected.get(namespace) ?? [])])].sort();
+      const workloads = dps.filter((d) => d.labels['kuma.io/proxy-type'] !== 'zoneproxy');
+      return [...new Set([...workloads.map((d) => d.mesh), ...(injected.get(namespace) ?? [])])].sort();
     },
     onInjected: (namespace, mesh) => {
       if (!injected.has(namespace)) injected.set(namespace, new Set());

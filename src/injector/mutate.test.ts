@@ -93,6 +93,9 @@ describe('mutatePod', () => {
       message: 'namespace "shop" already has pods in mesh "default"; a pod in mesh "payments" is refused because runtime.kubernetes.disallowMultipleMeshesPerNamespace is on',
     });
     expect(mutatePod(pod({ 'kuma.io/sidecar-injection': 'enabled', 'kuma.io/mesh': 'BAD' }), opts())).toMatchObject({ allowed: false, code: 422 });
+    // Zone proxies of several meshes share kuma-system.
+    const zp = pod({ 'kuma.io/sidecar-injection': 'enabled', 'k8s.kuma.io/zone-proxy-type': 'ingress' }, { 'kuma.io/mesh': 'payments' });
+    expect(mutatePod(zp, opts({ namespace: 'kuma-system', meshesInNamespace: ['default'], disallowMultipleMeshesPerNamespace: true }))).toMatchObject({ injected: true, zoneProxy: true });
   });
 
   it('the sidecar registers a valid Dataplane: inbounds from TCP container ports', () => {

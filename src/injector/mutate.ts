@@ -60,7 +60,7 @@ export interface JsonPatchOp {
 
 export type MutateResult =
   | { allowed: true; injected: false; reason: string }
-  | { allowed: true; injected: true; mesh: string; patch: JsonPatchOp[]; native: boolean }
+  | { allowed: true; injected: true; mesh: string; patch: JsonPatchOp[]; native: boolean; zoneProxy: boolean }
   | { allowed: false; code: number; message: string };
 
 /** `1.30`, `v1.29.3`, `1.28+` → {major, minor}. */
@@ -102,7 +102,8 @@ export function mutatePod(pod: Obj, opts: InjectorOptions): MutateResult {
     return { allowed: false, code: 422, message: `${MESH}: "${mesh}" is not a valid mesh name (numbers, lowercase latin letters and '-', '_', '.')` };
   }
   const others = (opts.meshesInNamespace ?? []).filter((m) => m !== mesh);
-  if (opts.disallowMultipleMeshesPerNamespace && others.length > 0) {
+  // Zone proxies of every mesh share the system namespace by design: they are not workloads.
+  if (opts.disallowMultipleMeshesPerNamespace && others.length > 0 && !isZoneProxyPod(labels)) {
     return {
       allowed: false,
       code: 403,
@@ -131,7 +132,11 @@ export function mutatePod(pod: Obj, opts: InjectorOptions): MutateResult {
     { op: 'add', path: '/spec/containers', value: newContainers },
     { op: 'add', path: '/spec/volumes', value: volumes },
   ];
-  return { allowed: true, injected: true, mesh, patch, native };
+  return { allowed: true, injected: true, mesh, patch, native, zoneProxy: isZoneProxyPod(labels) };
+}
+
+export function isZoneProxyPod(labels: Record<string, string>): boolean {
+  return ['all', 'ingress', 'egress'].includes(labels[ZONE_PROXY_TYPE] ?? '');
 }
 
 /** Pod name: set, or the generateName prefix the API server will complete. */
@@ -152,7 +157,7 @@ export function dataplaneTemplate(pod: Obj, mesh: string, namespace: string): Ob
   const annotations = (meta['annotations'] ?? {}) as Record<string, string>;
   const dpLabels: Record<string, string> = { 'k8s.kuma.io/namespace': namespace };
   const zoneProxyType = labels[ZONE_PROXY_TYPE];
-  if (zoneProxyType === 'ingress' || zoneProxyType === 'egress' || zoneProxyType === 'all') {
+  if (isZoneProxyPod(labels)) {
     dpLabels['kuma.io/proxy-type'] = 'zoneproxy';
     dpLabels['kuma.io/zone-proxy-role'] = zoneProxyType;
     const listeners: Obj[] = [];

@@ -97,7 +97,7 @@ export async function startInjectorServer(opts: InjectorServerOptions): Promise<
       return reply({ allowed: false, status: { code: result.code, message: result.message } });
     }
     if (!result.injected) return reply({ allowed: true });
-    if (!request.dryRun) opts.onInjected?.(namespace, result.mesh);
+    if (!request.dryRun && !result.zoneProxy) opts.onInjected?.(namespace, result.mesh);
     opts.logger.debug({ namespace, mesh: result.mesh, native: result.native }, 'sidecar injected');
     return reply({ allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(result.patch)).toString('base64') });
   }

@@ -165,6 +165,12 @@ describe('injector webhook over HTTPS', () => {
     const refusedB = (await post(k130, '/inject-sidecar', review(appPod('default'), 'team-b'))).body['response'];
     expect(refusedB['status']['message']).toContain('namespace "team-b" already has pods in mesh "payments"');
     expect((await post(k130, '/inject-sidecar', review(appPod('payments'), 'team-b'))).body['response']['allowed']).toBe(true);
+    // Zone proxies of every mesh share the system namespace: never refused.
+    for (const mesh of ['default', 'payments']) {
+      const zp = appPod(mesh);
+      zp['metadata']['labels']['k8s.kuma.io/zone-proxy-type'] = 'ingress';
+      expect((await post(k130, '/inject-sidecar', review(zp, 'zp-system'))).body['response']['allowed']).toBe(true);
+    }
   });
 
   it('the injected zone proxy sidecar, run as Kubernetes would, registers its Dataplane and turns ready', async () => {
