@@ -6,7 +6,7 @@ import { transparentProxyCommand } from './transparent-proxy.js';
 const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function installCommand(): Command {
-  const install = new Command('install').description('print Kubernetes manifests');
+  const install = new Command('install').description('Kubernetes: print the manifests, set up the transparent proxy');
   install
     .command('control-plane')
     .description('control plane, CRDs, sidecar injector webhook and mesh-scoped zone proxies (values as in deploy/values.yaml)')
