@@ -63,5 +63,5 @@ export async function renderObjects(values: Values, opts: RenderOptions = {}): P
 }
 
 export function toYaml(objects: Obj[]): string {
-  return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n');
+  return objects.map((o) => YAML.stringify(o, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n');
 }
