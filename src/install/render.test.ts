@@ -107,6 +107,18 @@ describe('install control-plane values', () => {
     expect(find(objs, 'Service', 'skein-default-zoneproxy')!['spec']['ports']).toEqual([{ name: 'zone-egress', protocol: 'TCP', port: 20002, targetPort: 10002 }]);
   });
 
+  it('several control plane replicas need PostgreSQL', async () => {
+    const file = path.join(TESTDATA, 'single-mesh.values.yaml');
+    await expect(render(file, ['controlPlane.replicas=2'])).rejects.toThrow('controlPlane.replicas: 2 replicas need a shared store; set controlPlane.envVars.KUMA_STORE_TYPE=postgres and SKEIN_STORE_POSTGRES_URL');
+    const objs = await render(file, ['controlPlane.replicas=2', 'controlPlane.envVars.KUMA_STORE_TYPE=postgres', 'controlPlane.envVars.SKEIN_STORE_POSTGRES_URL=postgres://db:5432/skein']);
+    const cp = find(objs, 'Deployment', 'skein-control-plane')!;
+    expect(cp['spec']['replicas']).toBe(2);
+    expect(cp['spec']['template']['spec']['containers'][0]['env']).toEqual([
+      { name: 'KUMA_STORE_TYPE', value: 'postgres' },
+      { name: 'SKEIN_STORE_POSTGRES_URL', value: 'postgres://db:5432/skein' },
+    ]);
+  });
+
   it('mode global with zone proxies is a clear error', async () => {
     await expect(render(path.join(TESTDATA, 'global-mode.values.yaml'))).rejects.toThrow('meshes[default]: mesh-scoped zone proxies require controlPlane.mode=zone');
   });

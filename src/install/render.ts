@@ -35,6 +35,10 @@ function checkContext(values: Values, ctx: RenderContext): void {
     if (cp.mode !== 'zone') throw new ValuesError(`controlPlane.kdsGlobalAddress: only valid with controlPlane.mode=zone; mode is "${cp.mode}"`);
     if (!/^grpcs?:\/\//.test(cp.kdsGlobalAddress)) throw new ValuesError(`controlPlane.kdsGlobalAddress: "${cp.kdsGlobalAddress}" must start with grpcs:// or grpc://`);
   }
+  const store = cp.envVars['KUMA_STORE_TYPE'] ?? cp.envVars['SKEIN_STORE_TYPE'] ?? 'embedded';
+  if (cp.replicas > 1 && store !== 'postgres') {
+    throw new ValuesError(`controlPlane.replicas: ${cp.replicas} replicas need a shared store; set controlPlane.envVars.KUMA_STORE_TYPE=postgres and SKEIN_STORE_POSTGRES_URL`);
+  }
   if (cp.mode === 'zone' && !cp.zone) throw new ValuesError('controlPlane.zone: is required with controlPlane.mode=zone');
 }
 
