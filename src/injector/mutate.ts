@@ -8,6 +8,8 @@
 //   container ports, or zone proxy listeners for zone proxy pods). On Kubernetes ≥ 1.29 it is a
 //   native sidecar (init container with `restartPolicy: Always` and a startup probe on the DP's
 //   readiness endpoint, so the app starts once the proxy is configured); before, a classic container.
+// Types only (erased at build): the compiler checks field names against the Kubernetes API.
+import type { IContainer } from 'kubernetes-models/v1/Container';
 import YAML from 'yaml';
 import {
   INBOUND_REDIRECT_PORT,
@@ -188,9 +190,9 @@ export function dataplaneTemplate(pod: Obj, mesh: string, namespace: string): Ob
   };
 }
 
-function sidecarContainer(pod: Obj, mesh: string, opts: InjectorOptions, native: boolean): Obj {
+function sidecarContainer(pod: Obj, mesh: string, opts: InjectorOptions, native: boolean): IContainer {
   const probe = { httpGet: { path: '/ready', port: READINESS_PORT }, periodSeconds: 1, failureThreshold: 600, timeoutSeconds: 3 };
-  const env: Obj[] = [
+  const env: IContainer['env'] = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
     { name: 'INSTANCE_IP', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'status.podIP' } } },
@@ -201,7 +203,7 @@ function sidecarContainer(pod: Obj, mesh: string, opts: InjectorOptions, native:
     { name: 'KUMA_READINESS_PORT', value: String(READINESS_PORT) },
     { name: 'SKEIN_DP_WORK_DIR', value: '/tmp/skein-dp' },
   ];
-  const container: Obj = {
+  const container: IContainer = {
     name: SIDECAR_CONTAINER,
     image: opts.sidecarImage,
     imagePullPolicy: 'IfNotPresent',
@@ -215,13 +217,13 @@ function sidecarContainer(pod: Obj, mesh: string, opts: InjectorOptions, native:
     volumeMounts: [{ name: 'kuma-sidecar-tmp', mountPath: '/tmp' }],
   };
   if (native) {
-    container['restartPolicy'] = 'Always';
-    container['startupProbe'] = probe;
+    container.restartPolicy = 'Always';
+    container.startupProbe = probe;
   }
   return container;
 }
 
-function initContainer(opts: InjectorOptions): Obj {
+function initContainer(opts: InjectorOptions): IContainer {
   // Probes the kubelet sends to app ports are not redirected; nor is the DP's own readiness port.
   const exclude = [READINESS_PORT];
   return {

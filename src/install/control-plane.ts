@@ -1,5 +1,15 @@
 // The control plane's own objects: namespace, RBAC, config, TLS Secret, Service, Deployment and
 // the injector's MutatingWebhookConfiguration.
+// Types only (erased at build): the compiler checks field names against the Kubernetes API.
+import type { IMutatingWebhook } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhook';
+import type { IMutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration';
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import type { IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import YAML from 'yaml';
 import { SIDECAR_INJECTION } from '../injector/annotations.js';
 import type { WebhookCerts } from '../injector/certs.js';
@@ -70,20 +80,20 @@ export function renderControlPlane(values: Values, ctx: RenderContext, certs: We
     ...(cp.mode === 'global' ? [{ name: 'kds', port: 5685 }] : []),
   ];
   const objects: Obj[] = [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(name) } satisfies IServiceAccount,
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: meta(`${name}-config`),
       data: { 'config.yaml': YAML.stringify(cpConfig(values, ctx)) },
-    },
+    } satisfies IConfigMap,
     {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: meta(`${ctx.release}-tls-cert`),
       type: 'kubernetes.io/tls',
       data: { 'tls.crt': b64(certs.certPem), 'tls.key': b64(certs.keyPem), 'ca.crt': b64(certs.caCertPem) },
-    },
+    } satisfies ISecret,
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
@@ -94,14 +104,14 @@ export function renderControlPlane(values: Values, ctx: RenderContext, certs: We
         // The injector asks the API server its version (native sidecars from 1.29).
         { nonResourceURLs: ['/version'], verbs: ['get'] },
       ],
-    },
+    } satisfies IClusterRole,
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
       metadata: meta(name, false),
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
       subjects: [{ kind: 'ServiceAccount', name, namespace: ctx.namespace }],
-    },
+    } satisfies IClusterRoleBinding,
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -111,7 +121,7 @@ export function renderControlPlane(values: Values, ctx: RenderContext, certs: We
         selector,
         ports: ports.map((p) => ({ name: p.name, protocol: 'TCP', port: p.port, targetPort: p.targetPort ?? p.port })),
       },
-    },
+    } satisfies IService,
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -154,18 +164,18 @@ export function renderControlPlane(values: Values, ctx: RenderContext, certs: We
           },
         },
       },
-    },
+    } satisfies IDeployment,
   ];
-  if (injector) objects.push(webhookConfiguration(values, ctx, certs));
+  if (injector) objects.push(webhookConfiguration(values, ctx, certs) as unknown as Obj);
   return objects;
 }
 
-function webhookConfiguration(values: Values, ctx: RenderContext, certs: WebhookCerts): Obj {
+function webhookConfiguration(values: Values, ctx: RenderContext, certs: WebhookCerts): IMutatingWebhookConfiguration {
   const name = cpName(ctx);
   const enabled = ['enabled', 'true'];
   // The control plane's own pods never go through its webhook (it could not start otherwise).
   const notTheCp = { key: 'app', operator: 'NotIn', values: [name] };
-  const common = (path: string) => ({
+  const common = (path: string): Omit<IMutatingWebhook, 'name'> => ({
     admissionReviewVersions: ['v1'],
     sideEffects: 'None',
     failurePolicy: values.controlPlane.injector.failurePolicy,
@@ -192,5 +202,5 @@ function webhookConfiguration(values: Values, ctx: RenderContext, certs: Webhook
         objectSelector: { matchExpressions: [{ key: SIDECAR_INJECTION, operator: 'In', values: enabled }, notTheCp] },
       },
     ],
-  };
+  } satisfies IMutatingWebhookConfiguration;
 }

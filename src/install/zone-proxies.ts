@@ -2,6 +2,14 @@
 // `ingress` or `egress`) or two of each (role `separate`), with ServiceAccount, optional HPA and PDB.
 // The pods run a pause container; the injector adds the Skein data plane, which registers a
 // zone proxy Dataplane with the listeners named by the pod's annotations.
+// Types only (erased at build): the compiler checks field names against the Kubernetes API.
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IDeploymentSpec } from 'kubernetes-models/apps/v1/DeploymentSpec';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { IService } from 'kubernetes-models/v1/Service';
+import type { IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { MESH, SIDECAR_INJECTION, ZONE_EGRESS_PORT, ZONE_INGRESS_PORT, ZONE_PROXY_TYPE } from '../injector/annotations.js';
 import { MAX_NAME, labelValue, meshObjectName } from './names.js';
 import type { HpaValues, MeshEntry, PdbValues, RoleBlock, ServiceValues, Values } from './values.js';
@@ -121,7 +129,7 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
   const common: Record<string, string> = { ...selector, ...(meshLabel ? { [MESH]: meshLabel } : {}) };
   const podAnnotations: Record<string, string> = { [MESH]: p.mesh };
   for (const port of p.ports) podAnnotations[port.listener === 'ingress' ? ZONE_INGRESS_PORT : ZONE_EGRESS_PORT] = String(port.targetPort);
-  const podSpec: Obj = {
+  const podSpec: IPodSpec = {
     serviceAccountName: p.name,
     automountServiceAccountToken: true,
     terminationGracePeriodSeconds: values.meshZoneProxyDefaults.terminationGracePeriodSeconds,
@@ -136,11 +144,11 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
       },
     ],
   };
-  if (Object.keys(p.nodeSelector).length > 0) podSpec['nodeSelector'] = p.nodeSelector;
-  if (p.tolerations.length > 0) podSpec['tolerations'] = p.tolerations;
-  if (p.resources) podSpec['resources'] = p.resources;
+  if (Object.keys(p.nodeSelector).length > 0) podSpec.nodeSelector = p.nodeSelector;
+  if (p.tolerations.length > 0) podSpec.tolerations = p.tolerations as IPodSpec['tolerations'];
+  if (p.resources) (podSpec as unknown as Obj)['resources'] = p.resources; // pod-level resources: newer than these types
 
-  const deploymentSpec: Obj = {
+  const deploymentSpec: IDeploymentSpec = {
     selector: { matchLabels: selector },
     strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
     template: {
@@ -148,7 +156,7 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
       spec: podSpec,
     },
   };
-  if (!p.hpa.enabled) deploymentSpec['replicas'] = p.replicas;
+  if (!p.hpa.enabled) deploymentSpec.replicas = p.replicas;
   const meta = (name: string, labels: Record<string, string> = common, annotations?: Record<string, string>) => ({
     name,
     namespace: p.namespace,
@@ -157,7 +165,7 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
   });
 
   const objects: Obj[] = [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(p.name) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(p.name) } satisfies IServiceAccount,
     {
       apiVersion: 'v1',
       kind: 'Service',
@@ -167,8 +175,8 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
         selector,
         ports: p.ports.map((port) => ({ name: port.name, protocol: 'TCP', port: port.port, targetPort: port.targetPort })),
       },
-    },
-    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(p.name, { ...common, ...p.deploymentLabels }, p.deploymentAnnotations), spec: deploymentSpec },
+    } satisfies IService,
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: meta(p.name, { ...common, ...p.deploymentLabels }, p.deploymentAnnotations), spec: deploymentSpec } satisfies IDeployment,
   ];
   if (p.hpa.enabled) {
     objects.push({
@@ -178,13 +186,13 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
       spec: {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: p.name },
         minReplicas: p.hpa.minReplicas,
-        maxReplicas: p.hpa.maxReplicas,
-        metrics: p.hpa.metrics ?? [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: p.hpa.targetCPUUtilizationPercentage } } }],
+        maxReplicas: p.hpa.maxReplicas!, // always set: the defaults have it
+        metrics: (p.hpa.metrics as NonNullable<IHorizontalPodAutoscaler['spec']>['metrics']) ?? [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: p.hpa.targetCPUUtilizationPercentage } } }],
       },
-    });
+    } satisfies IHorizontalPodAutoscaler);
   }
   if (p.pdb.enabled) {
-    objects.push({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(p.name), spec: { maxUnavailable: p.pdb.maxUnavailable, selector: { matchLabels: selector } } });
+    objects.push({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(p.name), spec: { maxUnavailable: p.pdb.maxUnavailable, selector: { matchLabels: selector } } } satisfies IPodDisruptionBudget);
   }
   return objects;
 }
