@@ -5,7 +5,7 @@ import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { fromWire, validateResource, type Resource } from '../api/index.js';
-import { validateObject } from '../install/k8s-schema.js';
+import { validateObject } from '../install/testdata/k8s-schema.js';
 import { dataplaneTemplate, mutatePod, parseKubernetesVersion, supportsNativeSidecars, type InjectorOptions, type MutateResult } from './mutate.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { allDescriptors, registerDescriptor, type ResourceDescriptor } from '../api/descriptor.js';
 import { allCrds, crdFor } from './crds.js';
-import { validateObject } from './k8s-schema.js';
+import { validateObject } from './testdata/k8s-schema.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

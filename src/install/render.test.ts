@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { renderObjects, toYaml } from './render.js';
-import { FIXED_CERTS, TESTDATA, valuesCases } from './testdata.js';
+import { FIXED_CERTS, TESTDATA, valuesCases } from './testdata/cases.js';
 import { defaultValues, loadValues, ValuesError } from './values.js';
 import { meshObjectName } from './names.js';
 

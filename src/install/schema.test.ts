@@ -2,9 +2,9 @@
 // against the Kubernetes OpenAPI schemas (kubernetes-models); custom resources against our CRDs.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateObject } from './k8s-schema.js';
+import { validateObject } from './testdata/k8s-schema.js';
 import { renderObjects } from './render.js';
-import { FIXED_CERTS, TESTDATA, valuesCases } from './testdata.js';
+import { FIXED_CERTS, TESTDATA, valuesCases } from './testdata/cases.js';
 import { loadValues, ValuesError } from './values.js';
 
 type Obj = Record<string, unknown>;

@@ -1,11 +1,11 @@
-// Shared by the install tests: the values files under testdata/ and fixed certificates, so golden
+// Shared by the install tests (this folder is not part of the build): the values files under testdata/ and fixed certificates, so golden
 // manifests do not change from run to run.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WebhookCerts } from '../injector/certs.js';
+import type { WebhookCerts } from '../../injector/certs.js';
 
-export const TESTDATA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'install', 'testdata');
+export const TESTDATA = path.dirname(fileURLToPath(import.meta.url));
 
 export const FIXED_CERTS: WebhookCerts = {
   caCertPem: '-----BEGIN CERTIFICATE-----\ntest-ca\n-----END CERTIFICATE-----\n',

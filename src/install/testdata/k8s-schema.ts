@@ -1,4 +1,4 @@
-// Test helper: validates a rendered object with the Kubernetes OpenAPI schemas of the
+// Test helper (not part of the build): validates a rendered object with the Kubernetes OpenAPI schemas of the
 // kubernetes-models package (one model class per apiVersion/kind), and custom resources against
 // the openAPIV3Schema of our own CRDs.
 import { Ajv } from 'ajv';
