@@ -55,6 +55,8 @@ export interface ZoneProxySettings {
 /** `meshes[].ingress` / `meshes[].egress`: per-role overrides, also Kuma 2.14's value shape. */
 export interface RoleBlock extends ZoneProxySettings {
   enabled?: boolean;
+  /** Image of the zone proxy pod's placeholder container, per field over `zoneProxyImage` (Kuma's shape). */
+  image?: Partial<Image>;
   deployment?: {
     replicas?: number;
     annotations?: Record<string, string>;

@@ -51,6 +51,7 @@ export interface ZoneProxyPlan {
   pdb: PdbValues;
   deploymentAnnotations: Record<string, string>;
   deploymentLabels: Record<string, string>;
+  image: { registry: string; repository: string; tag: string };
   /** Service type, annotations, labels; ports below. */
   service: ServiceValues;
   ports: { name: string; port: number; targetPort: number; listener: 'ingress' | 'egress' }[];
@@ -101,6 +102,7 @@ export function planZoneProxies(values: Values, ctx: RenderContext): ZoneProxyPl
         pdb: { ...d.pdb, ...m.pdb, ...block.pdb },
         deploymentAnnotations: block.deployment?.annotations ?? {},
         deploymentLabels: block.deployment?.labels ?? {},
+        image: { ...values.zoneProxyImage, ...block.image },
         service,
         ports,
       });
@@ -137,7 +139,7 @@ export function renderZoneProxy(p: ZoneProxyPlan, values: Values, ctx: RenderCon
     containers: [
       {
         name: 'pause',
-        image: imageRef(values.zoneProxyImage),
+        image: imageRef(p.image),
         imagePullPolicy: 'IfNotPresent',
         securityContext: { readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
         resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '16Mi' } },
