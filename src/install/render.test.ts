@@ -107,6 +107,20 @@ describe('install control-plane values', () => {
     expect(find(objs, 'Service', 'skein-default-zoneproxy')!['spec']['ports']).toEqual([{ name: 'zone-egress', protocol: 'TCP', port: 20002, targetPort: 10002 }]);
   });
 
+  it('service settings: defaults < mesh < role block; the target port stays the listener port', async () => {
+    const objs = await render(path.join(TESTDATA, 'single-mesh.values.yaml'), [
+      'meshZoneProxyDefaults.service.annotations.a=defaults,meshZoneProxyDefaults.service.annotations.b=defaults',
+      'meshes[0].role=separate,meshes[0].service.annotations.b=mesh,meshes[0].service.type=NodePort',
+      'meshes[0].egress.service.type=ClusterIP,meshes[0].egress.service.port=20002',
+    ]);
+    const ing = find(objs, 'Service', 'skein-default-ingress')!;
+    const eg = find(objs, 'Service', 'skein-default-egress')!;
+    expect(ing['metadata']['annotations']).toEqual({ a: 'defaults', b: 'mesh' });
+    expect([ing['spec']['type'], eg['spec']['type']]).toEqual(['NodePort', 'ClusterIP']);
+    expect(eg['spec']['ports'][0]).toMatchObject({ port: 20002, targetPort: 10002 });
+    expect(() => loadValues({ sets: ['meshes[0].service.targetPort=1'] })).toThrow('meshes[0].service.targetPort: unknown field');
+  });
+
   it('several control plane replicas need PostgreSQL', async () => {
     const file = path.join(TESTDATA, 'single-mesh.values.yaml');
     await expect(render(file, ['controlPlane.replicas=2'])).rejects.toThrow('controlPlane.replicas: 2 replicas need a shared store; set controlPlane.envVars.KUMA_STORE_TYPE=postgres and SKEIN_STORE_POSTGRES_URL');

@@ -265,6 +265,8 @@ const service = {
   additionalProperties: false,
   properties: { name: str, type: serviceType, port, targetPort: port, annotations: strMap, labels: strMap },
 };
+// Per mesh the target port is fixed (it is the listener port in the pod), as in Kuma.
+const meshService = { ...service, properties: { name: str, type: serviceType, port, annotations: strMap, labels: strMap } };
 const hpa = {
   type: 'object',
   additionalProperties: false,
@@ -279,7 +281,7 @@ const settings = {
   tolerations: { type: 'array', items: anyMap },
   hpa,
   pdb,
-  service,
+  service: meshService,
 };
 const roleBlock = {
   type: 'object',

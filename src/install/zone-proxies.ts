@@ -76,10 +76,11 @@ export function planZoneProxies(values: Values, ctx: RenderContext): ZoneProxyPl
       const svcDefaults = r === 'egress' ? d.egress.service : d.ingress.service;
       const service: ServiceValues = {
         ...svcDefaults,
+        ...d.service,
         ...m.service,
         ...block.service,
-        annotations: { ...m.service?.annotations, ...block.service?.annotations },
-        labels: { ...m.service?.labels, ...block.service?.labels },
+        annotations: { ...d.service?.annotations, ...m.service?.annotations, ...block.service?.annotations },
+        labels: { ...d.service?.labels, ...m.service?.labels, ...block.service?.labels },
       };
       if (service.name && service.name.length > MAX_NAME) {
         throw new ValuesError(`zone proxy service name "${service.name}" exceeds ${MAX_NAME} characters; use service.name to set a shorter name`);
