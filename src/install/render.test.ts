@@ -121,6 +121,14 @@ describe('install control-plane values', () => {
     expect(() => loadValues({ sets: ['meshes[0].service.targetPort=1'] })).toThrow('meshes[0].service.targetPort: unknown field');
   });
 
+  it('role blocks that would be ignored are errors; role all takes both ports', async () => {
+    const file = path.join(TESTDATA, 'single-mesh.values.yaml');
+    await expect(render(file, ['meshes[0].ingress.replicas=2'])).rejects.toThrow('meshes[0].ingress.replicas: with role all only ingress.service.port can be set per role; set it on the mesh entry');
+    await expect(render(file, ['meshes[0].role=ingress', 'meshes[0].egress.replicas=2'])).rejects.toThrow('meshes[0].egress: the mesh has no egress zone proxy (role ingress)');
+    const objs = await render(file, ['meshes[0].ingress.service.port=443', 'meshes[0].egress.service.port=8443']);
+    expect(find(objs, 'Service', 'skein-default-zoneproxy')!['spec']['ports'].map((p: Obj) => [p['port'], p['targetPort']])).toEqual([[443, 10001], [8443, 10002]]);
+  });
+
   it('several control plane replicas need PostgreSQL', async () => {
     const file = path.join(TESTDATA, 'single-mesh.values.yaml');
     await expect(render(file, ['controlPlane.replicas=2'])).rejects.toThrow('controlPlane.replicas: 2 replicas need a shared store; set controlPlane.envVars.KUMA_STORE_TYPE=postgres and SKEIN_STORE_POSTGRES_URL');

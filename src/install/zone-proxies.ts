@@ -37,6 +37,25 @@ export function meshRole(m: MeshEntry, values: Values): DeploymentRole | 'separa
   return values.meshZoneProxyDefaults.role;
 }
 
+/** Role blocks that would be ignored are errors: a block for a role the mesh does not have, and with
+ *  role `all` (one Deployment, one Service) anything but the two listener ports. */
+function checkRoleBlocks(m: MeshEntry, role: DeploymentRole | 'separate', i: number): void {
+  for (const r of ['ingress', 'egress'] as const) {
+    const block = m[r];
+    if (!block) continue;
+    const { enabled: _enabled, ...rest } = block;
+    const fields = Object.keys(rest);
+    if (fields.length === 0) continue;
+    if (role === 'all') {
+      const { port: _port, ...svcRest } = rest.service ?? {};
+      const other = [...fields.filter((f) => f !== 'service'), ...Object.keys(svcRest).map((f) => `service.${f}`)];
+      if (other.length > 0) throw new ValuesError(`meshes[${i}].${r}.${other[0]}: with role all only ${r}.service.port can be set per role; set it on the mesh entry`);
+    } else if (role !== 'separate' && role !== r) {
+      throw new ValuesError(`meshes[${i}].${r}: the mesh has no ${r} zone proxy (role ${role})`);
+    }
+  }
+}
+
 export interface ZoneProxyPlan {
   mesh: string;
   role: DeploymentRole;
@@ -63,10 +82,11 @@ const nonEmpty = <T extends object>(o: T | undefined): T | undefined => (o && Ob
 export function planZoneProxies(values: Values, ctx: RenderContext): ZoneProxyPlan[] {
   const d = values.meshZoneProxyDefaults;
   const plans: ZoneProxyPlan[] = [];
-  values.meshes.forEach((m) => {
+  values.meshes.forEach((m, i) => {
     const role = meshRole(m, values);
     if (role === 'none') return;
     if (values.controlPlane.mode === 'global') throw new ValuesError(`meshes[${m.name}]: mesh-scoped zone proxies require controlPlane.mode=zone`);
+    checkRoleBlocks(m, role, i);
     const roles: DeploymentRole[] = role === 'separate' ? ['ingress', 'egress'] : [role];
     for (const r of roles) {
       const block: RoleBlock = r === 'all' ? {} : (m[r] ?? {});
@@ -86,7 +106,8 @@ export function planZoneProxies(values: Values, ctx: RenderContext): ZoneProxyPl
         throw new ValuesError(`zone proxy service name "${service.name}" exceeds ${MAX_NAME} characters; use service.name to set a shorter name`);
       }
       const ports: ZoneProxyPlan['ports'] = [];
-      if (r === 'all' || r === 'ingress') ports.push({ name: 'zone-ingress', port: service.port!, targetPort: svcDefaults.targetPort, listener: 'ingress' });
+      if (r === 'all') ports.push({ name: 'zone-ingress', port: m.ingress?.service?.port ?? service.port!, targetPort: svcDefaults.targetPort, listener: 'ingress' });
+      if (r === 'ingress') ports.push({ name: 'zone-ingress', port: service.port!, targetPort: svcDefaults.targetPort, listener: 'ingress' });
       if (r === 'all') ports.push({ name: 'zone-egress', port: m.egress?.service?.port ?? d.egress.service.port, targetPort: d.egress.service.targetPort, listener: 'egress' });
       if (r === 'egress') ports.push({ name: 'zone-egress', port: service.port!, targetPort: svcDefaults.targetPort, listener: 'egress' });
       plans.push({
