@@ -10,6 +10,7 @@ import { deleteCommand } from './delete.js';
 import { generateCommand } from './generate.js';
 import { getCommand } from './get.js';
 import { inspectCommand } from './inspect.js';
+import { installCommand } from './install.js';
 import { versionCommand } from './version.js';
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -27,7 +28,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`Error: ${text.replace(/^error: /, '')}`) })
     .addHelpText('after', '\nAlso:\n  cp ...    run the control plane (`skein cp run`, `skein cp config --defaults`)\n  dp ...    run a data plane proxy (`skein dp run ...`)\n');
-  for (const cmd of [applyCommand(), getCommand(), deleteCommand(), inspectCommand(), configCommand(), generateCommand(), versionCommand()]) {
+  for (const cmd of [applyCommand(), getCommand(), deleteCommand(), inspectCommand(), configCommand(), generateCommand(), installCommand(), versionCommand()]) {
     program.addCommand(cmd);
   }
   // Commands built on their own do not inherit these settings from the program.

@@ -61,6 +61,28 @@ export interface CpConfig {
   defaults: { skipMeshCreation: boolean };
   /** Where the CP keeps generated files (certificates, keys). */
   workDir: string;
+  /** Kubernetes: the sidecar injector webhook (src/injector, docs/kubernetes.md). */
+  runtime: { kubernetes: KubernetesRuntimeConfig };
+}
+
+export interface KubernetesRuntimeConfig {
+  /** Cluster version (`1.30`) deciding native vs classic sidecars; empty = ask the API server when in a cluster. */
+  serverVersion: string;
+  /** Refuse pods that would put a second mesh into a namespace. */
+  disallowMultipleMeshesPerNamespace: boolean;
+  injector: {
+    enabled: boolean;
+    port: number;
+    interface: string;
+    /** Webhook server certificate and key (PEM); both empty = a CA and certificate generated in workDir. */
+    certFile: string;
+    keyFile: string;
+    /** CA the injected sidecars verify the DP server with; empty = the DP server certificate itself (self-signed). */
+    caCertFile: string;
+    sidecarImage: string;
+    /** DP server URL given to sidecars; empty = https://<host name>:<DP server port>. */
+    controlPlaneUrl: string;
+  };
 }
 
 /** Kuma's `validator.{publicKeys, useSecrets}`, with `useSecrets: false` spelled `publicKeysOnly: true`. */
@@ -99,6 +121,13 @@ export function defaultConfig(): CpConfig {
     },
     defaults: { skipMeshCreation: false },
     workDir: path.join(home, '.skein', 'cp'),
+    runtime: {
+      kubernetes: {
+        serverVersion: '',
+        disallowMultipleMeshesPerNamespace: false,
+        injector: { enabled: false, port: 5443, interface: '0.0.0.0', certFile: '', keyFile: '', caCertFile: '', sidecarImage: 'docker.io/skeinmesh/skein:latest', controlPlaneUrl: '' },
+      },
+    },
   };
 }
 
@@ -151,6 +180,16 @@ export const SETTINGS: Setting[] = [
   { key: 'store.postgresUrl', kind: 'string', env: ['SKEIN_STORE_POSTGRES_URL'], flag: 'postgres-url', description: 'PostgreSQL connection URL' },
   { key: 'store.unsafeDelete', kind: 'boolean', env: ['SKEIN_STORE_UNSAFE_DELETE', 'KUMA_STORE_UNSAFE_DELETE'], description: 'allow deleting meshes with dataplanes' },
   { key: 'defaults.skipMeshCreation', kind: 'boolean', env: ['SKEIN_DEFAULTS_SKIP_MESH_CREATION', 'KUMA_DEFAULTS_SKIP_MESH_CREATION'], description: 'do not create mesh "default" on start' },
+  { key: 'runtime.kubernetes.injector.enabled', kind: 'boolean', env: ['SKEIN_RUNTIME_KUBERNETES_INJECTOR_ENABLED'], flag: 'injector', description: 'serve the sidecar injector webhook (Kubernetes)' },
+  { key: 'runtime.kubernetes.injector.port', kind: 'number', env: ['SKEIN_RUNTIME_KUBERNETES_ADMISSION_SERVER_PORT', 'KUMA_RUNTIME_KUBERNETES_ADMISSION_SERVER_PORT'], flag: 'injector-port', description: 'injector webhook HTTPS port' },
+  { key: 'runtime.kubernetes.injector.interface', kind: 'string', env: ['SKEIN_RUNTIME_KUBERNETES_ADMISSION_SERVER_ADDRESS', 'KUMA_RUNTIME_KUBERNETES_ADMISSION_SERVER_ADDRESS'], flag: 'injector-address', description: 'injector webhook bind address' },
+  { key: 'runtime.kubernetes.injector.certFile', kind: 'string', env: ['SKEIN_RUNTIME_KUBERNETES_ADMISSION_SERVER_CERT_FILE'], flag: 'injector-tls-cert-file', description: 'PEM certificate of the injector webhook (default: generated with a CA in the work dir)' },
+  { key: 'runtime.kubernetes.injector.keyFile', kind: 'string', env: ['SKEIN_RUNTIME_KUBERNETES_ADMISSION_SERVER_KEY_FILE'], flag: 'injector-tls-key-file', description: 'PEM private key of the injector webhook certificate' },
+  { key: 'runtime.kubernetes.injector.caCertFile', kind: 'string', env: ['SKEIN_RUNTIME_KUBERNETES_INJECTOR_CA_CERT_FILE'], flag: 'injector-ca-cert-file', description: 'CA (PEM) injected sidecars verify the DP server with (default: the DP server certificate)' },
+  { key: 'runtime.kubernetes.injector.sidecarImage', kind: 'string', env: ['SKEIN_INJECTOR_SIDECAR_CONTAINER_IMAGE', 'KUMA_INJECTOR_SIDECAR_CONTAINER_IMAGE'], flag: 'injector-sidecar-image', description: 'image of the injected kuma-sidecar and kuma-init containers' },
+  { key: 'runtime.kubernetes.injector.controlPlaneUrl', kind: 'string', env: ['SKEIN_RUNTIME_KUBERNETES_INJECTOR_CONTROL_PLANE_URL'], flag: 'injector-cp-url', description: 'DP server URL given to injected sidecars (default: https://<host name>:<DP port>)' },
+  { key: 'runtime.kubernetes.serverVersion', kind: 'string', env: ['SKEIN_RUNTIME_KUBERNETES_SERVER_VERSION'], flag: 'k8s-version', description: 'Kubernetes version for the injector (>= 1.29: native sidecars); default: asked from the API server in a cluster' },
+  { key: 'runtime.kubernetes.disallowMultipleMeshesPerNamespace', kind: 'boolean', env: ['SKEIN_RUNTIME_KUBERNETES_DISALLOW_MULTIPLE_MESHES_PER_NAMESPACE', 'KUMA_RUNTIME_KUBERNETES_DISALLOW_MULTIPLE_MESHES_PER_NAMESPACE'], flag: 'disallow-multiple-meshes-per-namespace', description: 'injector refuses pods that would put two meshes in one namespace' },
   { key: 'workDir', kind: 'string', env: ['SKEIN_WORK_DIR', 'KUMA_GENERAL_WORK_DIR'], flag: 'work-dir', description: 'directory for generated files' },
 ];
 
@@ -254,6 +293,12 @@ function validateConfig(cfg: CpConfig): void {
       throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
+  const inj = cfg.runtime.kubernetes.injector;
+  if (Boolean(inj.certFile) !== Boolean(inj.keyFile)) {
+    throw new ConfigError('runtime.kubernetes.injector.certFile (--injector-tls-cert-file) and runtime.kubernetes.injector.keyFile (--injector-tls-key-file) must be set together');
+  }
+  const k8sVersion = cfg.runtime.kubernetes.serverVersion;
+  if (k8sVersion && !/^v?\d+\.\d+/.test(k8sVersion)) throw new ConfigError(`runtime.kubernetes.serverVersion (--k8s-version): "${k8sVersion}" is not a version like 1.30`);
   if (cfg.mode === 'zone' && !cfg.multizone.zone.name) {
     throw new ConfigError('multizone.zone.name (--zone, KUMA_MULTIZONE_ZONE_NAME) is required in zone mode');
   }

@@ -32,6 +32,7 @@ import { SKEIN_VERSION } from '../version.js';
 import { createInitialPolicies } from './initial-policies.js';
 import { MeshCaManager, enabledCaBackend } from '../pki/index.js';
 import type { MeshSpec } from '../api/kinds/mesh.js';
+import { startInjector } from './injector.js';
 
 export interface ControlPlane {
   config: CpConfig;
@@ -200,8 +201,16 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     closers.push(() => api.close());
     const apiPort = (api.server.address() as AddressInfo).port;
 
+    // Kubernetes sidecar injector webhook (off unless enabled).
+    let injectorPort: number | undefined;
+    if (config.runtime.kubernetes.injector.enabled) {
+      const injector = await startInjector(config, store, dpPort, dpCert.certPem, logger);
+      injectorPort = injector.port;
+      closers.push(() => injector.close());
+    }
+
     ready = true;
-    logger.info({ apiPort, dpPort, kdsPort, diagnosticsPort: diagnostics.port, store: config.store.type, mode: config.mode }, 'control plane ready');
+    logger.info({ apiPort, dpPort, kdsPort, injectorPort, diagnosticsPort: diagnostics.port, store: config.store.type, mode: config.mode }, 'control plane ready');
     return { config, store, manager, apiPort, dpPort, diagnosticsPort: diagnostics.port, stop };
   } catch (err) {
     await stop();

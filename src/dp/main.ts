@@ -18,6 +18,9 @@ interface DpFlags {
   dataplaneToken?: string;
   workDir?: string;
   caCertFile?: string;
+  caCert?: string;
+  readinessPort?: string;
+  readinessAddress: string;
   logLevel: string;
   progress: boolean;
 }
@@ -52,6 +55,9 @@ export async function runDp(argv: string[]): Promise<void> {
       'CA certificate that signed the control plane certificate; for a generated one, <cp work dir>/dp-server.crt. Without it the certificate is not verified (env KUMA_CONTROL_PLANE_CA_CERT_FILE, SKEIN_CONTROL_PLANE_CA_CERT_FILE)',
       process.env['KUMA_CONTROL_PLANE_CA_CERT_FILE'] ?? process.env['SKEIN_CONTROL_PLANE_CA_CERT_FILE'],
     )
+    .option('--ca-cert <pem>', 'the CA certificate itself (PEM), when there is no file (env KUMA_CONTROL_PLANE_CA_CERT, SKEIN_CONTROL_PLANE_CA_CERT)', process.env['KUMA_CONTROL_PLANE_CA_CERT'] ?? process.env['SKEIN_CONTROL_PLANE_CA_CERT'])
+    .option('--readiness-port <port>', 'serve GET /ready on this TCP port for Kubernetes probes; 0 = any free port; unset = off (env KUMA_READINESS_PORT, SKEIN_DP_READINESS_PORT; the injector sets 9902)', process.env['KUMA_READINESS_PORT'] ?? process.env['SKEIN_DP_READINESS_PORT'])
+    .option('--readiness-address <address>', 'bind address of the readiness endpoint (env SKEIN_DP_READINESS_ADDRESS)', process.env['SKEIN_DP_READINESS_ADDRESS'] ?? '0.0.0.0')
     .option('--log-level <level>', 'log level', process.env['SKEIN_LOG_LEVEL'] ?? 'info')
     .option('--no-progress', 'do not print progress lines (what the proxy waits for) on stdout; logs go to stderr either way')
     .action(async (flags: DpFlags) => {
@@ -61,6 +67,11 @@ export async function runDp(argv: string[]): Promise<void> {
       if (dataplaneYaml) dataplaneYaml = renderTemplate(dataplaneYaml, flags.dataplaneVar);
       if (dataplaneYaml && (flags.name || flags.mesh)) {
         logger.warn('--name/--mesh are ignored: the Dataplane resource names the proxy');
+      }
+      let readinessPort: number | undefined;
+      if (flags.readinessPort !== undefined && flags.readinessPort !== '') {
+        readinessPort = Number(flags.readinessPort);
+        if (!Number.isInteger(readinessPort) || readinessPort < 0 || readinessPort > 65535) throw new Error(`--readiness-port: "${flags.readinessPort}" is not a port (0-65535)`);
       }
       const workDir = flags.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-'));
       fs.mkdirSync(workDir, { recursive: true, mode: 0o711 });
@@ -73,6 +84,9 @@ export async function runDp(argv: string[]): Promise<void> {
         tokenFile: flags.dataplaneTokenFile,
         workDir,
         caCertFile: flags.caCertFile,
+        caCertPem: flags.caCert,
+        readinessPort,
+        readinessAddress: flags.readinessAddress,
         logger,
         progress: flags.progress ? (line) => process.stdout.write(`${line}\n`) : undefined,
       });

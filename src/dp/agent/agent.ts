@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { Engine } from '../engine/engine.js';
 import { ADMIN_SOCKET_NAME, startAdminServer, type AdminServer } from '../admin/admin-server.js';
+import { startReadinessServer, type ReadinessServer } from '../admin/readiness-server.js';
 import { Backoff } from './backoff.js';
 import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult } from './bootstrap-client.js';
 import { DeltaAdsClient } from './delta-ads-client.js';
@@ -26,6 +27,11 @@ export interface RunDataplaneOptions {
   tokenFile?: string;
   workDir: string;
   caCertFile?: string;
+  /** The CA certificate itself (PEM), as KUMA_CONTROL_PLANE_CA_CERT carries it; used when no file is given. */
+  caCertPem?: string;
+  /** TCP port for GET /ready (kubelet probes); undefined = none. */
+  readinessPort?: number;
+  readinessAddress?: string;
   logger: Logger;
   /** Human-readable progress lines (what the proxy is waiting for); `skein dp run` prints them on stdout. */
   progress?: (line: string) => void;
@@ -45,6 +51,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
   const adminSocketPath = path.join(opts.workDir, ADMIN_SOCKET_NAME);
   const stopping = new AbortController();
   let admin: AdminServer | undefined;
+  let readiness: ReadinessServer | undefined;
   let ads: DeltaAdsClient | undefined;
   let warm = false;
   // Each state is said once, not on every retry.
@@ -60,11 +67,15 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
     fs.mkdirSync(opts.workDir, { recursive: true, mode: 0o711 });
     admin = await startAdminServer(adminSocketPath, engine, () => warm);
     logger.info({ socket: adminSocketPath }, 'admin API listening on a Unix socket');
+    if (opts.readinessPort !== undefined) {
+      readiness = await startReadinessServer(opts.readinessPort, opts.readinessAddress ?? '0.0.0.0', () => warm);
+      logger.info({ port: readiness.port }, 'readiness endpoint GET /ready listening');
+    }
 
     const token = readToken(opts);
     const dataplaneResource = opts.dataplaneYaml ?? (opts.dataplaneFile ? fs.readFileSync(opts.dataplaneFile, 'utf8') : '');
     const identity = identityFrom(opts, dataplaneResource);
-    const ca = opts.caCertFile ? fs.readFileSync(opts.caCertFile) : undefined;
+    const ca = opts.caCertFile ? fs.readFileSync(opts.caCertFile) : opts.caCertPem ? Buffer.from(opts.caCertPem) : undefined;
     const cpTls = new URL(opts.cpAddress).protocol === 'https:';
     if (cpTls && !ca) logger.warn({ cpAddress: opts.cpAddress }, 'control plane certificate is not verified: pass --ca-cert-file');
     if (!cpTls) logger.warn({ cpAddress: opts.cpAddress }, 'talking to the control plane in plaintext: use an https:// --cp-address');
@@ -129,6 +140,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       await ready.catch(() => undefined);
       ads?.stop();
       await engine.stop();
+      await readiness?.close();
       await admin?.close();
     },
   };
