@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import { freePort, paced, percentile, startCp, startDp, startProcess, tempDir, waitFor } from './support.js';
 
 const RATE = 1_000;
