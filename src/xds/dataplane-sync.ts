@@ -7,13 +7,15 @@
 import type { Metadata } from '@grpc/grpc-js';
 import YAML from 'yaml';
 import type { Resource } from '../api/resource.js';
-import { fromWire, type MeshExternalServiceSpec } from '../api/index.js';
+import { fromWire } from '../api/index.js';
 import type { ResourceManager } from '../core/resource-manager.js';
 import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-tokens.js';
 import { configDump } from './config-dump.js';
 import type { Logger } from '../observability/logger.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
-import { buildMeshContext, changedServices, type MeshContext } from './context/mesh-context.js';
+import { changedServices, type MeshContext } from './context/mesh-context.js';
+import { contextFromInputs, readMeshInputs } from './context/mesh-inputs.js';
+import { LegacyZoneProxies, legacyProxyTypeOf } from './legacy-zone-proxies.js';
 import { ProxySnapshots } from './generator/proxy-snapshots.js';
 import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
@@ -77,9 +79,12 @@ export class DataplaneSync {
   private unwatch: (() => void) | undefined;
 
   private readonly identities: ProxyIdentities;
+  /** Legacy global-scoped ZoneIngress / ZoneEgress proxies: their own streams, same cache. */
+  readonly legacy: LegacyZoneProxies;
 
   constructor(private readonly opts: DataplaneSyncOptions) {
     this.insights = new DataplaneInsights(opts.manager.store, opts.instanceId, opts.logger);
+    this.legacy = new LegacyZoneProxies({ ...opts, cache: this.cache });
     this.identities = new ProxyIdentities(opts.caManager, (nodeId) => {
       const proxy = this.proxies.get(nodeId);
       if (!proxy) return;
@@ -96,11 +101,19 @@ export class DataplaneSync {
       if (ev.type === 'Mesh') this.markDirty(ev.name);
       else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
       else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      // Legacy zone proxies are global: any mesh's sidecars may route through them.
+      else if (ev.type === 'ZoneIngress' || ev.type === 'ZoneEgress') for (const mesh of this.connectedMeshes()) this.markDirty(mesh);
     });
+    this.legacy.start();
+  }
+
+  private connectedMeshes(): Set<string> {
+    return new Set([...this.proxies.values()].map((p) => p.mesh));
   }
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    await this.legacy.stop();
     this.identities.stop();
     clearTimeout(this.timer);
     await this.running;
@@ -115,6 +128,7 @@ export class DataplaneSync {
 
   readonly hooks: XdsHooks = {
     onStreamOpen: async (node: XdsNode, metadata: Metadata) => {
+      if (legacyProxyTypeOf(node)) return this.legacy.onStreamOpen(node, tokenFrom(node, metadata));
       const { mesh, name } = parseNodeId(node);
       const manager = this.opts.manager;
       if (!(await manager.meshExists(mesh))) throw new Error(`mesh: mesh "${mesh}" does not exist`);
@@ -131,12 +145,14 @@ export class DataplaneSync {
       if (!dp) throw new Error(`resource "${mesh}.${name}" not found; create a Dataplane in Skein CP first or pass it as an argument to skein dp run`);
     },
     onNodeConnected: async (node: XdsNode) => {
+      if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
       this.proxies.set(node.id, { mesh, name });
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
     },
     onNodeDisconnected: (nodeId: string) => {
+      if (this.legacy.has(nodeId)) return this.legacy.onNodeDisconnected(nodeId);
       const proxy = this.proxies.get(nodeId);
       this.proxies.delete(nodeId);
       this.snapshots.forget(nodeId);
@@ -144,12 +160,14 @@ export class DataplaneSync {
       if (proxy) this.insights.disconnected(proxy.mesh, proxy.name);
     },
     onAck: (nodeId: string, typeUrl: string, version: string) => {
+      if (this.legacy.has(nodeId)) return this.legacy.onAck(nodeId, typeUrl, version);
       const proxy = this.proxies.get(nodeId);
       if (proxy) this.insights.ack(proxy.mesh, proxy.name, typeUrl, version);
     },
     onNack: (nodeId: string, typeUrl: string, version: string, detail: ErrorDetail) => {
       const proxy = this.proxies.get(nodeId);
       this.opts.logger.warn({ nodeId, typeUrl, version, reason: detail.message }, 'proxy rejected configuration (NACK); it keeps its last good config');
+      if (this.legacy.has(nodeId)) return this.legacy.onNack(nodeId, typeUrl, version, detail.message);
       if (proxy) this.insights.nack(proxy.mesh, proxy.name, typeUrl, version, detail.message);
     },
   };
@@ -208,24 +226,10 @@ export class DataplaneSync {
     const changed = this.changedDataplanes.get(mesh) ?? new Set<string>();
     this.changedDataplanes.delete(mesh);
     const manager = this.opts.manager;
-    const meshResource = await manager.get('Mesh', '', mesh);
-    if (!meshResource) {
+    const inputs = await readMeshInputs(manager, mesh);
+    if (!inputs) {
       this.contexts.delete(mesh);
       return undefined;
-    }
-    const permissions = await manager.list('MeshTrafficPermission', { mesh });
-    const externalServices = await manager.list('MeshExternalService', { mesh });
-    const meshServices = await manager.list('MeshService', { mesh });
-    const multiZoneServices = await manager.list('MeshMultiZoneService', { mesh });
-    // Secrets a MeshExternalService's TLS settings name (CA, client certificate).
-    const secretNames = new Set(externalServices.flatMap((r) => {
-      const ver = (r.spec as MeshExternalServiceSpec).tls?.verification;
-      return [ver?.caCert?.secret, ver?.clientCert?.secret, ver?.clientKey?.secret].filter((n): n is string => Boolean(n));
-    }));
-    const secrets = new Map<string, string>();
-    for (const name of secretNames) {
-      const secret = await manager.get('Secret', mesh, name);
-      if (secret) secrets.set(name, Buffer.from(String(secret.spec['data'] ?? ''), 'base64').toString('utf8'));
     }
     let dataplanes: Map<string, Resource>;
     let listedAt = cached?.listedAt ?? 0;
@@ -238,13 +242,7 @@ export class DataplaneSync {
       const fresh = await Promise.all([...changed].map((name) => manager.get('Dataplane', mesh, name)));
       [...changed].forEach((name, i) => (fresh[i] ? dataplanes.set(name, fresh[i]) : dataplanes.delete(name)));
     }
-    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, {
-      zone: this.opts.zone ?? '',
-      externalServices,
-      meshServices,
-      multiZoneServices,
-      secretText: (name) => secrets.get(name),
-    });
+    const ctx = contextFromInputs(inputs, dataplanes.values(), this.opts.zone ?? '', cached?.ctx);
     this.contexts.set(mesh, { ctx, listedAt });
     // After a full read, what changed is not known: anything may have.
     if (full) return { ctx };
@@ -323,7 +321,7 @@ function parseNodeId(node: XdsNode): { mesh: string; name: string } {
   return { mesh, name: node.id.slice(mesh.length + 1) };
 }
 
-function tokenFrom(node: XdsNode, metadata: Metadata): string {
+export function tokenFrom(node: XdsNode, metadata: Metadata): string {
   const header = metadata.get('authorization');
   if (header.length > 1) throw new Error(`request must have exactly 1 "authorization" header, got ${header.length}`);
   if (header.length === 1) return String(header[0]).replace(/^Bearer\s+/i, '');
@@ -332,7 +330,7 @@ function tokenFrom(node: XdsNode, metadata: Metadata): string {
 }
 
 /** The DP sends JSON or YAML; JSON (a subset of YAML) parses far faster with JSON.parse. */
-function parseJsonOrYaml(raw: string): unknown {
+export function parseJsonOrYaml(raw: string): unknown {
   try {
     return JSON.parse(raw);
   } catch {
