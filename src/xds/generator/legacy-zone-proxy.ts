@@ -15,9 +15,10 @@
 //   the mesh's MeshTrafficPermissions (deny unless a `rules[]` entry allows, as the mesh-scoped
 //   egress) and a tcp_proxy to `<mesh>:egress:<name>`; with the mesh's `routing.zoneEgress`, TLS
 //   passthrough chains toward the other zones' ingresses (`<mesh>:egress-zone:<service>`).
-//   MeshTrafficPermissions select a legacy egress with `targetRef: {kind: Mesh}` or
-//   `{kind: Dataplane, labels: {kuma.io/proxy-type: zoneegress}}` (plus the ZoneEgress's own labels,
-//   `name` = the ZoneEgress name, `sectionName` = its port): see legacyEgressAsDataplane.
+//   MeshTrafficPermissions of the mesh select a legacy egress as if it were a Dataplane named after
+//   the ZoneEgress with its labels plus `kuma.io/proxy-type: zoneegress` and
+//   `kuma.io/zone-proxy-role: egress` (so a policy written for the mesh-scoped egress carries over
+//   during migration), `sectionName` = its port: see legacyEgressAsDataplane.
 import type { Resource } from '../../api/resource.js';
 import { cachedResource, type CachedResource } from '../cache/snapshot.js';
 import { endpointsInZone, type MeshContext } from '../context/mesh-context.js';
@@ -136,7 +137,7 @@ export function generateLegacyZoneIngress(zi: Resource, contexts: MeshContext[],
 
 /** How MeshTrafficPermissions see a legacy ZoneEgress (policies select Dataplanes). */
 export function legacyEgressAsDataplane(ze: Resource, mesh: string): Resource {
-  return { ...ze, type: 'Dataplane', mesh, labels: { ...ze.labels, 'kuma.io/proxy-type': 'zoneegress' } };
+  return { ...ze, type: 'Dataplane', mesh, labels: { ...ze.labels, 'kuma.io/proxy-type': 'zoneegress', 'kuma.io/zone-proxy-role': 'egress' } };
 }
 
 /**
