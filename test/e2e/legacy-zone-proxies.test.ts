@@ -4,11 +4,12 @@
 // zone-2 service through the legacy ingress; once a mesh-scoped ingress of the mesh runs in zone-2,
 // traffic moves to it (mesh-scoped proxies take precedence).
 import fs from 'node:fs';
+import https from 'node:https';
 import type http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, adminStat, dataplaneTokenFile, freePort, httpGet, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
+import { adminGet, adminStat, freePort, httpGet, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string>; spec?: Record<string, unknown>; zone?: string };
 
@@ -21,6 +22,27 @@ async function list(cp: RunningCp, p: string): Promise<Item[]> {
 async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
   const res = await api(cp.apiUrl, 'PUT', p, body);
   if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
+}
+
+/** A dataplane token from the CP's API (`POST /tokens/dataplane`), as a file in `dir`. */
+async function dpTokenFile(cp: RunningCp, dir: string, mesh: string, name: string): Promise<string> {
+  const res = await api(cp.apiUrl, 'POST', '/tokens/dataplane', { mesh, name, validFor: '1h' });
+  if (res.status !== 200) throw new Error(`POST /tokens/dataplane: ${res.status} ${res.text}`);
+  return writeFile(dir, `${mesh}-${name}.token`, res.text.trim());
+}
+
+/** POST /bootstrap on the CP's DP server, as `skein dp run` does. */
+function bootstrap(cp: RunningCp, body: Record<string, unknown>): Promise<{ status: number; text: string }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = https.request(new URL('/bootstrap', cp.dpUrl), { method: 'POST', ca: fs.readFileSync(cp.caCertFile), headers: { 'content-type': 'application/json' } }, (r) => {
+      let text = '';
+      r.on('data', (d: Buffer) => (text += d.toString()));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 /** Sum of a counter over every stat whose name matches (0 when none). */
@@ -112,8 +134,8 @@ networking:
       inbound: { port: ports.clientInbound!, servicePort: ports.clientService!, service: 'client' },
       outbound: [{ port: ports.backendOutbound!, service: 'backend' }],
     });
-    dps.push(startDp(zone2, ['-d', backend, '--dataplane-token-file', await dataplaneTokenFile(zone2, dir, 'default', 'backend')]));
-    dps.push(startDp(zone1, ['-d', client, '--dataplane-token-file', await dataplaneTokenFile(zone1, dir, 'default', 'client')]));
+    dps.push(startDp(zone2, ['-d', backend, '--dataplane-token-file', await dpTokenFile(zone2, dir, 'default', 'backend')]));
+    dps.push(startDp(zone1, ['-d', client, '--dataplane-token-file', await dpTokenFile(zone1, dir, 'default', 'client')]));
   }, 90_000);
 
   afterAll(async () => {
@@ -132,17 +154,17 @@ networking:
       what: 'zone token public key synced to zone-2',
     });
     const file = legacyIngressYaml('refused-ingress', await freePort());
-    for (const [token, reason] of [
-      [wrongScope, "token cannot be used to authenticate zone entity (ingress is out of token's scope: [egress])"],
-      [otherZone, 'zone from requestor: zone-2 is different than in token: zone-1'],
-    ] as const) {
-      const dp = startDp(zone2, ['--proxy-type', 'ingress', '-d', file, '--dataplane-token-file', token]);
-      dps.push(dp);
-      await waitFor(() => dp.proc.exitCode !== null || undefined, { what: `refused DP to exit\n${dp.logs()}`, timeoutMs: 15_000 });
-      expect(dp.proc.exitCode).toBe(1);
-      expect(dp.logs()).toContain('bootstrap refused by the control plane');
-      expect(dp.logs()).toContain(reason);
-    }
+    // A proxy started with the wrong scope gives up with the CP's reason.
+    const dp = startDp(zone2, ['--proxy-type', 'ingress', '-d', file, '--dataplane-token-file', wrongScope]);
+    dps.push(dp);
+    await waitFor(() => dp.proc.exitCode !== null || undefined, { what: `refused DP to exit\n${dp.logs()}`, timeoutMs: 15_000 });
+    expect(dp.proc.exitCode).toBe(1);
+    expect(dp.logs()).toContain('bootstrap refused by the control plane');
+    expect(dp.logs()).toContain("token cannot be used to authenticate zone entity (ingress is out of token's scope: [egress])");
+    // The bootstrap request itself, with a token for another zone: 401 and the reason.
+    const res = await bootstrap(zone2, { proxyType: 'ingress', name: 'refused-ingress', dataplaneToken: fs.readFileSync(otherZone, 'utf8').trim(), dataplaneResource: fs.readFileSync(file, 'utf8') });
+    expect(res.status).toBe(401);
+    expect(res.text).toBe('authentication failed: zone from requestor: zone-2 is different than in token: zone-1');
     // Nothing was registered for the refused proxy.
     expect((await api(zone2.apiUrl, 'GET', '/zoneingresses/refused-ingress')).status).toBe(404);
   });
@@ -203,7 +225,7 @@ networking:
   advertisedPort: ${ports.meshIngress}
   listeners:
     - { type: ZoneIngress, port: ${ports.meshIngress} }
-`), '--dataplane-token-file', await dataplaneTokenFile(zone2, dir, 'default', 'zone-2-mesh-ingress')]);
+`), '--dataplane-token-file', await dpTokenFile(zone2, dir, 'default', 'zone-2-mesh-ingress')]);
     dps.push(meshIngress);
     // zone-1's sidecar now reaches backend through the mesh-scoped ingress only.
     await waitFor(async () => {
