@@ -97,8 +97,7 @@ export function authorizeZoneEntity(claims: ZoneTokenClaims, entity: { zone: str
   if (!claims.scope.includes(entity.scope)) {
     throw new TokenError(`token cannot be used to authenticate zone entity (${entity.scope} is out of token's scope: [${claims.scope.join(' ')}])`);
   }
-  // A standalone CP has no zone to compare with.
-  if (entity.zone && claims.zone !== entity.zone) throw new TokenError(`zone from requestor: ${entity.zone} is different than in token: ${claims.zone}`);
+  if (claims.zone !== entity.zone) throw new TokenError(`zone from requestor: ${entity.zone} is different than in token: ${claims.zone}`);
 }
 
 /**
@@ -107,6 +106,7 @@ export function authorizeZoneEntity(claims: ZoneTokenClaims, entity: { zone: str
  */
 export async function authenticateZoneProxy(store: ResourceStore, token: string, entity: { zone: string; scope: 'ingress' | 'egress' }): Promise<ZoneTokenClaims> {
   const claims = await verifyZoneToken(store, token);
-  authorizeZoneEntity(claims, entity);
+  // A standalone CP has no zone to compare with: only the scope is checked.
+  authorizeZoneEntity(claims, { scope: entity.scope, zone: entity.zone || claims.zone });
   return claims;
 }
