@@ -321,7 +321,7 @@ function parseNodeId(node: XdsNode): { mesh: string; name: string } {
   return { mesh, name: node.id.slice(mesh.length + 1) };
 }
 
-export function tokenFrom(node: XdsNode, metadata: Metadata): string {
+function tokenFrom(node: XdsNode, metadata: Metadata): string {
   const header = metadata.get('authorization');
   if (header.length > 1) throw new Error(`request must have exactly 1 "authorization" header, got ${header.length}`);
   if (header.length === 1) return String(header[0]).replace(/^Bearer\s+/i, '');
