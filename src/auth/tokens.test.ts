@@ -8,7 +8,7 @@ import { MemoryStore } from '../store/memory.js';
 import { TokenError, signToken } from './jwt.js';
 import { issueDataplaneToken, signDataplaneToken, verifyDataplaneToken } from './dataplane-tokens.js';
 import { ensureSigningKey, generateRsaKeyPem, parsePrivateKey, parsePublicKey, publicKeyPem, zoneKeyFamily } from './signing-keys.js';
-import { authorizeZoneEntity, issueZoneToken, signZoneToken, verifyZoneToken } from './zone-tokens.js';
+import { authenticateZoneProxy, authorizeZoneEntity, issueZoneToken, signZoneToken, verifyZoneToken } from './zone-tokens.js';
 import { issueUserToken, signUserToken, verifyUserToken } from './user-tokens.js';
 import { configureTokenValidation, loadPublicKeySpec, tokenValidationFromConfig } from './validator.js';
 
@@ -217,5 +217,38 @@ describe('user tokens', () => {
     await revoke(store, 'GlobalSecret', '', 'user-token-revocations', [jtiOf(offline)]);
     await expect(verifyUserToken(store, offline)).rejects.toThrow('token is revoked');
     expect(await verifyUserToken(store, token)).toMatchObject({ name: 'john' });
+  });
+});
+
+describe('zone tokens of legacy zone proxies on a zone CP', () => {
+  /** A zone CP's store: only the public half of global's key, as global syncs it. */
+  async function zoneStoreFor(global: MemoryStore): Promise<MemoryStore> {
+    const zone = new MemoryStore();
+    const [key] = await (await import('./signing-keys.js')).listSigningKeys(global, zoneKeyFamily);
+    await zone.create({ type: 'GlobalSecret', mesh: '', name: `zone-token-signing-public-key-${key!.serial}`, labels: {}, spec: { data: Buffer.from(publicKeyPem(key!.publicKey)).toString('base64') } });
+    return zone;
+  }
+
+  it('verifies a token issued on global with the synced public key, checking scope and zone', async () => {
+    const global = new MemoryStore();
+    const ingress = await issueZoneToken(global, { zone: 'zone-2', scope: ['ingress'], validForSeconds: HOUR });
+    const zone = await zoneStoreFor(global);
+    expect(await zone.get({ type: 'GlobalSecret', mesh: '', name: 'zone-token-signing-key-1' })).toBeUndefined();
+    expect(await authenticateZoneProxy(zone, ingress, { zone: 'zone-2', scope: 'ingress' })).toMatchObject({ zone: 'zone-2', scope: ['ingress'] });
+    await expect(authenticateZoneProxy(zone, ingress, { zone: 'zone-2', scope: 'egress' })).rejects.toThrow(
+      "token cannot be used to authenticate zone entity (egress is out of token's scope: [ingress])",
+    );
+    await expect(authenticateZoneProxy(zone, ingress, { zone: 'zone-1', scope: 'ingress' })).rejects.toThrow('zone from requestor: zone-1 is different than in token: zone-2');
+    // A token signed by anyone else fails the signature check against the synced key.
+    await expect(authenticateZoneProxy(zone, await signZoneToken({ zone: 'zone-2', scope: ['ingress'], validForSeconds: HOUR }, keyPair().key, '1'), { zone: 'zone-2', scope: 'ingress' })).rejects.toThrow(TokenError);
+    // Revocations global syncs apply too.
+    await revoke(zone, 'GlobalSecret', '', 'zone-token-revocations', [jtiOf(ingress)]);
+    await expect(authenticateZoneProxy(zone, ingress, { zone: 'zone-2', scope: 'ingress' })).rejects.toThrow('token is revoked');
+  });
+
+  it('names the missing key when nothing can verify the token', async () => {
+    const global = new MemoryStore();
+    const token = await issueZoneToken(global, { zone: 'zone-2', scope: ['egress'], validForSeconds: HOUR });
+    await expect(authenticateZoneProxy(new MemoryStore(), token, { zone: 'zone-2', scope: 'egress' })).rejects.toThrow(/there is no signing key with KID 1/);
   });
 });

@@ -10,6 +10,8 @@ import { MeshNotFoundError } from '../core/errors.js';
 import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-tokens.js';
 import { TokenError } from '../auth/jwt.js';
 import type { Logger } from '../observability/logger.js';
+import { authenticateZoneProxy } from '../auth/zone-tokens.js';
+import { LEGACY_PROXY_KINDS, legacyNodeId, type LegacyProxyType } from '../xds/legacy-zone-proxies.js';
 
 export interface BootstrapRequest {
   mesh?: string;
@@ -37,7 +39,11 @@ export interface BootstrapOptions {
   auth: 'dpToken' | 'none';
   /** This server's port; the bootstrap points data planes back at the host they reached it on. */
   port: () => number;
+  /** This CP's zone (`multizone.zone.name`): legacy zone proxies' tokens must be issued for it. */
+  zone?: string;
 }
+
+const PROXY_TYPES = ['dataplane', 'ingress', 'egress'];
 
 class BootstrapError extends Error {
   constructor(
@@ -70,6 +76,9 @@ export function registerBootstrapRoute(app: FastifyInstance, opts: BootstrapOpti
 
 async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, xds: { address: string; port: number; tls: boolean }): Promise<BootstrapResponse> {
   if (!body || typeof body !== 'object') throw new BootstrapError(400, 'request body must be a JSON object');
+  const proxyType = body.proxyType || 'dataplane';
+  if (!PROXY_TYPES.includes(proxyType)) throw new BootstrapError(400, `proxyType: "${proxyType}" is not supported, expected one of ${PROXY_TYPES.join(', ')}`);
+  if (proxyType !== 'dataplane') return handleLegacyZoneProxy(body, proxyType as LegacyProxyType, opts, xds);
   const { manager } = opts;
 
   let parsedDp: ReturnType<typeof fromWire>['resource'];
@@ -121,6 +130,56 @@ async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, x
   };
 }
 
+/**
+ * Legacy global-scoped ZoneIngress / ZoneEgress (Kuma 2.x `kuma-dp --proxy-type ingress|egress`): the
+ * credential is a zone token (scope `ingress` / `egress`, issued for this CP's zone). The resource is
+ * stored with `zone` set to this CP's zone, so it syncs to global (and an ingress on to other zones).
+ */
+async function handleLegacyZoneProxy(body: BootstrapRequest, proxyType: LegacyProxyType, opts: BootstrapOptions, xds: { address: string; port: number; tls: boolean }): Promise<BootstrapResponse> {
+  const { manager } = opts;
+  const kind = LEGACY_PROXY_KINDS[proxyType];
+  let parsed: ReturnType<typeof fromWire>['resource'];
+  if (body.dataplaneResource) {
+    let raw: unknown;
+    try {
+      raw = YAML.parse(body.dataplaneResource);
+    } catch (err) {
+      throw new BootstrapError(400, `dataplaneResource: ${(err as Error).message}`);
+    }
+    const result = fromWire(raw);
+    if (!result.resource) throw new ValidationError(result.violations);
+    parsed = result.resource;
+    if (parsed.type !== kind) throw new BootstrapError(400, `dataplaneResource: type must be ${kind} for proxyType ${proxyType}, got "${parsed.type}"`);
+  }
+  const name = parsed?.name || body.name || '';
+  if (!name) throw new BootstrapError(400, 'name: cannot be empty');
+  if (body.name && parsed && body.name !== parsed.name) throw new BootstrapError(400, `name: "${body.name}" differs from the ${kind} resource's "${parsed.name}"`);
+  if (opts.auth === 'dpToken') {
+    try {
+      await authenticateZoneProxy(manager.store, body.dataplaneToken ?? '', { zone: opts.zone ?? '', scope: proxyType });
+    } catch (err) {
+      if (err instanceof TokenError) throw new BootstrapError(401, `authentication failed: ${err.message}`);
+      throw err;
+    }
+  }
+  let resource = await manager.get(kind, '', name);
+  if (parsed) {
+    const spec = { ...parsed.spec, ...(opts.zone ? { zone: opts.zone } : {}) };
+    resource = (await manager.upsert({ ...parsed, mesh: '', name, spec })).resource;
+  }
+  if (!resource) throw new BootstrapError(404, '');
+  const nodeId = legacyNodeId(proxyType, name);
+  const envoyBootstrap = buildEnvoyBootstrap(nodeId, '', name, xds, body.workdir, { 'dataplane.proxyType': proxyType });
+  const networking = resource.spec['networking'] as { address?: string } | undefined;
+  opts.logger.info({ kind, name, tls: xds.tls }, 'zone proxy bootstrapped');
+  return {
+    bootstrap: Buffer.from(JSON.stringify(envoyBootstrap)).toString('base64'),
+    nodeId,
+    xdsServer: xds,
+    skeinSidecarConfiguration: { networking: { address: networking?.address ?? '' } },
+  };
+}
+
 /** Zone proxies get their workload label computed; tokens bound to a workload are checked against it. */
 function workloadLabel(dp: { labels: Record<string, string> }, mesh: string): Record<string, string> {
   const role = dp.labels['kuma.io/zone-proxy-role'];
@@ -129,9 +188,16 @@ function workloadLabel(dp: { labels: Record<string, string> }, mesh: string): Re
 }
 
 /** A real Envoy v3 bootstrap: ADS over Delta gRPC to the control plane, admin on a Unix socket. */
-export function buildEnvoyBootstrap(nodeId: string, mesh: string, name: string, xds: { address: string; port: number; tls?: boolean }, workdir?: string): Record<string, unknown> {
+export function buildEnvoyBootstrap(
+  nodeId: string,
+  mesh: string,
+  name: string,
+  xds: { address: string; port: number; tls?: boolean },
+  workdir?: string,
+  metadata: Record<string, string> = {},
+): Record<string, unknown> {
   return {
-    node: { id: nodeId, cluster: name, metadata: { 'dataplane.mesh': mesh, 'dataplane.name': name } },
+    node: { id: nodeId, cluster: name, metadata: { ...(mesh ? { 'dataplane.mesh': mesh } : {}), 'dataplane.name': name, ...metadata } },
     admin: { address: { pipe: { path: `${workdir ?? '/tmp'}/skein-dp-admin.sock`, mode: 0o600 } } },
     dynamic_resources: {
       ads_config: {

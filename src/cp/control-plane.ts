@@ -127,7 +127,7 @@ export async function startControlPlane(config: CpConfig, logger: Logger): Promi
     closers.push(() => xds.close());
     let dpPort = 0;
     const bootstrapApp = Fastify({ bodyLimit: config.apiServer.bodyLimit });
-    registerBootstrapRoute(bootstrapApp, { manager, logger: logger.child({ component: 'bootstrap' }), auth: config.dpServer.auth, port: () => dpPort });
+    registerBootstrapRoute(bootstrapApp, { manager, logger: logger.child({ component: 'bootstrap' }), auth: config.dpServer.auth, port: () => dpPort, zone: config.multizone.zone.name });
     await bootstrapApp.ready();
     const dpCert = await loadDpServerCert({ certFile: config.dpServer.tlsCertFile, keyFile: config.dpServer.tlsKeyFile, workDir: config.workDir, bindAddress: config.dpServer.interface, logger });
     const dpServer = await startDpServer({

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import pino from 'pino';
 import { runDataplane } from './agent/agent.js';
+import { PROXY_TYPES, type ProxyType } from './agent/bootstrap-client.js';
 
 interface DpFlags {
   cpAddress: string;
@@ -14,6 +15,7 @@ interface DpFlags {
   dataplaneFile?: string;
   dataplane?: string;
   dataplaneVar: string[];
+  proxyType: string;
   dataplaneTokenFile?: string;
   dataplaneToken?: string;
   workDir?: string;
@@ -47,6 +49,11 @@ export async function runDp(argv: string[]): Promise<void> {
     .option('-d, --dataplane-file <file>', 'Dataplane resource (YAML/JSON) to register (env KUMA_DATAPLANE_RUNTIME_RESOURCE_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_RESOURCE_PATH'])
     .option('--dataplane <yaml>', 'Dataplane resource inline')
     .option('-v, --dataplane-var <k=v>', 'value for a {{ k }} placeholder in the Dataplane (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--proxy-type <type>',
+      'dataplane (sidecar or mesh-scoped zone proxy), or a legacy global-scoped ingress | egress: -d is then a ZoneIngress | ZoneEgress and the token a zone token (env KUMA_DATAPLANE_PROXY_TYPE)',
+      process.env['KUMA_DATAPLANE_PROXY_TYPE'] ?? 'dataplane',
+    )
     .option('--dataplane-token-file <file>', 'dataplane token file (env KUMA_DATAPLANE_RUNTIME_TOKEN_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_TOKEN_PATH'])
     .option('--dataplane-token <token>', 'dataplane token inline (env KUMA_DATAPLANE_RUNTIME_TOKEN)', process.env['KUMA_DATAPLANE_RUNTIME_TOKEN'])
     .option('--work-dir <dir>', 'working directory (admin socket) (env SKEIN_DP_WORK_DIR)', process.env['SKEIN_DP_WORK_DIR'])
@@ -68,6 +75,9 @@ export async function runDp(argv: string[]): Promise<void> {
       if (dataplaneYaml && (flags.name || flags.mesh)) {
         logger.warn('--name/--mesh are ignored: the Dataplane resource names the proxy');
       }
+      if (!(PROXY_TYPES as readonly string[]).includes(flags.proxyType)) {
+        throw new Error(`--proxy-type: "${flags.proxyType}" is not supported, expected one of ${PROXY_TYPES.join(', ')}`);
+      }
       let readinessPort: number | undefined;
       if (flags.readinessPort !== undefined && flags.readinessPort !== '') {
         readinessPort = Number(flags.readinessPort);
@@ -80,6 +90,7 @@ export async function runDp(argv: string[]): Promise<void> {
         mesh: flags.mesh,
         name: flags.name,
         dataplaneYaml,
+        proxyType: flags.proxyType as ProxyType,
         token: flags.dataplaneToken,
         tokenFile: flags.dataplaneTokenFile,
         workDir,

@@ -7,13 +7,15 @@
 import type { Metadata } from '@grpc/grpc-js';
 import YAML from 'yaml';
 import type { Resource } from '../api/resource.js';
-import { fromWire, type MeshExternalServiceSpec } from '../api/index.js';
+import { fromWire } from '../api/index.js';
 import type { ResourceManager } from '../core/resource-manager.js';
 import { authorizeDataplane, verifyDataplaneToken } from '../auth/dataplane-tokens.js';
 import { configDump } from './config-dump.js';
 import type { Logger } from '../observability/logger.js';
 import { SnapshotCache } from './cache/snapshot-cache.js';
-import { buildMeshContext, changedServices, type MeshContext } from './context/mesh-context.js';
+import { changedServices, type MeshContext } from './context/mesh-context.js';
+import { contextFromInputs, readMeshInputs } from './context/mesh-inputs.js';
+import { LegacyZoneProxies, legacyProxyTypeOf } from './legacy-zone-proxies.js';
 import { ProxySnapshots } from './generator/proxy-snapshots.js';
 import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
@@ -83,9 +85,12 @@ export class DataplaneSync {
   private readonly identities: ProxyIdentities;
   /** Per proxy, per type URL: a generated version not ACKed yet and when it was first generated. */
   private readonly undelivered = new Map<string, Map<string, { version: string; at: number }>>();
+  /** Legacy global-scoped ZoneIngress / ZoneEgress proxies: their own streams, same cache. */
+  readonly legacy: LegacyZoneProxies;
 
   constructor(private readonly opts: DataplaneSyncOptions) {
     this.insights = new DataplaneInsights(opts.manager.store, opts.instanceId, opts.logger);
+    this.legacy = new LegacyZoneProxies({ ...opts, cache: this.cache });
     this.identities = new ProxyIdentities(opts.caManager, (nodeId) => {
       const proxy = this.proxies.get(nodeId);
       if (!proxy) return;
@@ -102,11 +107,19 @@ export class DataplaneSync {
       if (ev.type === 'Mesh') this.markDirty(ev.name);
       else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
       else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      // Legacy zone proxies are global: any mesh's sidecars may route through them.
+      else if (ev.type === 'ZoneIngress' || ev.type === 'ZoneEgress') for (const mesh of this.connectedMeshes()) this.markDirty(mesh);
     });
+    this.legacy.start();
+  }
+
+  private connectedMeshes(): Set<string> {
+    return new Set([...this.proxies.values()].map((p) => p.mesh));
   }
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    await this.legacy.stop();
     this.identities.stop();
     clearTimeout(this.timer);
     await this.running;
@@ -121,6 +134,7 @@ export class DataplaneSync {
 
   readonly hooks: XdsHooks = {
     onStreamOpen: async (node: XdsNode, metadata: Metadata) => {
+      if (legacyProxyTypeOf(node)) return this.legacy.onStreamOpen(node, tokenFrom(node, metadata));
       const { mesh, name } = parseNodeId(node);
       const manager = this.opts.manager;
       if (!(await manager.meshExists(mesh))) throw new Error(`mesh: mesh "${mesh}" does not exist`);
@@ -137,6 +151,7 @@ export class DataplaneSync {
       if (!dp) throw new Error(`resource "${mesh}.${name}" not found; create a Dataplane in Skein CP first or pass it as an argument to skein dp run`);
     },
     onNodeConnected: async (node: XdsNode) => {
+      if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
       this.proxies.set(node.id, { mesh, name });
       this.countConnected(mesh);
@@ -144,6 +159,7 @@ export class DataplaneSync {
       await this.serially(() => this.regenerate(mesh, [node.id]));
     },
     onNodeDisconnected: (nodeId: string) => {
+      if (this.legacy.has(nodeId)) return this.legacy.onNodeDisconnected(nodeId);
       const proxy = this.proxies.get(nodeId);
       this.proxies.delete(nodeId);
       this.snapshots.forget(nodeId);
@@ -153,6 +169,7 @@ export class DataplaneSync {
       if (proxy) this.insights.disconnected(proxy.mesh, proxy.name);
     },
     onAck: (nodeId: string, typeUrl: string, version: string) => {
+      if (this.legacy.has(nodeId)) return this.legacy.onAck(nodeId, typeUrl, version);
       const proxy = this.proxies.get(nodeId);
       this.observeDelivery(nodeId, typeUrl, version);
       this.opts.metrics?.xdsResponses.inc({ type_url: typeUrl, result: 'ack' });
@@ -162,6 +179,7 @@ export class DataplaneSync {
       const proxy = this.proxies.get(nodeId);
       this.opts.metrics?.xdsResponses.inc({ type_url: typeUrl, result: 'nack' });
       this.opts.logger.warn({ nodeId, typeUrl, version, reason: detail.message }, 'proxy rejected configuration (NACK); it keeps its last good config');
+      if (this.legacy.has(nodeId)) return this.legacy.onNack(nodeId, typeUrl, version, detail.message);
       if (proxy) this.insights.nack(proxy.mesh, proxy.name, typeUrl, version, detail.message);
     },
   };
@@ -220,24 +238,10 @@ export class DataplaneSync {
     const changed = this.changedDataplanes.get(mesh) ?? new Set<string>();
     this.changedDataplanes.delete(mesh);
     const manager = this.opts.manager;
-    const meshResource = await manager.get('Mesh', '', mesh);
-    if (!meshResource) {
+    const inputs = await readMeshInputs(manager, mesh);
+    if (!inputs) {
       this.contexts.delete(mesh);
       return undefined;
-    }
-    const permissions = await manager.list('MeshTrafficPermission', { mesh });
-    const externalServices = await manager.list('MeshExternalService', { mesh });
-    const meshServices = await manager.list('MeshService', { mesh });
-    const multiZoneServices = await manager.list('MeshMultiZoneService', { mesh });
-    // Secrets a MeshExternalService's TLS settings name (CA, client certificate).
-    const secretNames = new Set(externalServices.flatMap((r) => {
-      const ver = (r.spec as MeshExternalServiceSpec).tls?.verification;
-      return [ver?.caCert?.secret, ver?.clientCert?.secret, ver?.clientKey?.secret].filter((n): n is string => Boolean(n));
-    }));
-    const secrets = new Map<string, string>();
-    for (const name of secretNames) {
-      const secret = await manager.get('Secret', mesh, name);
-      if (secret) secrets.set(name, Buffer.from(String(secret.spec['data'] ?? ''), 'base64').toString('utf8'));
     }
     let dataplanes: Map<string, Resource>;
     let listedAt = cached?.listedAt ?? 0;
@@ -250,13 +254,7 @@ export class DataplaneSync {
       const fresh = await Promise.all([...changed].map((name) => manager.get('Dataplane', mesh, name)));
       [...changed].forEach((name, i) => (fresh[i] ? dataplanes.set(name, fresh[i]) : dataplanes.delete(name)));
     }
-    const ctx = buildMeshContext(meshResource, dataplanes.values(), permissions, cached?.ctx, {
-      zone: this.opts.zone ?? '',
-      externalServices,
-      meshServices,
-      multiZoneServices,
-      secretText: (name) => secrets.get(name),
-    });
+    const ctx = contextFromInputs(inputs, dataplanes.values(), this.opts.zone ?? '', cached?.ctx);
     this.contexts.set(mesh, { ctx, listedAt });
     // After a full read, what changed is not known: anything may have.
     if (full) return { ctx };

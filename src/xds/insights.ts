@@ -47,6 +47,8 @@ export class DataplaneInsights {
     private readonly store: ResourceStore,
     private readonly instanceId: string,
     private readonly logger: Logger,
+    /** `ZoneIngressInsight` / `ZoneEgressInsight` for legacy zone proxies (global-scoped: mesh ''). */
+    private readonly insightType = 'DataplaneInsight',
   ) {}
 
   connected(mesh: string, name: string, node: XdsNode): void {
@@ -109,7 +111,7 @@ export class DataplaneInsights {
       for (const [i, key] of batch.entries()) {
         if (i > 0 && i % WRITES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
         const [mesh, name] = JSON.parse(key) as [string, string];
-        await this.writeOne(mesh, name).catch((err: Error) => this.logger.warn({ err, mesh, name }, 'could not store DataplaneInsight'));
+        await this.writeOne(mesh, name).catch((err: Error) => this.logger.warn({ err, mesh, name }, `could not store ${this.insightType}`));
       }
     });
     return this.flushing;
@@ -119,7 +121,7 @@ export class DataplaneInsights {
     const state = this.states.get(JSON.stringify([mesh, name]));
     if (!state) return;
     const spec = { subscriptions: state.subscriptions };
-    const key = { type: 'DataplaneInsight', mesh, name };
+    const key = { type: this.insightType, mesh, name };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         if (!state.stored) {
@@ -128,7 +130,7 @@ export class DataplaneInsights {
         }
         const written = state.stored
           ? await this.store.update({ ...key, labels: state.stored.labels, spec, version: state.stored.version })
-          : await this.store.create({ ...key, labels: { 'kuma.io/mesh': mesh }, spec });
+          : await this.store.create({ ...key, labels: mesh ? { 'kuma.io/mesh': mesh } : {}, spec });
         state.stored = { version: written.version, labels: written.labels };
         return;
       } catch (err) {

@@ -8,7 +8,7 @@ import { Engine } from '../engine/engine.js';
 import { ADMIN_SOCKET_NAME, startAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { startReadinessServer, type ReadinessServer } from '../admin/readiness-server.js';
 import { Backoff } from './backoff.js';
-import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult } from './bootstrap-client.js';
+import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult, type ProxyType } from './bootstrap-client.js';
 import { DeltaAdsClient } from './delta-ads-client.js';
 import { certificateVerificationFailure, isPlaintextPeer, xdsCredentials } from './cp-tls.js';
 import { jsonToStruct } from './struct.js';
@@ -23,6 +23,11 @@ export interface RunDataplaneOptions {
   /** Dataplane resource (YAML or JSON) sent with the bootstrap request: a file, or the text itself. */
   dataplaneFile?: string;
   dataplaneYaml?: string;
+  /**
+   * `dataplane` (default): a Dataplane (sidecar or mesh-scoped zone proxy). `ingress` / `egress`: a
+   * legacy global-scoped ZoneIngress / ZoneEgress, authenticated with a zone token.
+   */
+  proxyType?: ProxyType;
   token?: string;
   tokenFile?: string;
   workDir: string;
@@ -74,15 +79,17 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
 
     const token = readToken(opts);
     const dataplaneResource = opts.dataplaneYaml ?? (opts.dataplaneFile ? fs.readFileSync(opts.dataplaneFile, 'utf8') : '');
+    const proxyType = opts.proxyType ?? 'dataplane';
     const identity = identityFrom(opts, dataplaneResource);
     const ca = opts.caCertFile ? fs.readFileSync(opts.caCertFile) : opts.caCertPem ? Buffer.from(opts.caCertPem) : undefined;
     const cpTls = new URL(opts.cpAddress).protocol === 'https:';
     if (cpTls && !ca) logger.warn({ cpAddress: opts.cpAddress }, 'control plane certificate is not verified: pass --ca-cert-file');
     if (!cpTls) logger.warn({ cpAddress: opts.cpAddress }, 'talking to the control plane in plaintext: use an https:// --cp-address');
     const body: BootstrapRequestBody = {
-      mesh: identity.mesh,
+      // A legacy zone proxy is global-scoped: it serves every mesh.
+      mesh: proxyType === 'dataplane' ? identity.mesh : '',
       name: identity.name,
-      proxyType: 'dataplane',
+      proxyType,
       dataplaneToken: token,
       dataplaneResource,
       version: { kumaDp: { version: SKEIN_VERSION }, envoy: { version: `skein-engine/${SKEIN_VERSION}`, kumaDpCompatible: true } },
@@ -109,6 +116,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
         metadata: jsonToStruct({
           ...boot.nodeMetadata,
           'dataplane.token': token || undefined,
+          'dataplane.proxyType': proxyType,
           'dataplane.admin.socketPath': adminSocketPath,
           'dataplane.resource': dataplaneResource ? JSON.stringify(YAML.parse(dataplaneResource)) : undefined,
           version: { kumaDp: { version: SKEIN_VERSION } },

@@ -3,10 +3,14 @@ import http from 'node:http';
 import https from 'node:https';
 import YAML from 'yaml';
 
+export const PROXY_TYPES = ['dataplane', 'ingress', 'egress'] as const;
+export type ProxyType = (typeof PROXY_TYPES)[number];
+
 export interface BootstrapRequestBody {
   mesh: string;
   name: string;
-  proxyType: 'dataplane';
+  /** `dataplane` (sidecar or mesh-scoped zone proxy), or a legacy global-scoped `ingress` / `egress`. */
+  proxyType: ProxyType;
   dataplaneToken: string;
   dataplaneResource: string;
   version: { kumaDp: { version: string }; envoy: { version: string; kumaDpCompatible: boolean } };

@@ -176,6 +176,66 @@ export interface MeshContextOptions {
   multiZoneServices?: Resource[];
   /** Resolves a MeshExternalService DataSource `secret` (the mesh's Secret of that name) to its text. */
   secretText?: (name: string) => string | undefined;
+  /**
+   * Legacy global-scoped ZoneIngress / ZoneEgress resources (they serve every mesh). A zone's
+   * mesh-scoped ingresses of this mesh take precedence over its legacy ones; the same for egresses
+   * in the local zone (withLegacyZoneProxies).
+   */
+  zoneIngresses?: Resource[];
+  zoneEgresses?: Resource[];
+}
+
+interface LegacyNetworking {
+  address?: string;
+  port?: number;
+  advertisedAddress?: string;
+  advertisedPort?: number;
+}
+
+function legacyZone(r: Resource): string {
+  return String(r.spec['zone'] ?? '') || r.labels['kuma.io/zone'] || '';
+}
+
+const byDataplaneThenPort = (a: ServiceEndpoint, b: ServiceEndpoint): number => (a.dataplane < b.dataplane ? -1 : a.dataplane > b.dataplane ? 1 : a.port - b.port);
+
+/**
+ * Precedence for migration: a zone with any mesh-scoped ingress of the mesh is reached through
+ * those only; otherwise through its legacy ZoneIngresses (advertisedAddress:advertisedPort, else
+ * address:port). Likewise the local zone's legacy ZoneEgresses (address:port) are used only when the
+ * mesh has no mesh-scoped egress here.
+ */
+export function withLegacyZoneProxies(
+  ingresses: Map<string, ServiceEndpoint[]>,
+  egresses: ServiceEndpoint[],
+  legacy: { zoneIngresses?: Resource[]; zoneEgresses?: Resource[] },
+  localZone: string,
+): { ingresses: Map<string, ServiceEndpoint[]>; egresses: ServiceEndpoint[] } {
+  const legacyIngresses = new Map<string, ServiceEndpoint[]>();
+  for (const zi of legacy.zoneIngresses ?? []) {
+    const zone = legacyZone(zi);
+    if (isLocalZone(zone, localZone) || ingresses.get(zone)?.length) continue;
+    const net = (zi.spec['networking'] ?? {}) as LegacyNetworking;
+    const address = net.advertisedAddress || net.address;
+    const port = net.advertisedPort || net.port || 10001;
+    if (!address) continue;
+    let list = legacyIngresses.get(zone);
+    if (!list) legacyIngresses.set(zone, (list = []));
+    if (list.some((e) => e.address === address && e.port === port)) continue;
+    list.push({ address, port, zone, healthy: true, dataplane: `zoneingress:${zi.name}`, tags: { 'kuma.io/zone': zone } });
+  }
+  const mergedIngresses = new Map(ingresses);
+  for (const [zone, list] of legacyIngresses) mergedIngresses.set(zone, list.sort(byDataplaneThenPort));
+  if (egresses.length > 0) return { ingresses: mergedIngresses, egresses };
+  const legacyEgresses: ServiceEndpoint[] = [];
+  for (const ze of legacy.zoneEgresses ?? []) {
+    const zone = legacyZone(ze);
+    if (!isLocalZone(zone, localZone)) continue;
+    const net = (ze.spec['networking'] ?? {}) as LegacyNetworking;
+    const port = net.port || 10002;
+    if (!net.address || legacyEgresses.some((e) => e.address === net.address && e.port === port)) continue;
+    legacyEgresses.push({ address: net.address, port, zone, healthy: true, dataplane: `zoneegress:${ze.name}`, tags: {} });
+  }
+  return { ingresses: mergedIngresses, egresses: legacyEgresses.sort(byDataplaneThenPort) };
 }
 
 /** The zone of a Dataplane: its `kuma.io/zone` label ('' = the local zone). */
@@ -268,8 +328,7 @@ export function buildMeshContext(
       });
     }
   }
-  const ingresses = zoneIngressAddresses(byName.values());
-  const egresses = localZoneEgresses(byName.values(), localZone);
+  const { ingresses, egresses } = withLegacyZoneProxies(zoneIngressAddresses(byName.values()), localZoneEgresses(byName.values(), localZone), options, localZone);
   // routing.zoneEgress (mTLS only): other zones are reached through the local zone egress, which
   // passes the TLS stream on to their ingresses by SNI.
   const viaEgress = mtls && (mesh.spec['routing'] as { zoneEgress?: boolean } | undefined)?.zoneEgress === true;

@@ -93,9 +93,12 @@ export interface SidecarConfig {
   externalServices?: string[];
 }
 
-/** SPIFFE ID of a mesh's zone egress (its computed `kuma.io/workload`, role egress or all). */
+/**
+ * SPIFFE IDs of a mesh's zone egress: a mesh-scoped one's computed `kuma.io/workload` (role egress or
+ * all), or the legacy global ZoneEgress's per-mesh identity (legacyEgressSpiffeId).
+ */
 export function egressSpiffeIds(mesh: string): string[] {
-  return [`spiffe://${mesh}/workload/zone-proxy-${mesh}-egress`, `spiffe://${mesh}/workload/zone-proxy-${mesh}-all`];
+  return [`spiffe://${mesh}/workload/zone-proxy-${mesh}-egress`, `spiffe://${mesh}/workload/zone-proxy-${mesh}-all`, `spiffe://${mesh}/legacy/zone-egress`];
 }
 
 /** The external service an outbound names, when no mesh service of that name exists. */

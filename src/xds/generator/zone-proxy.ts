@@ -83,7 +83,7 @@ export function zoneProxyZone(dp: Resource, ctx: MeshContext): string {
 }
 
 /** The services an ingress in `zone` serves: those with endpoints in that zone and a known port. */
-function ingressDestinations(ctx: MeshContext, zone: string): { service: string; sni: string }[] {
+export function ingressDestinations(ctx: MeshContext, zone: string): { service: string; sni: string }[] {
   const seen = new Set<string>();
   return [...ctx.services.values()]
     .filter((info) => (info.destination || info.lowestPort > 0) && endpointsInZone(ctx, info.name, zone).length > 0)
@@ -146,7 +146,7 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
  * The destinations a zone egress passes on to other zones (`routing.zoneEgress`): each with the SNI
  * sidecars send and the remote ingresses behind it.
  */
-function crossZoneDestinations(ctx: MeshContext): { service: string; sni: string; remote: ServiceEndpoint[] }[] {
+export function crossZoneDestinations(ctx: MeshContext): { service: string; sni: string; remote: ServiceEndpoint[] }[] {
   const seen = new Set<string>();
   return [...ctx.services.values()]
     .filter((info) => info.remote?.length)
