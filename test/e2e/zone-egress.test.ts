@@ -98,7 +98,12 @@ networking:
       const dump = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/client/xds')).body);
       return dump.includes(`"sni":"${sni()}"`) && dump.includes(`"port_value":${ports.egress}`);
     }, { what: 'the client to get the external-service cluster' });
-    const egressDump = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/egress/xds')).body);
+    // The egress may connect after the client: wait for its config too.
+    const egressDump = await waitFor(async () => {
+      const res = await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/egress/xds');
+      const dump = JSON.stringify(res.body);
+      return res.status === 200 && dump.includes(`"server_names":["${sni()}"]`) ? dump : undefined;
+    }, { what: 'the egress to be configured' });
     expect(egressDump).toContain(`"server_names":["${sni()}"]`);
     expect(egressDump).toContain('DownstreamTlsContext');
     expect(egressDump).toContain(`"port_value":${ports.external}`);
