@@ -63,7 +63,7 @@ describe('MeshTrafficPermission → RBAC', () => {
       { mode: 'standalone', environment: 'universal', zone: '' } as never,
     );
     expect(errors).toEqual(expect.arrayContaining([
-      { field: 'spec.from[0].targetRef.name', reason: 'must be set with kind MeshService' },
+      { field: 'spec.from[0].targetRef', reason: 'name or labels must be set when kind is MeshService' },
       { field: 'spec.from[0].default.action', reason: 'must be defined' },
     ]));
   });
