@@ -94,7 +94,8 @@ export function proxyViewOf(dp: Resource, extras: ProxyViewExtras = {}): ProxyVi
     if (ref?.kind && ref.name) {
       declared.push({ kind: ref.kind as DestinationKind, name: ref.name, ...(ref.port ? { port: ref.port } : {}) });
     } else if (o.tags?.['kuma.io/service']) {
-      declared.push({ kind: 'MeshService', name: o.tags['kuma.io/service'], ...(o.port ? { port: o.port } : {}) });
+      // The outbound's port is the local listener's, not the destination's: no section to match.
+      declared.push({ kind: 'MeshService', name: o.tags['kuma.io/service'] });
     }
   }
   return {
