@@ -6,3 +6,4 @@ export * from './select.js';
 export * from './merge.js';
 export * from './kinds.js';
 export * from './rules.js';
+export * from './destinations.js';

@@ -9,7 +9,7 @@
 //   outbounds  per destination (`to[]`), the merged conf of the entries naming it;
 //   proxy      single-item kinds: the merged `spec.default` of every policy selecting the proxy.
 import type { Resource } from '../api/resource.js';
-import { policyKindInfo, type PolicyKindInfo } from './kinds.js';
+import { policyKindInfo, registeredPolicyKinds, type PolicyKindInfo } from './kinds.js';
 import { mergeConfs } from './merge.js';
 import { destinationKey, sectionOf, type DestinationView, type InboundView, type ListenerView, type ProxyView } from './proxy-view.js';
 import {
@@ -247,4 +247,9 @@ function toEntries<C>(policies: readonly Resource[]): ToEntry<C>[] {
 /** Merged conf of the `to` entries naming a destination (any destination, listed or not). */
 export function outboundConf<C>(to: readonly ToEntry<C>[], destination: DestinationView, appendPaths: readonly string[][] = []): MergedConf<C> {
   return merged(to.filter((e) => selectsDestination(e.targetRef, destination)), appendPaths);
+}
+
+/** The rules of every registered policy kind that has a policy selecting the proxy, by kind name. */
+export function rulesForProxy(view: ProxyView, policies: readonly Resource[], kinds: readonly PolicyKindInfo[] = registeredPolicyKinds()): ProxyRules[] {
+  return kinds.map((k) => matchPolicies(view, policies.filter((p) => p.type === k.name), k)).filter((r) => r.policies.length > 0);
 }

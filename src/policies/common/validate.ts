@@ -157,6 +157,13 @@ export function policySchema(targetRef: Schema, sections: { from?: Schema; to?: 
 export const anyValue: Schema = {};
 export { anyObject, oneOfValues };
 
+/** English plural, as Kuma's paths: meshretries, meshproxypatches, meshtimeouts. */
+function plural(word: string): string {
+  if (/[^aeiou]y$/.test(word)) return `${word.slice(0, -1)}ies`;
+  if (/(ch|sh|x|s)$/.test(word)) return `${word}es`;
+  return `${word}s`;
+}
+
 /** Descriptor fields every targetRef policy shares (Kuma paths are the lowercase plural kind). */
 export function policyDescriptor(
   name: string,
@@ -170,12 +177,12 @@ export function policyDescriptor(
   return {
     name,
     scope: 'Mesh',
-    path: `${lower}s`,
+    path: plural(lower),
     cliArg: lower,
-    cliListArg: `${lower}s`,
+    cliListArg: plural(lower),
     cliAliases: [shortName, `${shortName}s`],
     singularDisplayName: displayName,
-    pluralDisplayName: `${displayName}s`,
+    pluralDisplayName: plural(displayName),
     shortName,
     isPolicy: true,
     flat: false,
