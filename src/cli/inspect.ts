@@ -201,8 +201,8 @@ function describeMatch(m: RuleWire['match']): string {
 function sectionLines(s: SectionWire, indent: string): string[] {
   const lines = [`${indent}policies: ${s.policies.join(', ') || '-'}`];
   if (s.conf !== undefined) lines.push(`${indent}conf: ${json(s.conf)}`);
-  for (const r of s.rules) lines.push(`${indent}rule (${describeMatch(r.match)}) from ${r.origin.policy} ${r.origin.section}[${r.origin.index}]: ${json(r.conf)}`);
-  for (const f of s.from) lines.push(`${indent}from ${json(f.targetRef)} (${f.origin.policy}): ${json(f.conf)}`);
+  for (const r of s.rules) lines.push(`${indent}rule (${describeMatch(r.match)}) by ${r.origin.policy} ${r.origin.section}[${r.origin.index}]: ${json(r.conf)}`);
+  for (const f of s.from) lines.push(`${indent}from ${json(f.targetRef)} by ${f.origin.policy}: ${json(f.conf)}`);
   return lines;
 }
 
