@@ -50,6 +50,8 @@ export interface ProxyView {
   proxyType: ProxyType;
   /** Builtin gateway: never selected by `kind: Dataplane`. */
   builtinGateway: boolean;
+  /** `networking.gateway.tags` of a gateway (matched by MeshSubset / MeshService). */
+  gatewayTags?: Labels;
   zoneProxy: boolean;
   inbounds: InboundView[];
   listeners: ListenerView[];
@@ -104,6 +106,7 @@ export function proxyViewOf(dp: Resource, extras: ProxyViewExtras = {}): ProxyVi
     labels: { ...dp.labels },
     proxyType: networking.gateway ? 'Gateway' : 'Sidecar',
     builtinGateway: networking.gateway?.type === 'BUILTIN',
+    ...(networking.gateway ? { gatewayTags: { ...(networking.gateway.tags ?? {}) } } : {}),
     zoneProxy: isZoneProxy(dp),
     inbounds,
     listeners,

@@ -97,6 +97,8 @@ describe('selectProxy', () => {
     { name: 'Dataplane zone listener by name', ref: { kind: 'Dataplane', name: 'zp-1', sectionName: 'zi' }, view: zoneView, want: { proxy: true, inbounds: [], listeners: ['zi'] } },
     { name: 'Dataplane zone listener by port', ref: { kind: 'Dataplane', labels: { 'kuma.io/listener-zoneegress': 'enabled' }, sectionName: '10002' }, view: zoneView, want: { proxy: true, inbounds: [], listeners: ['10002'] } },
     { name: 'Dataplane zone by computed label', ref: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'all' } }, view: zoneView, want: { proxy: true, inbounds: [], listeners: ['zi', '10002'] } },
+    { name: 'MeshService selects a gateway by its tags', ref: { kind: 'MeshService', name: 'gw' }, view: gatewayView, want: { proxy: true, inbounds: [], listeners: [] } },
+    { name: 'MeshSubset other gateway tags', ref: { kind: 'MeshSubset', tags: { 'kuma.io/service': 'other' } }, view: gatewayView, want: { proxy: false, inbounds: [], listeners: [] } },
     { name: 'MeshGateway: no resource in Skein', ref: { kind: 'MeshGateway', name: 'gw' }, view: gatewayView, want: { proxy: false, inbounds: [], listeners: [] } },
   ])('$name', ({ ref, view, want }) => {
     expect(sel(ref, view)).toEqual(want);

@@ -26,7 +26,8 @@ function admitsProxyType(ref: TargetRef, view: ProxyView): boolean {
  * - Mesh: everything, if `proxyTypes` admits the proxy (zone proxies are `Sidecar`);
  * - Dataplane: by name (or display name), labels, or all; `sectionName` narrows to one inbound or
  *   zone-proxy listener (its name, else its port); never a builtin gateway;
- * - MeshSubset / MeshService / MeshServiceSubset: inbounds by tags, never zone-proxy listeners;
+ * - MeshSubset / MeshService / MeshServiceSubset: inbounds by tags (a gateway by its gateway tags),
+ *   never zone-proxy listeners;
  * - MeshGateway, MeshHTTPRoute (kinds Skein has no resource for): nothing.
  * Mesh and Dataplane without sectionName select the proxy even when it has no inbound.
  */
@@ -51,7 +52,8 @@ export function selectProxy(ref: TargetRef, view: ProxyView): Selection {
       if (ref.kind === 'MeshSubset' && !admitsProxyType(ref, view)) return NOTHING;
       const want: Labels = { ...(ref.kind !== 'MeshService' ? ref.tags : {}), ...(ref.kind !== 'MeshSubset' ? { 'kuma.io/service': ref.name ?? '' } : {}) };
       const inbounds = view.inbounds.filter((i) => isSubset(want, i.tags));
-      return { proxy: inbounds.length > 0, inbounds, listeners: [] };
+      const gateway = view.gatewayTags !== undefined && isSubset(want, view.gatewayTags);
+      return { proxy: inbounds.length > 0 || gateway, inbounds, listeners: [] };
     }
     default:
       return NOTHING;
