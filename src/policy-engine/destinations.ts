@@ -36,28 +36,8 @@ function externalDestination(mesh: string, es: Resource): DestinationView {
 
 /** Destinations (and zone-proxy listener SNIs) of a Dataplane, for `proxyViewOf(dp, extras)`. */
 export function destinationsOf(dp: Resource, mesh: MeshResources): ProxyViewExtras {
-  const services = new Set(mesh.dataplanes.filter((d) => d.mesh === dp.mesh && !isZoneProxy(d)).flatMap((d) => inboundsOf(d).map((i) => i.service)));
   const externals = new Map(mesh.externalServices.filter((e) => e.mesh === dp.mesh).map((e) => [e.name, e]));
-
-  if (!isZoneProxy(dp)) {
-    const outbounds: DestinationView[] = [];
-    for (const o of (dp.spec as DataplaneSpec).networking?.outbound ?? []) {
-      const ref = o.backendRef;
-      const service = o.tags?.['kuma.io/service'];
-      if (ref?.kind && ref.name) {
-        const es = ref.kind === 'MeshExternalService' ? externals.get(ref.name) : undefined;
-        outbounds.push(es ? externalDestination(dp.mesh, es) : { kind: ref.kind as DestinationView['kind'], name: ref.name, ...(ref.port ? { port: ref.port } : {}) });
-      } else if (service) {
-        const es = services.has(service) ? undefined : externals.get(service);
-        outbounds.push(es ? externalDestination(dp.mesh, es) : { kind: 'MeshService', name: service });
-      }
-    }
-    return { outbounds };
-  }
-
-  // Zone proxy: egress destinations are the mesh's external services; ingress ones are SNIs only.
-  const listeners = effectiveListeners(dp);
-  const egress = [...externals.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((es) => externalDestination(dp.mesh, es));
+  // Per service: its lowest inbound port across zones (the SNI port) and whether it has a local endpoint.
   const lowestPort = new Map<string, number>();
   const local = new Set<string>();
   for (const d of mesh.dataplanes) {
@@ -68,7 +48,28 @@ export function destinationsOf(dp: Resource, mesh: MeshResources): ProxyViewExtr
       if (!zone || !mesh.zone || zone === mesh.zone) local.add(service);
     }
   }
-  const ingressSnis = [...local].sort().map((s) => `sni.msvc.${dp.mesh}.${s}.${lowestPort.get(s)}`);
+  const serviceSni = (service: string) => `sni.msvc.${dp.mesh}.${service}.${lowestPort.get(service)}`;
+
+  if (!isZoneProxy(dp)) {
+    const outbounds: DestinationView[] = [];
+    for (const o of (dp.spec as DataplaneSpec).networking?.outbound ?? []) {
+      const ref = o.backendRef;
+      const service = o.tags?.['kuma.io/service'];
+      if (ref?.kind && ref.name) {
+        const es = ref.kind === 'MeshExternalService' ? externals.get(ref.name) : undefined;
+        outbounds.push(es ? externalDestination(dp.mesh, es) : { kind: ref.kind as DestinationView['kind'], name: ref.name, ...(ref.port ? { port: ref.port } : {}) });
+      } else if (service) {
+        const es = lowestPort.has(service) ? undefined : externals.get(service);
+        outbounds.push(es ? externalDestination(dp.mesh, es) : { kind: 'MeshService', name: service, ...(lowestPort.has(service) ? { sni: serviceSni(service) } : {}) });
+      }
+    }
+    return { outbounds };
+  }
+
+  // Zone proxy: egress destinations are the mesh's external services; ingress ones are SNIs only.
+  const listeners = effectiveListeners(dp);
+  const egress = [...externals.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((es) => externalDestination(dp.mesh, es));
+  const ingressSnis = [...local].sort().map(serviceSni);
   const listenerSnis: Record<string, string[]> = {};
   for (const l of listeners) listenerSnis[l.name] = l.type === 'ZoneEgress' ? egress.flatMap((d) => (d.sni ? [d.sni] : [])) : ingressSnis;
   return { outbounds: listeners.some((l) => l.type === 'ZoneEgress') ? egress : [], listenerSnis };
