@@ -40,6 +40,8 @@ export interface ResourceDescriptor {
   applyDefaults?(spec: Record<string, unknown>): Record<string, unknown>;
   /** Semantic rules beyond the schema. Field paths are relative to the resource (e.g. `networking.address`). */
   validate?(resource: Resource): Violation[];
+  /** Deprecations of a valid resource, returned with a successful PUT as `warnings` (Kuma). */
+  warnings?(resource: Resource): string[];
 }
 
 const byName = new Map<string, ResourceDescriptor>();

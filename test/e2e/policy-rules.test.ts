@@ -125,6 +125,15 @@ describe('policy inspection: _rules, _resources, CLI', () => {
     ]);
   });
 
+  it('returns Kuma deprecation warnings with a successful PUT', async () => {
+    const res = await api(cp.apiUrl, 'PUT', `/meshes/${MESH}/meshtimeouts/legacy`, {
+      type: 'MeshTimeout', mesh: MESH, name: 'legacy',
+      spec: { targetRef: { kind: 'Dataplane', name: 'nobody' }, from: [{ targetRef: { kind: 'Mesh' }, default: { idleTimeout: '1m' } }] },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ warnings: ["'from' field is deprecated, use 'rules' instead"] });
+  });
+
   it('shows, per inbound and outbound of a sidecar, the policies in order and the merged conf', async () => {
     const rules = await rulesOf('web-1');
     expect(rules).toMatchObject({ resource: { type: 'Dataplane', mesh: MESH, name: 'web-1' }, proxyType: 'Sidecar', zoneProxy: false });

@@ -197,3 +197,23 @@ export function policyDescriptor(
     ...extra,
   };
 }
+
+const FROM_DEPRECATED = "'from' field is deprecated, use 'rules' instead";
+
+/**
+ * Kuma 2.14's deprecation warnings shared by the kinds (returned with a successful PUT): top-level
+ * MeshService / MeshServiceSubset / MeshSubset / MeshHTTPRoute, `from[]` (message per kind).
+ */
+export function commonWarnings(res: Resource, fromMessage: string | undefined = FROM_DEPRECATED): string[] {
+  const spec = res.spec as SectionsSpec;
+  const out: string[] = [];
+  const kind = spec.targetRef?.kind;
+  if (kind === 'MeshService' || kind === 'MeshServiceSubset' || kind === 'MeshSubset') {
+    out.push(`${kind} value for 'targetRef.kind' is deprecated, use Dataplane with labels instead`);
+  }
+  if (kind === 'MeshHTTPRoute') out.push("MeshHTTPRoute value for 'targetRef.kind' is deprecated, use MeshHTTPRoute in spec.to[].targetRef");
+  if (fromMessage && (spec.from?.length ?? 0) > 0) out.push(fromMessage);
+  return out;
+}
+
+export const OTEL_ENDPOINT_DEPRECATED = 'openTelemetry.endpoint is deprecated, use openTelemetry.backendRef with a MeshOpenTelemetryBackend resource instead';

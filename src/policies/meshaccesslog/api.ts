@@ -7,7 +7,7 @@ import { arrayOf, boolean, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
 import type { Match } from '../../policy-engine/rules.js';
-import { anyValue, checkMatch, checkOtelBackend, checkTargetRefs, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
+import { OTEL_ENDPOINT_DEPRECATED, anyValue, checkMatch, checkOtelBackend, commonWarnings, checkTargetRefs, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
 
 export interface Format {
   type?: 'Plain' | 'Json';
@@ -124,4 +124,11 @@ export function validateMeshAccessLog(res: Resource): Violations {
 
 export const meshAccessLogKind: PolicyKindInfo = { name: 'MeshAccessLog', fromAsRules: true };
 
-export const meshAccessLogDescriptor = policyDescriptor('MeshAccessLog', 'mal', 'Mesh Access Log', meshAccessLogSchema, validateMeshAccessLog);
+function warnings(res: Resource): string[] {
+  const spec = res.spec as MeshAccessLogSpec;
+  const confs = [...(spec.from ?? []), ...(spec.to ?? []), ...(spec.rules ?? [])].map((i) => i.default);
+  const inline = confs.flatMap((c) => c?.backends ?? []).some((b) => b.openTelemetry?.endpoint !== undefined);
+  return [...commonWarnings(res), ...(inline ? [OTEL_ENDPOINT_DEPRECATED] : [])];
+}
+
+export const meshAccessLogDescriptor = policyDescriptor('MeshAccessLog', 'mal', 'Mesh Access Log', meshAccessLogSchema, validateMeshAccessLog, { warnings });

@@ -5,7 +5,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { boolean, duration, integer, object } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkGreaterThanZero, checkPercentage, checkPositiveDuration, checkTargetRefs, checkUintPercent, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkGreaterThanZero, commonWarnings, checkPercentage, checkPositiveDuration, checkTargetRefs, checkUintPercent, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
 
 export interface MeshCircuitBreakerConf {
   connectionLimits?: { maxConnections?: number; maxConnectionPools?: number; maxPendingRequests?: number; maxRetries?: number; maxRequests?: number };
@@ -133,7 +133,9 @@ export function validateMeshCircuitBreaker(res: Resource): Violations {
 
 export const meshCircuitBreakerKind: PolicyKindInfo = { name: 'MeshCircuitBreaker', fromAsRules: true };
 
-export const meshCircuitBreakerDescriptor = policyDescriptor('MeshCircuitBreaker', 'mcb', 'Mesh Circuit Breaker', meshCircuitBreakerSchema, validateMeshCircuitBreaker);
+export const meshCircuitBreakerDescriptor = policyDescriptor('MeshCircuitBreaker', 'mcb', 'Mesh Circuit Breaker', meshCircuitBreakerSchema, validateMeshCircuitBreaker, {
+  warnings: (res) => commonWarnings(res),
+});
 
 /** Kuma's default circuit breaker (`mesh-circuit-breaker-all-<mesh>`). */
 export function defaultCircuitBreakerPolicy(mesh: string): { type: string; mesh: string; name: string; labels: Record<string, string>; spec: MeshCircuitBreakerSpec } {

@@ -5,7 +5,7 @@ import { arrayOf, duration, integer, object, string } from '../../api/schema.js'
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { includesGateways, targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
 import type { Match } from '../../policy-engine/rules.js';
-import { checkMatch, checkNonNegativeDuration, checkPercentage, checkTargetRefs, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPercentage, checkTargetRefs, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
 
 type Percentage = number | string;
 
@@ -93,4 +93,6 @@ export function validateMeshFaultInjection(res: Resource): Violations {
 
 export const meshFaultInjectionKind: PolicyKindInfo = { name: 'MeshFaultInjection' };
 
-export const meshFaultInjectionDescriptor = policyDescriptor('MeshFaultInjection', 'mfi', 'Mesh Fault Injection', meshFaultInjectionSchema, validateMeshFaultInjection);
+export const meshFaultInjectionDescriptor = policyDescriptor('MeshFaultInjection', 'mfi', 'Mesh Fault Injection', meshFaultInjectionSchema, validateMeshFaultInjection, {
+  warnings: (res) => commonWarnings(res, "'from' field is deprecated, use 'rules' with SPIFFE-based 'matches' instead"),
+});

@@ -4,7 +4,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, boolean, duration, integer, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkPercentage, checkPositiveDuration, checkTargetRefs, checkUintPercent, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkPercentage, commonWarnings, checkPositiveDuration, checkTargetRefs, checkUintPercent, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
 
 export interface MeshHealthCheckConf {
   interval?: string;
@@ -93,4 +93,11 @@ export function validateMeshHealthCheck(res: Resource): Violations {
 
 export const meshHealthCheckKind: PolicyKindInfo = { name: 'MeshHealthCheck' };
 
-export const meshHealthCheckDescriptor = policyDescriptor('MeshHealthCheck', 'mhc', 'Mesh Health Check', meshHealthCheckSchema, validateMeshHealthCheck);
+export const meshHealthCheckDescriptor = policyDescriptor('MeshHealthCheck', 'mhc', 'Mesh Health Check', meshHealthCheckSchema, validateMeshHealthCheck, {
+  warnings: (res) => [
+    ...commonWarnings(res),
+    ...((res.spec as MeshHealthCheckSpec).to ?? []).filter((t) => t.default?.healthyPanicThreshold !== undefined).slice(0, 1).map(
+      () => "healthyPanicThreshold for 'to[].default' is deprecated. The setting has been moved to MeshCircuitBreaker policy, please use MeshCircuitBreaker policy instead.",
+    ),
+  ],
+});

@@ -5,7 +5,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, boolean, duration, integer, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkOtelBackend, checkPositiveDuration, checkTargetRefs, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
+import { OTEL_ENDPOINT_DEPRECATED, checkOtelBackend, commonWarnings, checkPositiveDuration, checkTargetRefs, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
 
 export interface Selector {
   type?: 'Prefix' | 'Regex' | 'Exact' | 'Contains';
@@ -106,4 +106,9 @@ export function validateMeshMetric(res: Resource): Violations {
 
 export const meshMetricKind: PolicyKindInfo = { name: 'MeshMetric', singleItem: true, appendPaths: [['sidecar', 'profiles', 'appendProfiles']] };
 
-export const meshMetricDescriptor = policyDescriptor('MeshMetric', 'mm', 'Mesh Metric', meshMetricSchema, validateMeshMetric);
+export const meshMetricDescriptor = policyDescriptor('MeshMetric', 'mm', 'Mesh Metric', meshMetricSchema, validateMeshMetric, {
+  warnings: (res) => [
+    ...commonWarnings(res),
+    ...((res.spec as MeshMetricSpec).default?.backends ?? []).filter((b) => b.openTelemetry?.endpoint !== undefined).map(() => OTEL_ENDPOINT_DEPRECATED),
+  ],
+});

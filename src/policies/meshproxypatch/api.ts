@@ -6,7 +6,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, object, string, stringMap, type Schema } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { anyValue, checkTargetRefs, policyDescriptor, policySchema } from '../common/validate.js';
+import { anyValue, checkTargetRefs, commonWarnings, policyDescriptor, policySchema } from '../common/validate.js';
 
 export interface JsonPatch {
   op?: string;
@@ -129,4 +129,4 @@ export function validateMeshProxyPatch(res: Resource): Violations {
 
 export const meshProxyPatchKind: PolicyKindInfo = { name: 'MeshProxyPatch', singleItem: true, appendPaths: [['appendModifications']] };
 
-export const meshProxyPatchDescriptor = policyDescriptor('MeshProxyPatch', 'mpp', 'Mesh Proxy Patch', meshProxyPatchSchema, validateMeshProxyPatch);
+export const meshProxyPatchDescriptor = policyDescriptor('MeshProxyPatch', 'mpp', 'Mesh Proxy Patch', meshProxyPatchSchema, validateMeshProxyPatch, { warnings: (res) => commonWarnings(res) });

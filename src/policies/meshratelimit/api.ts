@@ -5,7 +5,7 @@ import { boolean, duration, integer, object, string } from '../../api/schema.js'
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { includesGateways, targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
 import type { Match } from '../../policy-engine/rules.js';
-import { checkGreaterThanZero, checkMatch, checkTargetRefs, durationMs, hasSpiffeMatch, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkGreaterThanZero, commonWarnings, checkMatch, checkTargetRefs, durationMs, hasSpiffeMatch, policyDescriptor, policySchema } from '../common/validate.js';
 
 interface Rate {
   num?: number;
@@ -107,5 +107,19 @@ export function validateMeshRateLimit(res: Resource): Violations {
 
 export const meshRateLimitKind: PolicyKindInfo = { name: 'MeshRateLimit', fromAsRules: true };
 
-export const meshRateLimitDescriptor = policyDescriptor('MeshRateLimit', 'mrl', 'Mesh Rate Limit', meshRateLimitSchema, validateMeshRateLimit);
+function warnings(res: Resource): string[] {
+  const spec = res.spec as MeshRateLimitSpec;
+  const out = commonWarnings(res);
+  for (const section of ['from', 'rules', 'to'] as const) {
+    (spec[section] ?? []).forEach((item, i) => {
+      const status = item.default?.local?.http?.onRateLimit?.status;
+      if (status !== undefined && status < 400) {
+        out.push(`'spec.${section}[${i}].default.local.http.requestRate.status' must be 400 or higher. Please update your configuration.`);
+      }
+    });
+  }
+  return out;
+}
+
+export const meshRateLimitDescriptor = policyDescriptor('MeshRateLimit', 'mrl', 'Mesh Rate Limit', meshRateLimitSchema, validateMeshRateLimit, { warnings });
 

@@ -4,7 +4,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, duration, integer, object, oneOfValues, string, stringMap } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkGreaterThanZero, checkPositiveDuration, checkTargetRefs, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkGreaterThanZero, commonWarnings, checkPositiveDuration, checkTargetRefs, policyDescriptor, policySchema } from '../common/validate.js';
 
 interface BackOff {
   baseInterval?: string;
@@ -107,7 +107,7 @@ export function validateMeshRetry(res: Resource): Violations {
 
 export const meshRetryKind: PolicyKindInfo = { name: 'MeshRetry' };
 
-export const meshRetryDescriptor = policyDescriptor('MeshRetry', 'mr', 'Mesh Retry', meshRetrySchema, validateMeshRetry);
+export const meshRetryDescriptor = policyDescriptor('MeshRetry', 'mr', 'Mesh Retry', meshRetrySchema, validateMeshRetry, { warnings: (res) => commonWarnings(res) });
 
 /** Kuma's default retries (`mesh-retry-all-<mesh>`). */
 export function defaultRetryPolicy(mesh: string): { type: string; mesh: string; name: string; labels: Record<string, string>; spec: MeshRetrySpec } {

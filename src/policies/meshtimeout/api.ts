@@ -5,7 +5,7 @@ import { duration, object } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
 import type { Match } from '../../policy-engine/rules.js';
-import { checkMatch, checkNonNegativeDuration, checkPositiveDuration, checkTargetRefs, hasSpiffeMatch, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPositiveDuration, checkTargetRefs, hasSpiffeMatch, policyDescriptor, policySchema } from '../common/validate.js';
 
 export interface MeshTimeoutConf {
   connectionTimeout?: string;
@@ -103,7 +103,9 @@ export function validateMeshTimeout(res: Resource): Violations {
 
 export const meshTimeoutKind: PolicyKindInfo = { name: 'MeshTimeout', fromAsRules: true };
 
-export const meshTimeoutDescriptor = policyDescriptor('MeshTimeout', 'mt', 'Mesh Timeout', meshTimeoutSchema, validateMeshTimeout);
+export const meshTimeoutDescriptor = policyDescriptor('MeshTimeout', 'mt', 'Mesh Timeout', meshTimeoutSchema, validateMeshTimeout, {
+  warnings: (res) => commonWarnings(res),
+});
 
 type Initial = { type: string; mesh: string; name: string; labels: Record<string, string>; spec: MeshTimeoutSpec };
 

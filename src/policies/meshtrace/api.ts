@@ -5,7 +5,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, boolean, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkOtelBackend, checkTargetRefs, intOrString, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
+import { OTEL_ENDPOINT_DEPRECATED, checkOtelBackend, commonWarnings, checkTargetRefs, intOrString, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
 
 export interface MeshTraceBackend {
   type?: 'Zipkin' | 'Datadog' | 'OpenTelemetry';
@@ -99,4 +99,9 @@ export function validateMeshTrace(res: Resource): Violations {
 
 export const meshTraceKind: PolicyKindInfo = { name: 'MeshTrace', singleItem: true };
 
-export const meshTraceDescriptor = policyDescriptor('MeshTrace', 'mtr', 'Mesh Trace', meshTraceSchema, validateMeshTrace);
+export const meshTraceDescriptor = policyDescriptor('MeshTrace', 'mtr', 'Mesh Trace', meshTraceSchema, validateMeshTrace, {
+  warnings: (res) => [
+    ...commonWarnings(res),
+    ...((res.spec as MeshTraceSpec).default?.backends ?? []).filter((b) => b.openTelemetry?.endpoint !== undefined).map(() => OTEL_ENDPOINT_DEPRECATED),
+  ],
+});

@@ -11,6 +11,7 @@ import { Violations, type Resource, type Violation } from '../../api/resource.js
 import { arrayOf, object, oneOfValues, string } from '../../api/schema.js';
 import { targetRefSchema, validateTargetRef, type TargetRef } from '../../policy-engine/target-ref.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
+import { commonWarnings } from '../common/validate.js';
 
 export type Action = 'Allow' | 'Deny' | 'AllowWithShadowDeny';
 
@@ -101,6 +102,14 @@ export const meshTrafficPermissionDescriptor: ResourceDescriptor = {
     return spec.targetRef ? spec : { targetRef: { kind: 'Mesh' }, ...spec };
   },
   validate: validateMeshTrafficPermission,
+  warnings(res) {
+    const spec = res.spec as MeshTrafficPermissionSpec;
+    const out = commonWarnings(res, "'from' field is deprecated and will be removed in 3.0, use 'rules' with MeshIdentity (spiffeId) instead");
+    for (const f of spec.from ?? []) {
+      if (f.targetRef?.kind === 'MeshService') out.push("MeshService value for 'from[].targetRef.kind' is deprecated, use MeshSubset with 'kuma.io/service' instead");
+    }
+    return out;
+  },
 };
 
 /** The policy created with every mesh unless `skipCreatingInitialPolicies` says otherwise. */
