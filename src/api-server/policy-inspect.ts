@@ -18,6 +18,7 @@ import {
   sectionOf,
   selectProxy,
   topLevelRef,
+  zoneAllows,
   type ProxyRules,
   type ProxyView,
 } from '../policy-engine/index.js';
@@ -63,7 +64,9 @@ export function registerPolicyInspectRoutes(app: FastifyInstance, manager: Resou
     const ref = topLevelRef(policy);
     const hits = [];
     for (const dp of await manager.list('Dataplane', { mesh })) {
-      const sel = selectProxy(ref, proxyViewOf(dp));
+      const view = proxyViewOf(dp);
+      if (policy.labels['kuma.io/effect'] === 'shadow' || !zoneAllows(policy, view)) continue;
+      const sel = selectProxy(ref, view);
       if (!sel.proxy) continue;
       hits.push({
         type: 'Dataplane',

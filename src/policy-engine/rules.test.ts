@@ -241,6 +241,15 @@ describe('matchPolicies: inbound rules', () => {
     }
   });
 
+  it('applies a zone-originated policy only to proxies of its zone', () => {
+    const zonePolicy = policy('z', { rules: [{ default: { idleTimeout: '1s' } }] }, { 'kuma.io/origin': 'zone', 'kuma.io/zone': 'east' });
+    const globalPolicy = policy('g', { rules: [{ default: { idleTimeout: '2s' } }] }, { 'kuma.io/origin': 'global' });
+    const inZone = (zone?: string) => ({ ...sidecarView, labels: { ...sidecarView.labels, ...(zone ? { 'kuma.io/zone': zone } : {}) } });
+    expect(matchPolicies(inZone('east'), [zonePolicy, globalPolicy], 'MeshTimeout').policies).toEqual(['g', 'z']);
+    expect(matchPolicies(inZone(), [zonePolicy, globalPolicy], 'MeshTimeout').policies).toEqual(['g', 'z']);
+    expect(matchPolicies(inZone('west'), [zonePolicy, globalPolicy], 'MeshTimeout').policies).toEqual(['g']);
+  });
+
   it('ignores policies of other kinds', () => {
     const rules = matchPolicies(sidecarView, [policy('x', { rules: [{ default: {} }] }, {}, 'MeshRateLimit')], 'MeshTimeout');
     expect(rules.policies).toEqual([]);

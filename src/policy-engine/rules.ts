@@ -21,6 +21,7 @@ import {
   toRank,
   topLevelRank,
   topLevelRef,
+  zoneAllows,
   type Selection,
 } from './select.js';
 import type { TargetRef } from './target-ref.js';
@@ -117,7 +118,7 @@ function specOf(p: Resource): PolicySpec {
   return p.spec as PolicySpec;
 }
 
-/** Policies that take part: same mesh, same kind, not shadowed (`kuma.io/effect: shadow`). */
+/** Policies that take part: same mesh, same kind, not shadowed (`kuma.io/effect: shadow`); see also zoneAllows. */
 function active(view: ProxyView, policies: readonly Resource[], type: string | undefined): Resource[] {
   return policies.filter((p) => p.mesh === view.mesh && (!type || p.type === type) && p.labels['kuma.io/effect'] !== 'shadow');
 }
@@ -131,6 +132,7 @@ export function matchPolicies<C = Record<string, unknown>>(view: ProxyView, poli
   const info = typeof kind === 'object' ? kind : policyKindInfo(type);
   const appendPaths = info.appendPaths ?? [];
   const selected = sortPolicies(active(view, policies, type))
+    .filter((p) => zoneAllows(p, view))
     .map((p) => ({ p, sel: selectProxy(topLevelRef(p), view) }))
     .filter(({ sel }) => sel.proxy);
 

@@ -1,6 +1,6 @@
 // Which parts of a proxy a targetRef selects, and in which order matching policies apply.
 import type { Labels, Resource } from '../api/resource.js';
-import { ORIGIN_LABEL } from '../api/well-known.js';
+import { ORIGIN_LABEL, ZONE_LABEL } from '../api/well-known.js';
 import { displayName, namespaceOf, sectionOf, type DestinationView, type InboundView, type ListenerView, type ProxyView } from './proxy-view.js';
 import type { TargetRef } from './target-ref.js';
 
@@ -58,6 +58,17 @@ export function selectProxy(ref: TargetRef, view: ProxyView): Selection {
     default:
       return NOTHING;
   }
+}
+
+/**
+ * Kuma's zone gate: a policy created in a zone (`kuma.io/origin: zone` with a `kuma.io/zone`) only
+ * selects proxies of that zone (or without a zone label), wherever it was synced to.
+ */
+export function zoneAllows(policy: Resource, view: ProxyView): boolean {
+  const zone = policy.labels[ZONE_LABEL];
+  if (policy.labels[ORIGIN_LABEL] !== 'zone' || !zone) return true;
+  const proxyZone = view.labels[ZONE_LABEL];
+  return !proxyZone || proxyZone === zone;
 }
 
 /**
