@@ -1,7 +1,7 @@
 // Validation pieces shared by the policy kinds, with Kuma's messages (`pkg/core/validators`).
 import { Violations, type Resource } from '../../api/resource.js';
 import { parseDuration } from '../../api/rules.js';
-import { anyObject, arrayOf, object, oneOfValues, string, stringMap, type Schema } from '../../api/schema.js';
+import { arrayOf, object, string, stringMap, type Schema } from '../../api/schema.js';
 import { validateTargetRef, type TargetRef, type TargetRefKind, type TargetRefRules } from '../../policy-engine/target-ref.js';
 import type { Match } from '../../policy-engine/rules.js';
 import type { ResourceDescriptor } from '../../api/descriptor.js';
@@ -14,7 +14,6 @@ export const matchSchema: Schema = object({
 /** Int or decimal string (`50`, `"0.5"`), as Kuma's IntOrString percentages. */
 export const intOrString: Schema = { type: ['integer', 'number', 'string'] };
 
-export const backendRefSchema: Schema = object({ kind: string, labels: stringMap });
 
 /** The parts of a policy spec the shared rules look at. */
 export interface SectionsSpec {
@@ -141,7 +140,8 @@ export function checkBackendRef(v: Violations, at: string, ref: { kind?: string;
   if (!ref.labels || Object.keys(ref.labels).length === 0) v.add(at, 'backendRef must have exactly one defined: labels');
 }
 
-export const otelBackendRefSchema: Schema = backendRefSchema;
+/** `backendRef: {kind: MeshOpenTelemetryBackend, labels}`. */
+export const otelBackendRefSchema: Schema = object({ kind: string, labels: stringMap });
 
 /** Schema of a policy spec with the given sections (targetRef always). */
 export function policySchema(targetRef: Schema, sections: { from?: Schema; to?: Schema; rules?: Schema; default?: Schema }): Schema {
@@ -153,9 +153,8 @@ export function policySchema(targetRef: Schema, sections: { from?: Schema; to?: 
   return object(props);
 }
 
-/** A free-form JSON value (Envoy resources in MeshProxyPatch, OTLP bodies). */
+/** A free-form JSON value (JSON patch values, OTLP bodies). */
 export const anyValue: Schema = {};
-export { anyObject, oneOfValues };
 
 /** English plural, as Kuma's paths: meshretries, meshproxypatches, meshtimeouts. */
 function plural(word: string): string {
