@@ -14,7 +14,6 @@ export const matchSchema: Schema = object({
 /** Int or decimal string (`50`, `"0.5"`), as Kuma's IntOrString percentages. */
 export const intOrString: Schema = { type: ['integer', 'number', 'string'] };
 
-
 /** The parts of a policy spec the shared rules look at. */
 export interface SectionsSpec {
   targetRef?: TargetRef;
