@@ -20,7 +20,7 @@ describe('MeshAccessLog validation', () => {
     expect(mal({ targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { backends: [{ type: 'Tcp', tcp: { address: '127.0.0.1:5000', format: { type: 'Json', json: [{ key: 'start', value: '%START_TIME%' }] } } }] } }] })).toEqual([]);
     expect(mal({
       targetRef: { kind: 'Dataplane', labels: { 'kuma.io/listener-zoneegress': 'enabled' } },
-      rules: [{ matches: [{ sni: { type: 'Exact', value: 'sni.extsvc.default.httpbin.80' } }], default: { backends: [{ type: 'File', file: { path: '/tmp/egress.log', format: { type: 'Plain', plain: '%START_TIME% %KUMA_MESH%' } } }] } }],
+      rules: [{ matches: [{ sni: { type: 'Exact', value: 'sni.extsvc.default.httpbin.80' } }], default: { backends: [{ type: 'File', file: { path: '/var/log/egress.log', format: { type: 'Plain', plain: '%START_TIME% %KUMA_MESH%' } } }] } }],
     })).toEqual([]);
     expect(mal(rule([{ type: 'OpenTelemetry', openTelemetry: { backendRef: otel, attributes: [{ key: 'mesh.name', value: '%KUMA_MESH%' }], body: { kvlistValue: { values: [] } } } }]))).toEqual([]);
   });

@@ -15,7 +15,7 @@ const to = (conf: unknown) => ({ to: [{ targetRef: { kind: 'Mesh' }, default: co
 
 describe('MeshHealthCheck validation', () => {
   it('accepts the documented forms', () => {
-    expect(mhc(to({ interval: '10s', timeout: '2s', unhealthyThreshold: 3, healthyThreshold: 1, failTrafficOnPanic: true, noTrafficInterval: '1s', eventLogPath: '/tmp/health-check.log', tcp: { send: 'Zm9v', receive: ['YmFy'] }, http: { path: '/health', expectedStatuses: [200, 201], requestHeadersToAdd: { set: [{ name: 'x', value: 'y' }] } }, grpc: { serviceName: 'svc' } }))).toEqual([]);
+    expect(mhc(to({ interval: '10s', timeout: '2s', unhealthyThreshold: 3, healthyThreshold: 1, failTrafficOnPanic: true, noTrafficInterval: '1s', eventLogPath: '/var/log/health-check.log', tcp: { send: 'Zm9v', receive: ['YmFy'] }, http: { path: '/health', expectedStatuses: [200, 201], requestHeadersToAdd: { set: [{ name: 'x', value: 'y' }] } }, grpc: { serviceName: 'svc' } }))).toEqual([]);
     expect(mhc({
       targetRef: { kind: 'Dataplane', labels: { 'kuma.io/listener-zoneegress': 'enabled' }, sectionName: '10002' },
       to: [{ targetRef: { kind: 'MeshExternalService', name: 'httpbin' }, default: { interval: '5s', http: { path: '/status/200' } } }],
@@ -28,7 +28,7 @@ describe('MeshHealthCheck validation', () => {
     ['interval', to({ interval: '0s', tcp: {} }), ['spec.to[0].default.interval: must be greater than zero when defined']],
     ['threshold', to({ unhealthyThreshold: 0, tcp: {} }), ['spec.to[0].default.unhealthyThreshold: must be greater than zero when defined']],
     ['jitter percent', to({ intervalJitterPercent: 120, tcp: {} }), ['spec.to[0].default.intervalJitterPercent: must be in inclusive range [0, 100]']],
-    ['event log path', to({ eventLogPath: '/tmp/', tcp: {} }), ['spec.to[0].default.eventLogPath: must be a valid path when defined']],
+    ['event log path', to({ eventLogPath: '/var/log/', tcp: {} }), ['spec.to[0].default.eventLogPath: must be a valid path when defined']],
     ['http path', to({ http: { path: '' } }), ['spec.to[0].default.http.path: must be defined']],
     ['expected status', to({ http: { expectedStatuses: [99] } }), ['spec.to[0].default.http.expectedStatuses[0]: must be in inclusive range [100, 599]']],
     ['panic threshold', to({ healthyPanicThreshold: -1, tcp: {} }), ['spec.to[0].default.healthyPanicThreshold: must be in inclusive range [0.0, 100.0]']],
