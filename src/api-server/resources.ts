@@ -226,7 +226,7 @@ export function labelFilter(query: Query, route: string): Labels | undefined {
   return labels;
 }
 
-function nextUrl(req: FastifyRequest, nextOffset: number): string {
+export function nextUrl(req: FastifyRequest, nextOffset: number): string {
   const url = new URL(req.url, `${req.protocol}://${req.headers.host ?? 'localhost'}`);
   url.searchParams.set('offset', String(nextOffset));
   url.searchParams.sort();

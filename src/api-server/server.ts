@@ -10,6 +10,7 @@ import type { ResourceManager } from '../core/resource-manager.js';
 import type { Logger } from '../observability/logger.js';
 import type { CpMetrics } from '../observability/metrics.js';
 import { ApiError, toApiError } from './errors.js';
+import { registerPolicyInspectRoutes } from './policy-inspect.js';
 import { registerResourceRoutes } from './resources.js';
 import { guiAvailable, registerGui } from './gui.js';
 
@@ -111,6 +112,7 @@ export async function buildApiServer(opts: ApiServerOptions): Promise<FastifyIns
   }));
 
   for (const ext of opts.extensions ?? []) ext(app);
+  registerPolicyInspectRoutes(app, opts.manager);
   registerResourceRoutes(app, {
     manager: opts.manager,
     mode: opts.mode,

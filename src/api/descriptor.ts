@@ -42,6 +42,8 @@ export interface ResourceDescriptor {
   validate?(resource: Resource): Violation[];
   /** Computed read-only fields the REST API adds beside the spec (e.g. destinations' `snis`). */
   wireExtras?(resource: Resource): Record<string, unknown>;
+  /** Deprecations of a valid resource, returned with a successful PUT as `warnings` (Kuma). */
+  warnings?(resource: Resource): string[];
 }
 
 const byName = new Map<string, ResourceDescriptor>();

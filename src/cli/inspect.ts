@@ -55,8 +55,16 @@ export function inspectCommand(): Command {
     .option('-m, --mesh <mesh>', 'mesh to use', 'default')
     .option('--type <type>', 'config-dump|stats|clusters', 'config-dump')
     .option('--include-eds', 'include endpoints in the config dump')
+    .option('--rules', 'the policies that apply to each inbound, outbound and zone-proxy listener, and their merged conf')
+    .option('-o, --output <format>', 'with --rules: output format table|yaml|json', 'table')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const opts = cmd.optsWithGlobals<GlobalOptions & { mesh: string; type: string; includeEds?: boolean }>();
+      const opts = cmd.optsWithGlobals<GlobalOptions & { mesh: string; type: string; includeEds?: boolean; rules?: boolean; output: string }>();
+      if (opts.rules) {
+        const format = parseOutputFormat(opts.output);
+        const rules = await apiClient(opts).call<RulesResponse>('GET', `${resourcePath(kindForRead('dataplane'), opts.mesh, name)}/_rules`);
+        process.stdout.write(format === 'table' ? renderRules(rules) : formatStructured(rules, format));
+        return;
+      }
       const endpoint = ADMIN_ENDPOINTS[opts.type];
       if (!endpoint) throw new Error(`invalid inspect type "${opts.type}". Allowed values: ${Object.keys(ADMIN_ENDPOINTS).join(', ')}`);
       const query = opts.type === 'config-dump' && opts.includeEds ? '?include_eds=true' : '';
@@ -145,4 +153,78 @@ export function inspectDataplaneRow(overview: Obj, now: number): string[] {
 function formatTimestamp(value: unknown): string {
   if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) return '-';
   return new Date(value).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+// `skein inspect dataplane NAME --rules`: the `_rules` response as indented text, one block per
+// policy kind, conf as compact JSON.
+interface RuleWire {
+  match?: { spiffeID?: { type?: string; value?: string }; sni?: { type?: string; value?: string } };
+  conf: unknown;
+  origin: { policy: string; section: string; index: number };
+}
+interface MergedWire {
+  conf?: unknown;
+  origins: { policy: string; section: string; index: number }[];
+}
+interface SectionWire {
+  section: string;
+  policies: string[];
+  rules: RuleWire[];
+  conf?: unknown;
+  from: { targetRef: unknown; conf: unknown; origin: { policy: string; index: number } }[];
+}
+export interface RulesResponse {
+  resource: { mesh: string; name: string };
+  proxyType: string;
+  zoneProxy: boolean;
+  rules: {
+    type: string;
+    policies: string[];
+    proxy?: MergedWire;
+    inbounds: (SectionWire & { inbound: { port: number; tags: Record<string, string> } })[];
+    listeners: (SectionWire & { listener: { type: string; port: number }; bySni: Record<string, unknown> })[];
+    outbounds: (MergedWire & { key: string })[];
+    toMesh?: MergedWire;
+  }[];
+}
+
+const json = (v: unknown): string => (v === undefined ? '-' : JSON.stringify(v));
+
+function describeMatch(m: RuleWire['match']): string {
+  if (!m) return 'all';
+  const parts: string[] = [];
+  if (m.spiffeID) parts.push(`spiffeID ${m.spiffeID.type} ${m.spiffeID.value}`);
+  if (m.sni) parts.push(`sni ${m.sni.value}`);
+  return parts.join(' and ');
+}
+
+function sectionLines(s: SectionWire, indent: string): string[] {
+  const lines = [`${indent}policies: ${s.policies.join(', ') || '-'}`];
+  if (s.conf !== undefined) lines.push(`${indent}conf: ${json(s.conf)}`);
+  for (const r of s.rules) lines.push(`${indent}rule (${describeMatch(r.match)}) by ${r.origin.policy} ${r.origin.section}[${r.origin.index}]: ${json(r.conf)}`);
+  for (const f of s.from) lines.push(`${indent}from ${json(f.targetRef)} by ${f.origin.policy}: ${json(f.conf)}`);
+  return lines;
+}
+
+export function renderRules(res: RulesResponse): string {
+  const out = [`Dataplane ${res.resource.name} (mesh ${res.resource.mesh}, ${res.zoneProxy ? 'zone proxy' : res.proxyType})`];
+  if (res.rules.length === 0) out.push('no policy selects this proxy');
+  for (const kind of res.rules) {
+    out.push('', `${kind.type}: ${kind.policies.join(', ')}`);
+    if (kind.proxy) out.push(`  proxy: ${json(kind.proxy.conf)}`);
+    for (const i of kind.inbounds) {
+      if (i.policies.length === 0) continue;
+      out.push(`  inbound ${i.section} (port ${i.inbound.port}, ${i.inbound.tags['kuma.io/service'] ?? '-'}):`, ...sectionLines(i, '    '));
+    }
+    for (const l of kind.listeners) {
+      if (l.policies.length === 0) continue;
+      out.push(`  listener ${l.section} (${l.listener.type}, port ${l.listener.port}):`, ...sectionLines(l, '    '));
+      for (const [sni, conf] of Object.entries(l.bySni)) out.push(`    sni ${sni}: ${json(conf)}`);
+    }
+    for (const o of kind.outbounds) {
+      if (o.conf !== undefined) out.push(`  outbound ${o.key}: ${json(o.conf)} (from ${[...new Set(o.origins.map((x) => x.policy))].join(', ')})`);
+    }
+    if (kind.toMesh) out.push(`  outbound (any other): ${json(kind.toMesh.conf)}`);
+  }
+  return `${out.join('\n')}\n`;
 }

@@ -136,7 +136,7 @@ export class ResourceManager {
       ? await this.timed('update', d.name, () => this.store.update({ ...req, version: existing.version }))
       : await this.timed('create', d.name, () => this.store.create(req));
     if (meshRules) await this.runMeshHooks(resource, !existing);
-    return { created: !existing, resource, warnings: [] };
+    return { created: !existing, resource, warnings: d.warnings?.(resource) ?? [] };
   }
 
   /** Create only: an existing resource is an AlreadyExistsError (store). */

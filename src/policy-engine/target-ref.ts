@@ -1,125 +1,155 @@
-// targetRef: how a policy names what it applies to (top level) and whom it is about (`from`).
-// Only what needs no other resource kinds is here; MeshService resources come with their issue.
-import type { Resource, Violation } from '../api/resource.js';
+// targetRef: how a policy names what it applies to (top level), whom it is about (`from`) and
+// where traffic goes (`to`). One type for every position, as Kuma 2.14: the validators narrow the
+// kinds per position. Messages are Kuma's (`pkg/core/resources/apis/mesh/validators.go`).
+import type { Labels, Violation } from '../api/resource.js';
 import { Violations } from '../api/resource.js';
-import { object, oneOfValues, string, stringMap, type Schema } from '../api/schema.js';
+import { checkDataplaneTags, checkSelectorTags } from '../api/rules.js';
+import { arrayOf, object, oneOfValues, string, stringMap, type Schema } from '../api/schema.js';
 
-export type TargetRefKind = 'Mesh' | 'MeshSubset' | 'MeshService' | 'MeshServiceSubset' | 'Dataplane' | 'MeshExternalService' | 'MeshMultiZoneService';
+export const TARGET_REF_KINDS = [
+  'Mesh',
+  'MeshSubset',
+  'MeshGateway',
+  'MeshService',
+  'MeshExternalService',
+  'MeshMultiZoneService',
+  'MeshServiceSubset',
+  'MeshHTTPRoute',
+  'Dataplane',
+] as const;
+export type TargetRefKind = (typeof TARGET_REF_KINDS)[number];
 
 export interface TargetRef {
   kind?: TargetRefKind;
   name?: string;
   namespace?: string;
-  labels?: Record<string, string>;
-  tags?: Record<string, string>;
+  labels?: Labels;
+  tags?: Labels;
   sectionName?: string;
-  proxyTypes?: string[];
+  proxyTypes?: ProxyType[];
+  /** Reserved: always rejected. */
   mesh?: string;
 }
 
+export type ProxyType = 'Sidecar' | 'Gateway';
+
+// `kind` is a plain string in the schema so an unknown kind gets Kuma's validator message
+// (`value 'X' is not supported`) rather than a generic enum error.
 export const targetRefSchema: Schema = object({
-  kind: oneOfValues(['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane', 'MeshExternalService', 'MeshMultiZoneService']),
+  kind: string,
   name: string,
   namespace: string,
   labels: stringMap,
   tags: stringMap,
   sectionName: string,
-  proxyTypes: { type: 'array', items: oneOfValues(['Sidecar', 'Gateway']) },
+  proxyTypes: arrayOf(oneOfValues(['Sidecar', 'Gateway'])),
   mesh: string,
 });
 
-/** Kind-specific rules shared by every policy; `allowed` lists the kinds this position accepts. */
-export function validateTargetRef(ref: TargetRef | undefined, path: string, allowed: TargetRefKind[]): Violation[] {
+const NAME = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/;
+const NAME_REASON = "invalid characters: must consist of lower case alphanumeric characters, '-', '.' and '_'.";
+
+export interface TargetRefRules {
+  /** Kinds this position accepts. */
+  allowed: readonly TargetRefKind[];
+  /** The policy affects inbounds (non-empty `rules` or `from`): Dataplane `sectionName` allowed. */
+  inboundPolicy?: boolean;
+  /** MeshGateway `tags` (listener tags) allowed. */
+  gatewayListenerTags?: boolean;
+}
+
+/** Kuma's targetRef rules; violations are reported under `path` (e.g. `spec.targetRef`). */
+export function validateTargetRef(ref: TargetRef | undefined, path: string, rules: TargetRefRules): Violation[] {
   const v = new Violations();
   if (!ref) {
     v.add(path, 'must be defined');
     return v.list;
   }
+  const at = (field: string) => `${path}.${field}`;
   if (!ref.kind) {
-    v.add(`${path}.kind`, 'must be set');
+    v.add(at('kind'), 'must be defined');
     return v.list;
   }
-  if (!allowed.includes(ref.kind)) {
-    v.add(`${path}.kind`, `value is not supported`);
+  if (!rules.allowed.includes(ref.kind)) {
+    v.add(at('kind'), `value '${ref.kind}' is not supported`);
     return v.list;
   }
-  const forbid = (field: keyof TargetRef) => {
-    if (ref[field] !== undefined) v.add(`${path}.${field}`, `must not be set with kind ${ref.kind}`);
+  const kind = ref.kind;
+  const forbid = (...fields: (keyof TargetRef)[]) => {
+    for (const f of fields) if (ref[f] !== undefined) v.add(at(f), `must not be set with kind ${kind}`);
   };
-  switch (ref.kind) {
+  const checkName = () => {
+    if (ref.name !== undefined && ref.name !== '' && !NAME.test(ref.name)) v.add(at('name'), NAME_REASON);
+  };
+  const checkProxyTypes = () => {
+    if (ref.proxyTypes !== undefined && ref.proxyTypes.length === 0) v.add(at('proxyTypes'), 'must be undefined or have at least one element');
+  };
+  switch (kind) {
     case 'Mesh':
-      forbid('name');
-      forbid('tags');
-      forbid('labels');
-      forbid('sectionName');
-      break;
-    case 'MeshSubset':
-      forbid('name');
-      forbid('labels');
-      forbid('sectionName');
-      break;
-    case 'MeshExternalService':
-    case 'MeshMultiZoneService':
-      if (!ref.name && !ref.labels) v.add(`${path}.name`, 'must be set with kind ' + ref.kind);
-      forbid('tags');
-      break;
-    case 'MeshService':
-    case 'MeshServiceSubset':
-      if (!ref.name) v.add(`${path}.name`, 'must be set with kind ' + ref.kind);
-      if (ref.kind === 'MeshService') forbid('tags');
+      if (ref.name !== undefined) v.add(at('name'), 'using name with kind Mesh is not yet supported');
+      forbid('mesh', 'tags', 'labels', 'namespace', 'sectionName');
+      checkProxyTypes();
       break;
     case 'Dataplane':
-      forbid('tags');
-      if (ref.name && ref.labels) v.add(`${path}.labels`, 'either labels or name must be specified');
+      forbid('tags', 'mesh', 'proxyTypes');
+      checkName();
+      if (ref.labels !== undefined && (ref.name !== undefined || ref.namespace !== undefined)) {
+        v.add(at('labels'), 'either labels or name and namespace must be specified');
+      }
+      if (ref.sectionName !== undefined && !rules.inboundPolicy) v.add(at('sectionName'), 'can only be used with inbound policies');
+      break;
+    case 'MeshSubset':
+      forbid('name', 'mesh', 'labels', 'namespace', 'sectionName');
+      if (ref.tags) checkDataplaneTags(v, at('tags'), ref.tags);
+      checkProxyTypes();
+      break;
+    case 'MeshService':
+    case 'MeshHTTPRoute':
+    case 'MeshExternalService':
+      checkName();
+      forbid('mesh', 'tags', 'proxyTypes');
+      if (kind !== 'MeshService') forbid('sectionName');
+      if (!ref.name && !ref.labels) v.add(path, `name or labels must be set when kind is ${kind}`);
+      if (ref.labels !== undefined && (ref.name !== undefined || ref.namespace !== undefined)) {
+        v.add(at('labels'), kind === 'MeshExternalService' ? 'either labels or name must be specified' : 'either labels or name and namespace must be specified');
+      }
+      break;
+    case 'MeshServiceSubset':
+    case 'MeshGateway':
+      if (!ref.name) v.add(at('name'), `must be set when kind is ${kind}`);
+      checkName();
+      forbid('mesh', 'proxyTypes', 'labels', 'namespace', 'sectionName');
+      if (kind === 'MeshGateway' && !rules.gatewayListenerTags) forbid('tags');
+      else if (ref.tags && Object.keys(ref.tags).length > 0) checkSelectorTags(v, at('tags'), ref.tags);
+      break;
+    case 'MeshMultiZoneService':
       break;
   }
   return v.list;
 }
 
-/** Tags of one inbound (the unit a sidecar policy is applied to). */
-export interface InboundView {
-  name?: string;
-  port: number;
-  tags: Record<string, string>;
+/**
+ * True when the top-level targetRef includes gateways (Kuma `IncludesGateways`): MeshGateway,
+ * MeshHTTPRoute, and Mesh/MeshSubset whose `proxyTypes` is empty or lists `Gateway`.
+ */
+export function includesGateways(ref: TargetRef): boolean {
+  if (ref.kind === 'MeshGateway' || ref.kind === 'MeshHTTPRoute') return true;
+  if (ref.kind === 'Mesh' || ref.kind === 'MeshSubset') return !ref.proxyTypes?.length || ref.proxyTypes.includes('Gateway');
+  return false;
 }
 
-function subset(want: Record<string, string> | undefined, have: Record<string, string>): boolean {
-  return Object.entries(want ?? {}).every(([k, v]) => have[k] === v);
-}
-
-/** True when a top-level targetRef selects this inbound of this Dataplane. */
-export function selectsInbound(ref: TargetRef, dp: Resource, inbound: InboundView): boolean {
-  switch (ref.kind) {
-    case 'Mesh':
-      return true;
-    case 'MeshSubset':
-      return subset(ref.tags, inbound.tags);
-    case 'MeshService':
-      return inbound.tags['kuma.io/service'] === ref.name;
-    case 'MeshServiceSubset':
-      return inbound.tags['kuma.io/service'] === ref.name && subset(ref.tags, inbound.tags);
-    case 'Dataplane':
-      if (ref.name && ref.name !== dp.name) return false;
-      if (!subset(ref.labels, dp.labels)) return false;
-      return !ref.sectionName || ref.sectionName === inbound.name || ref.sectionName === String(inbound.port);
-    default:
-      return false;
-  }
-}
-
-/** Ordering used when several policies match: less specific first, so later entries override. */
+/**
+ * Specificity of a legacy `from` targetRef, a tag subset of the caller: Mesh < MeshSubset <
+ * MeshService < MeshServiceSubset, more tags more specific.
+ */
 export function specificity(ref: TargetRef): number {
   switch (ref.kind) {
-    case 'Mesh':
-      return 0;
     case 'MeshSubset':
       return 1 + Object.keys(ref.tags ?? {}).length / 100;
     case 'MeshService':
       return 2;
     case 'MeshServiceSubset':
       return 3 + Object.keys(ref.tags ?? {}).length / 100;
-    case 'Dataplane':
-      return ref.name ? 5 : 4;
     default:
       return 0;
   }

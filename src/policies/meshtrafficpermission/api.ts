@@ -10,6 +10,8 @@ import type { ResourceDescriptor } from '../../api/descriptor.js';
 import { Violations, type Resource, type Violation } from '../../api/resource.js';
 import { arrayOf, object, oneOfValues, string } from '../../api/schema.js';
 import { targetRefSchema, validateTargetRef, type TargetRef } from '../../policy-engine/target-ref.js';
+import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
+import { commonWarnings } from '../common/validate.js';
 
 export type Action = 'Allow' | 'Deny' | 'AllowWithShadowDeny';
 
@@ -37,16 +39,17 @@ const RULE_LISTS = ['allow', 'deny', 'allowWithShadowDeny'] as const;
 export function validateMeshTrafficPermission(res: Resource): Violation[] {
   const spec = res.spec as MeshTrafficPermissionSpec;
   const v = new Violations();
-  if (spec.targetRef) {
-    v.addAll('', validateTargetRef(spec.targetRef, 'spec.targetRef', ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane', 'MeshExternalService']));
-  }
   const from = spec.from ?? [];
   const rules = spec.rules ?? [];
-  if (from.length === 0 && rules.length === 0) v.add('spec', "at least one of 'from', 'rules' has to be defined");
-  if (from.length > 0 && rules.length > 0) v.add('spec', "fields 'from' and 'rules' cannot be defined at the same time");
+  if (spec.targetRef) {
+    const allowed = ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset', 'Dataplane', 'MeshExternalService'] as const;
+    v.addAll('', validateTargetRef(spec.targetRef, 'spec.targetRef', { allowed, inboundPolicy: from.length + rules.length > 0 }));
+  }
+  if (from.length === 0 && rules.length === 0) v.add('spec', "at least one of 'from' or 'rules' has to be defined");
+  if (from.length > 0 && rules.length > 0) v.add('spec', "field 'from' must be empty when 'rules' is defined");
   from.forEach((entry, i) => {
     const at = `spec.from[${i}]`;
-    v.addAll('', validateTargetRef(entry.targetRef, `${at}.targetRef`, ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset']));
+    v.addAll('', validateTargetRef(entry.targetRef, `${at}.targetRef`, { allowed: ['Mesh', 'MeshSubset', 'MeshService', 'MeshServiceSubset'] }));
     if (!entry.default) v.add(`${at}.default`, 'must be defined');
     else if (!entry.default.action) v.add(`${at}.default.action`, 'must be defined');
   });
@@ -99,6 +102,14 @@ export const meshTrafficPermissionDescriptor: ResourceDescriptor = {
     return spec.targetRef ? spec : { targetRef: { kind: 'Mesh' }, ...spec };
   },
   validate: validateMeshTrafficPermission,
+  warnings(res) {
+    const spec = res.spec as MeshTrafficPermissionSpec;
+    const out = commonWarnings(res, "'from' field is deprecated and will be removed in 3.0, use 'rules' with MeshIdentity (spiffeId) instead");
+    for (const f of spec.from ?? []) {
+      if (f.targetRef?.kind === 'MeshService') out.push("MeshService value for 'from[].targetRef.kind' is deprecated, use MeshSubset with 'kuma.io/service' instead");
+    }
+    return out;
+  },
 };
 
 /** The policy created with every mesh unless `skipCreatingInitialPolicies` says otherwise. */
@@ -111,3 +122,6 @@ export function allowAllPolicy(mesh: string): { type: string; mesh: string; name
     spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
   };
 }
+
+/** `from` is the legacy per-caller form the plugin reads; `rules` are concatenated, not merged. */
+export const meshTrafficPermissionKind: PolicyKindInfo = { name: 'MeshTrafficPermission' };

@@ -63,7 +63,7 @@ describe('MeshTrafficPermission → RBAC', () => {
       { mode: 'standalone', environment: 'universal', zone: '' } as never,
     );
     expect(errors).toEqual(expect.arrayContaining([
-      { field: 'spec.from[0].targetRef.name', reason: 'must be set with kind MeshService' },
+      { field: 'spec.from[0].targetRef', reason: 'name or labels must be set when kind is MeshService' },
       { field: 'spec.from[0].default.action', reason: 'must be defined' },
     ]));
   });
@@ -104,5 +104,31 @@ describe('MeshTrafficPermission on a zone egress (sni matches)', () => {
     expect(messages).toContain('spec.rules[0].default.allow[1].sni.type: must be set');
     expect(messages).toContain('spec.rules[0].default.allow[1].sni.value: must be set');
     expect(messages).toContain("spec.rules[0].default.allow[2]: must specify at least one of 'spiffeID', 'sni'");
+  });
+});
+
+describe('MeshTrafficPermission on the policy engine', () => {
+  const allow = (name: string, ref: MeshTrafficPermissionSpec['targetRef'], action: 'Allow' | 'Deny', labels: Record<string, string> = {}) =>
+    ({ ...mtp(name, { targetRef: ref, from: [{ targetRef: { kind: 'Mesh' }, default: { action } }] }), labels });
+
+  it('among equally specific policies, the name sorting first decides (Kuma order)', () => {
+    // b-allow first, then a-deny overrides it: allowed by any caller that is not denied by anyone.
+    const perms = inboundPermissions('default', [allow('b-allow', { kind: 'Mesh' }, 'Allow'), allow('a-deny', { kind: 'Mesh' }, 'Deny')], dp, web);
+    expect(perms.allow.policies['MeshTrafficPermission']!.principals).toEqual([{ and_ids: { ids: [{ any: true }, { not_id: { any: true } }] } }]);
+    const flipped = inboundPermissions('default', [allow('a-allow', { kind: 'Mesh' }, 'Allow'), allow('b-deny', { kind: 'Mesh' }, 'Deny')], dp, web);
+    expect(flipped.allow.policies['MeshTrafficPermission']!.principals).toEqual([{ any: true }]);
+  });
+
+  it('lets a policy naming the Dataplane override a mesh-wide one, and a zone policy override a global one', () => {
+    const byName = inboundPermissions('default', [allow('a', { kind: 'Mesh' }, 'Deny'), allow('z', { kind: 'Dataplane', name: 'backend-1' }, 'Allow')], dp, web);
+    expect(byName.allow.policies['MeshTrafficPermission']!.principals).toEqual([{ any: true }]);
+    const byOrigin = inboundPermissions('default', [allow('a', { kind: 'Mesh' }, 'Deny', { 'kuma.io/origin': 'global' }), allow('z', { kind: 'Mesh' }, 'Allow', { 'kuma.io/origin': 'zone' })], dp, web);
+    expect(byOrigin.allow.policies['MeshTrafficPermission']!.principals).toEqual([{ any: true }]);
+  });
+
+  it('ignores shadow policies and policies of other meshes', () => {
+    const shadow = allow('s', { kind: 'Mesh' }, 'Allow', { 'kuma.io/effect': 'shadow' });
+    const other = { ...allow('o', { kind: 'Mesh' }, 'Allow'), mesh: 'other' };
+    expect(inboundPermissions('default', [shadow, other], dp, web).allow.policies).toEqual({});
   });
 });

@@ -2,7 +2,7 @@
 // The result is two rule sets: DENY (who is refused outright) and ALLOW (who else may call).
 // No matching permission means nobody is allowed (fail closed), as in Kuma.
 import type { Resource } from '../../api/resource.js';
-import { selectsInbound, specificity, type InboundView, type TargetRef } from '../../policy-engine/target-ref.js';
+import { matchPolicies, proxyViewOf, specificity, type InboundView, type ListenerView, type ProxyView, type Rule, type TargetRef } from '../../policy-engine/index.js';
 import { allOf, anyOf, principalName, rbacRules, type Principal, type RbacRules } from '../../xds/envoy/rbac.js';
 import type { IdentityMatch, MeshTrafficPermissionSpec } from './api.js';
 
@@ -11,18 +11,26 @@ export interface InboundPermissions {
   allow: RbacRules;
 }
 
+type RuleConf = NonNullable<NonNullable<MeshTrafficPermissionSpec['rules']>[number]['default']>;
+type FromConf = { action?: string };
+
+/** The proxy as the engine sees it, reduced to the one inbound or listener being generated. */
+function viewOf(dp: Resource, part: { inbounds?: InboundView[]; listeners?: ListenerView[] }): ProxyView {
+  return { ...proxyViewOf(dp), inbounds: part.inbounds ?? [], listeners: part.listeners ?? [], outbounds: [] };
+}
+
 /** Which callers one inbound accepts, from every MeshTrafficPermission of its mesh. */
 export function inboundPermissions(mesh: string, policies: Resource[], dp: Resource, inbound: InboundView): InboundPermissions {
-  const matched = policies
-    .filter((p) => selectsInbound((p.spec as MeshTrafficPermissionSpec).targetRef ?? { kind: 'Mesh' }, dp, inbound))
-    .sort((a, b) => specificity(spec(a).targetRef ?? { kind: 'Mesh' }) - specificity(spec(b).targetRef ?? { kind: 'Mesh' }) || (a.name < b.name ? -1 : 1));
+  const rules = matchPolicies<RuleConf & FromConf>(viewOf(dp, { inbounds: [inbound] }), policies, 'MeshTrafficPermission').inbounds[0];
+  const from = rules?.from ?? [];
+  const ruleList = (rules?.rules ?? []) as Rule<RuleConf>[];
 
   // `from` entries: the most specific matching entry decides, so an Allow is overridden by any Deny
-  // that comes later in this order. Encoded as: allowed by E and not denied by anything after E.
-  const entries = matched
-    .flatMap((p, policyIndex) => (spec(p).from ?? []).map((f) => ({ ref: f.targetRef ?? { kind: 'Mesh' as const }, action: f.default?.action, policyIndex })))
-    .map((e) => ({ ...e, principal: fromPrincipal(mesh, e.ref) }))
-    .sort((a, b) => specificity(a.ref) - specificity(b.ref) || a.policyIndex - b.policyIndex);
+  // that comes later in this order (the engine's policy order, then the caller's specificity).
+  // Encoded as: allowed by E and not denied by anything after E.
+  const entries = from
+    .map((e, i) => ({ ref: e.targetRef, action: (e.conf as FromConf).action, i, principal: fromPrincipal(mesh, e.targetRef) }))
+    .sort((a, b) => specificity(a.ref) - specificity(b.ref) || a.i - b.i);
   const allow: Principal[] = [];
   entries.forEach((entry, i) => {
     if (entry.action === 'Deny') return;
@@ -32,7 +40,7 @@ export function inboundPermissions(mesh: string, policies: Resource[], dp: Resou
 
   // `rules` entries: deny wins over allow, whatever the order. A sidecar inbound has no SNI to
   // match on: a match naming one (zone egress only) never applies here.
-  const { deny, allow: ruleAllow } = ruleMatches(matched, () => false);
+  const { deny, allow: ruleAllow } = ruleMatches(ruleList, () => false);
   allow.push(...ruleAllow);
   return toPermissions(deny, allow);
 }
@@ -44,25 +52,21 @@ export function inboundPermissions(mesh: string, policies: Resource[], dp: Resou
  * a mesh's default allow-all policy does not open it.
  */
 export function egressPermissions(policies: Resource[], dp: Resource, listener: { name: string; port: number }, sni: string): InboundPermissions {
-  const matched = policies
-    .filter((p) => selectsInbound(spec(p).targetRef ?? { kind: 'Mesh' }, dp, { name: listener.name, port: listener.port, tags: {} }))
-    .sort((a, b) => specificity(spec(a).targetRef ?? { kind: 'Mesh' }) - specificity(spec(b).targetRef ?? { kind: 'Mesh' }) || (a.name < b.name ? -1 : 1));
-  const { deny, allow } = ruleMatches(matched, (value) => value === sni);
+  const view = viewOf(dp, { listeners: [{ type: 'ZoneEgress', name: listener.name, port: listener.port }] });
+  const rules = matchPolicies<RuleConf>(view, policies, 'MeshTrafficPermission').listeners[0];
+  const { deny, allow } = ruleMatches(rules?.rules ?? [], (value) => value === sni);
   return toPermissions(deny, allow);
 }
 
 /** Principals of the `rules[]` matches that can apply, given which SNI values hold. */
-function ruleMatches(matched: Resource[], sniHolds: (value: string) => boolean): { deny: Principal[]; allow: Principal[] } {
+function ruleMatches(rules: Rule<RuleConf>[], sniHolds: (value: string) => boolean): { deny: Principal[]; allow: Principal[] } {
   const deny: Principal[] = [];
   const allow: Principal[] = [];
   const principals = (matches: IdentityMatch[]): Principal[] =>
     matches.filter((m) => !m.sni || sniHolds(m.sni.value ?? '')).map((m) => (m.spiffeID ? identityPrincipal(m) : { any: true }));
-  for (const p of matched) {
-    for (const rule of spec(p).rules ?? []) {
-      const conf = rule.default ?? {};
-      deny.push(...principals(conf.deny ?? []));
-      allow.push(...principals([...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])]));
-    }
+  for (const { conf } of rules) {
+    deny.push(...principals(conf.deny ?? []));
+    allow.push(...principals([...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])]));
   }
   return { deny, allow };
 }
@@ -72,10 +76,6 @@ function toPermissions(deny: Principal[], allow: Principal[]): InboundPermission
     deny: deny.length ? rbacRules('DENY', 'MeshTrafficPermission', [anyOf(deny)]) : undefined,
     allow: rbacRules('ALLOW', 'MeshTrafficPermission', allow.length ? [anyOf(allow)] : []),
   };
-}
-
-function spec(p: Resource): MeshTrafficPermissionSpec {
-  return p.spec as MeshTrafficPermissionSpec;
 }
 
 /** A `from` targetRef as a principal: the URI SANs every mesh certificate carries. */
@@ -107,8 +107,8 @@ function identityPrincipal(match: IdentityMatch): Principal {
 export function externalServiceAllowed(mesh: Resource, policies: Resource[], client: Resource, name: string, sni: string): boolean {
   const routing = mesh.spec['routing'] as { defaultForbidMeshExternalServiceAccess?: boolean } | undefined;
   if (routing?.defaultForbidMeshExternalServiceAccess !== true) return true;
-  const targetsThis = (p: Resource) => spec(p).targetRef?.kind === 'MeshExternalService' && spec(p).targetRef?.name === name;
-  const relevant = policies.filter((p) => targetsThis(p) || (spec(p).targetRef?.kind ?? 'Mesh') === 'Mesh').sort((a, b) => (a.name < b.name ? -1 : 1));
+  const targetsThis = (p: Resource) => specOf(p).targetRef?.kind === 'MeshExternalService' && specOf(p).targetRef?.name === name;
+  const relevant = policies.filter((p) => targetsThis(p) || (specOf(p).targetRef?.kind ?? 'Mesh') === 'Mesh').sort((a, b) => (a.name < b.name ? -1 : 1));
   const ids = clientIdentities(mesh.name, client);
   const holds = (m: IdentityMatch) => {
     if (m.sni && m.sni.value !== sni) return false;
@@ -118,7 +118,7 @@ export function externalServiceAllowed(mesh: Resource, policies: Resource[], cli
   };
   let allowed = false;
   for (const p of relevant) {
-    for (const rule of spec(p).rules ?? []) {
+    for (const rule of specOf(p).rules ?? []) {
       const conf = rule.default ?? {};
       if ((conf.deny ?? []).some(holds)) return false;
       if ([...(conf.allow ?? []), ...(conf.allowWithShadowDeny ?? [])].some(holds)) allowed = true;
@@ -126,7 +126,7 @@ export function externalServiceAllowed(mesh: Resource, policies: Resource[], cli
   }
   const entries = relevant
     .filter(targetsThis)
-    .flatMap((p) => (spec(p).from ?? []).map((f) => ({ ref: f.targetRef ?? { kind: 'Mesh' as const }, action: f.default?.action })))
+    .flatMap((p) => (specOf(p).from ?? []).map((f) => ({ ref: f.targetRef ?? { kind: 'Mesh' as const }, action: f.default?.action })))
     .filter((e) => fromMatchesClient(e.ref, ids))
     .sort((a, b) => specificity(a.ref) - specificity(b.ref));
   const decisive = entries[entries.length - 1];
@@ -157,4 +157,8 @@ function fromMatchesClient(ref: TargetRef, ids: { tagSets: Record<string, string
     default:
       return false;
   }
+}
+
+function specOf(p: Resource): MeshTrafficPermissionSpec {
+  return p.spec as MeshTrafficPermissionSpec;
 }
