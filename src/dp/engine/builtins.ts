@@ -2,9 +2,12 @@
 import './listener/tls-inspector.js';
 import './listener/http-inspector.js';
 import './network/rbac.js';
+import './network/local-ratelimit.js';
 import './network/tcp-proxy.js';
 import './network/http-connection-manager.js';
 import './http/rbac.js';
+import './http/filters/local-ratelimit.js';
+import './http/filters/fault.js';
 import './http/router.js';
 import './transport/raw-buffer.js';
 import './transport/downstream-tls.js';

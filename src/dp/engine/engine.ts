@@ -89,6 +89,7 @@ export class Engine {
     await this.queue;
     await Promise.all([...this.runtimes.values()].map((rt) => rt.close()));
     this.runtimes.clear();
+    for (const cluster of this.live.clusters.values()) cluster.stop();
     this.listenerIndex.update([]);
     this.pools.retireAll();
   }
@@ -124,7 +125,7 @@ export class Engine {
   private compile(next: ResourceMaps, ctx: CompileContext): Compiled {
     for (const [name, raw] of next.secrets) ctx.secrets.set(name, compileSecret(raw));
     const routes = new Map<string, RouteTable>();
-    for (const [name, raw] of next.routes) routes.set(name, compileRouteConfiguration(raw, `RouteConfiguration "${name}"`));
+    for (const [name, raw] of next.routes) routes.set(name, compileRouteConfiguration(raw, `RouteConfiguration "${name}"`, ctx));
     const clusters = new Map<string, ClusterRuntime>();
     for (const [name, raw] of next.clusters) clusters.set(name, compileCluster(raw, ctx, this.pools));
 
@@ -189,7 +190,9 @@ export class Engine {
   }
 
   private commit(next: ResourceMaps, compiled: Compiled, bound: Map<string, ListenerRuntime>, refs: References): void {
+    for (const cluster of this.live.clusters.values()) cluster.stop();
     this.live.clusters = compiled.clusters;
+    for (const cluster of compiled.clusters.values()) cluster.start();
     this.live.routes = compiled.routes;
     const runtimes = new Map<string, ListenerRuntime>();
     for (const [name, entry] of compiled.listeners) {

@@ -2,6 +2,9 @@
 // upstream protocol, TLS, limits and stats.
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str, unpackTyped, type Obj } from '../proto-values.js';
+import { compileCircuitBreakers, type CircuitBreakerLimits } from './circuit-breaker.js';
+import { compileHealthChecks, HealthChecker } from './health-check.js';
+import { compileOutlierDetection, OutlierDetector } from './outlier-detection.js';
 import { fingerprint } from '../fingerprint.js';
 import { clusterTypes, upstreamTransports, type CompileContext, type UpstreamTransport } from '../registry.js';
 import { responseClassCounters, type Counter } from '../stats.js';
@@ -15,6 +18,9 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 export interface ClusterStats {
   rqTotal: Counter;
   cxTotal: Counter;
+  cxActive: Counter;
+  cxOverflow: Counter;
+  lbHealthyPanic: Counter;
   cxConnectFail: Counter;
   cxConnectTimeout: Counter;
   noneHealthy: Counter;
@@ -27,21 +33,102 @@ export interface ClusterStats {
 export class ClusterRuntime {
   /** Requests in flight across endpoints, checked against max_requests. */
   active = 0;
+  /** Requests waiting for a connection, checked against max_pending_requests. */
+  pending = 0;
+  private lb: LoadBalancer = { pick: () => undefined };
+  /** Set when the cluster has outlier_detection: the router and tcp_proxy report results to it. */
+  outlier: OutlierDetector | undefined;
+  healthChecker: HealthChecker | undefined;
+  /** HTTP/1.1 requests waiting for one of max_connections to free up. */
+  private readonly waiting: { dispatch(): void }[] = [];
 
   constructor(
     readonly name: string,
     readonly http2: boolean,
     /** Every endpoint, serving or not (for /clusters). */
     readonly hosts: UpstreamHost[],
-    private readonly lb: LoadBalancer,
-    readonly maxRequests: number,
+    /** Endpoints by priority, lowest (preferred) first. */
+    private readonly priorities: UpstreamHost[][],
+    private readonly lbPolicy: LbPolicy,
+    /** common_lb_config.healthy_panic_threshold, in percent. */
+    private readonly panicThreshold: number,
+    readonly limits: CircuitBreakerLimits,
     readonly stats: ClusterStats,
     /** ORIGINAL_DST: the host for a connection's original destination (pick() finds none). */
     readonly hostFor?: (destination: { address: string; port: number } | undefined) => UpstreamHost | undefined,
-  ) {}
+  ) {
+    this.refreshHealth();
+  }
 
   pick(): UpstreamHost | undefined {
     return this.lb.pick();
+  }
+
+  enqueue(call: { dispatch(): void }): void {
+    this.pending++;
+    this.waiting.push(call);
+  }
+
+  /** A waiting request gave up (timeout, client gone). */
+  dequeue(call: { dispatch(): void }): void {
+    const i = this.waiting.indexOf(call);
+    if (i < 0) return;
+    this.waiting.splice(i, 1);
+    this.pending--;
+  }
+
+  /** A request finished: hand its connection to the next waiting one. */
+  dispatchWaiting(): void {
+    while (this.waiting.length > 0 && this.active < this.limits.maxConnections) {
+      const next = this.waiting.shift();
+      this.pending--;
+      next?.dispatch();
+    }
+  }
+
+  /**
+   * Rebuilds the load balancer from the hosts' health, like Envoy: the lowest priority with healthy
+   * hosts serves; when less than healthy_panic_threshold of its hosts are healthy (or none anywhere
+   * are), the balancer panics and uses all of them.
+   */
+  refreshHealth(): void {
+    let serving: UpstreamHost[] = [];
+    let panic = false;
+    for (const group of this.priorities) {
+      const healthy = group.filter((h) => h.healthy);
+      if (healthy.length === 0) continue;
+      panic = (100 * healthy.length) / group.length < this.panicThreshold;
+      serving = panic ? group : healthy;
+      break;
+    }
+    if (serving.length === 0 && this.panicThreshold > 0 && this.priorities.length > 0) {
+      serving = this.priorities[0];
+      panic = true;
+    }
+    const lb = createLoadBalancer(this.lbPolicy, serving);
+    const counter = this.stats.lbHealthyPanic;
+    this.lb = panic && serving.length > 0 ? { pick: () => (counter.value++, lb.pick()) } : lb;
+  }
+
+  /** The config is in force: start health checking and outlier detection. */
+  start(): void {
+    for (const host of this.hosts) {
+      const h = host.health;
+      if (!this.healthChecker) {
+        h.failedActiveHc = h.pendingActiveHc = false;
+        h.hcSettings = '';
+      }
+      if (!this.outlier) h.ejected = false;
+    }
+    this.healthChecker?.start();
+    this.outlier?.start();
+    this.refreshHealth();
+  }
+
+  /** Replaced by a new config (or the engine stops). */
+  stop(): void {
+    this.healthChecker?.stop();
+    this.outlier?.stop();
   }
 }
 
@@ -51,7 +138,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
   checkFields(cluster, path, [
     'name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy',
     'http2_protocol_options', 'typed_extension_protocol_options', 'transport_socket', 'circuit_breakers',
-    'alt_stat_name', 'cleanup_interval',
+    'alt_stat_name', 'cleanup_interval', 'outlier_detection', 'health_checks', 'common_lb_config',
   ]);
   const discovery = str(cluster.type) || 'STATIC';
   const loadAssignment = clusterTypes.lookup(discovery, `${path}.type`)(cluster, path, ctx);
@@ -66,13 +153,19 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
   const transport = cluster.transport_socket
     ? upstreamTransport(cluster.transport_socket, `${path}.transport_socket`, ctx)
     : undefined;
-  const limits = circuitBreakers(cluster.circuit_breakers, `${path}.circuit_breakers`);
+  const limits = compileCircuitBreakers(cluster.circuit_breakers, `${path}.circuit_breakers`);
+  const outlier = compileOutlierDetection(cluster.outlier_detection, `${path}.outlier_detection`);
+  const healthCheck = compileHealthChecks(cluster.health_checks, `${path}.health_checks`, name);
+  const panicThreshold = healthyPanicThreshold(cluster.common_lb_config, `${path}.common_lb_config`);
   const statName = str(cluster.alt_stat_name) || name;
   const connectTimeoutMs = durationMs(cluster.connect_timeout, DEFAULT_CONNECT_TIMEOUT_MS);
   const poolSettings = fingerprint([cluster.transport_socket, protocol, limits, connectTimeoutMs, statName, transport?.fingerprint ?? '']);
   const stats: ClusterStats = {
     rqTotal: ctx.stats.cluster(statName, 'upstream_rq_total'),
     cxTotal: ctx.stats.cluster(statName, 'upstream_cx_total'),
+    cxActive: ctx.stats.clusterGauge(statName, 'upstream_cx_active'),
+    cxOverflow: ctx.stats.cluster(statName, 'upstream_cx_overflow'),
+    lbHealthyPanic: ctx.stats.cluster(statName, 'lb_healthy_panic'),
     cxConnectFail: ctx.stats.cluster(statName, 'upstream_cx_connect_fail'),
     cxConnectTimeout: ctx.stats.cluster(statName, 'upstream_cx_connect_timeout'),
     noneHealthy: ctx.stats.cluster(statName, 'upstream_cx_none_healthy'),
@@ -123,17 +216,36 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     })
     : undefined;
 
-  // Like Envoy, serve from the lowest priority that has healthy endpoints.
-  const serving = [...byPriority.keys()].sort((a, b) => a - b).map((p) => (byPriority.get(p) ?? []).filter((h) => h.healthy)).find((g) => g.length > 0) ?? [];
-  return new ClusterRuntime(
+  const priorities = [...byPriority.keys()].sort((a, b) => a - b).map((p) => byPriority.get(p) ?? []);
+  const runtime = new ClusterRuntime(
     name,
     protocol.http2,
     hosts,
-    createLoadBalancer(lbPolicy, serving),
-    limits.maxRequests,
+    priorities,
+    lbPolicy,
+    panicThreshold,
+    limits,
     stats,
     originalDst && ((destination) => originalDst.hostFor(destination)),
   );
+  const refresh = (): void => runtime.refreshHealth();
+  if (outlier) runtime.outlier = new OutlierDetector(outlier, hosts, ctx.stats, statName, refresh);
+  if (healthCheck) {
+    if (originalDst) reject(`${path}.health_checks`, 'not valid for ORIGINAL_DST clusters');
+    runtime.healthChecker = new HealthChecker(healthCheck, hosts, ctx.stats, statName, () => stats.rqTotal.value > 0, refresh, (host) => runtime.outlier?.onActiveHcSuccess(host));
+  }
+  return runtime;
+}
+
+/** common_lb_config: only healthy_panic_threshold (Envoy's default 50%). */
+function healthyPanicThreshold(value: unknown, path: string): number {
+  const config = obj(value, path);
+  checkFields(config, path, ['healthy_panic_threshold']);
+  const threshold = obj(config.healthy_panic_threshold, `${path}.healthy_panic_threshold`);
+  checkFields(threshold, `${path}.healthy_panic_threshold`, ['value']);
+  const percent = config.healthy_panic_threshold === undefined ? 50 : num(threshold.value, 0);
+  if (percent < 0 || percent > 100) reject(`${path}.healthy_panic_threshold`, 'must be within [0, 100]');
+  return percent;
 }
 
 function endpointAddress(endpoint: unknown, path: string): { address: string; port: number } {
@@ -192,25 +304,4 @@ function upstreamTransport(socket: unknown, path: string, ctx: CompileContext): 
   const ts = obj(socket, path);
   checkFields(ts, path, ['name', 'typed_config']);
   return upstreamTransports.create(ts.typed_config, `${path}.typed_config`, ctx).instance;
-}
-
-interface Limits {
-  maxConnections: number;
-  maxRequests: number;
-}
-
-/** Envoy's DEFAULT-priority thresholds: max_connections caps pooled sockets, max_requests in-flight requests. */
-function circuitBreakers(value: unknown, path: string): Limits {
-  const limits: Limits = { maxConnections: 1024, maxRequests: 1024 };
-  const cb = obj(value, path);
-  checkFields(cb, path, ['thresholds']);
-  list(cb.thresholds, `${path}.thresholds`).forEach((t, i) => {
-    const tpath = `${path}.thresholds[${i}]`;
-    // max_pending_requests / max_retries: requests wait in the socket queue, and Skein never retries.
-    checkFields(t, tpath, ['priority', 'max_connections', 'max_requests', 'max_pending_requests', 'max_retries']);
-    if (t.priority && t.priority !== 'DEFAULT') reject(`${tpath}.priority`, `${String(t.priority)} is not supported`);
-    limits.maxConnections = num(t.max_connections, limits.maxConnections);
-    limits.maxRequests = num(t.max_requests, limits.maxRequests);
-  });
-  return limits;
 }

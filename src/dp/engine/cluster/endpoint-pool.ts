@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Counter } from '../stats.js';
+import { HostHealth } from './host-health.js';
 
 export interface PoolOptions {
   host: string;
@@ -22,6 +23,8 @@ export interface PoolOptions {
 
 export interface ConnectionStats {
   cxTotal: Counter;
+  /** Gauge: open connections of the cluster (all endpoints), checked against max_connections. */
+  cxActive: Counter;
   cxConnectFail: Counter;
   cxConnectTimeout: Counter;
 }
@@ -30,6 +33,7 @@ export class EndpointPool {
   readonly agent: http.Agent;
   private session: http2.ClientHttp2Session | undefined;
   private retired = false;
+  readonly health = new HostHealth();
 
   constructor(readonly options: PoolOptions) {
     const agentOptions: https.AgentOptions = {
@@ -53,6 +57,8 @@ export class EndpointPool {
   private track(socket: net.Socket): void {
     const { stats, connectTimeoutMs } = this.options;
     stats.cxTotal.value++;
+    stats.cxActive.value++;
+    socket.once('close', () => stats.cxActive.value--);
     // No Nagle delay on upstream connections, as in Envoy. The agents' noDelay option does not
     // reach TLS sockets (tls.connect ignores it) and plain connects do not set it.
     socket.setNoDelay(true);
@@ -89,6 +95,8 @@ export class EndpointPool {
     if (this.options.idleTimeoutMs > 0) session.setTimeout(this.options.idleTimeoutMs, () => session.close());
     const { stats, connectTimeoutMs } = this.options;
     stats.cxTotal.value++;
+    stats.cxActive.value++;
+    session.once('close', () => stats.cxActive.value--);
     const timer = setTimeout(() => {
       stats.cxConnectTimeout.value++;
       session.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'ETIMEDOUT' }));

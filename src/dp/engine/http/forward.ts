@@ -14,40 +14,72 @@ import { pickCluster, type ForwardAction } from './route-table.js';
 const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export function forward(ex: HttpExchange, action: ForwardAction, live: LiveConfig): void {
-  const cluster = live.clusters.get(pickCluster(action));
+  const clusterName = pickCluster(action);
+  const cluster = live.clusters.get(clusterName);
+  const log = ex.log;
+  if (log) log.upstreamCluster = clusterName;
   if (!cluster) {
+    if (log) log.flags.push('NC');
     localReply(ex, action.clusterNotFoundStatus, '');
     return;
   }
   cluster.stats.rqTotal.value++;
-  if (cluster.active >= cluster.maxRequests) {
-    cluster.stats.pendingOverflow.value++;
-    localReply(ex, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+  const limits = cluster.limits;
+  if (cluster.active >= limits.maxRequests) {
+    overflow(ex, cluster);
     return;
   }
   const host = cluster.pick();
   if (!host) {
     cluster.stats.noneHealthy.value++;
+    if (log) log.flags.push('UH');
     localReply(ex, 503, 'no healthy upstream');
     return;
   }
-  new UpstreamCall(ex, cluster, host, action).start();
+  // HTTP/1.1 carries one request per connection: with max_connections busy, the request waits
+  // for one (max_pending_requests of them at most). HTTP/2 multiplexes, so only max_requests applies.
+  const wait = !cluster.http2 && cluster.active >= limits.maxConnections;
+  if (wait && cluster.pending >= limits.maxPendingRequests) {
+    overflow(ex, cluster);
+    return;
+  }
+  const call = new UpstreamCall(ex, cluster, host, action);
+  call.start();
+  if (wait) {
+    cluster.stats.cxOverflow.value++;
+    cluster.enqueue(call);
+  } else {
+    call.dispatch();
+  }
 }
 
-/** A local (proxy-generated) response, like Envoy's. */
-export function localReply(ex: HttpExchange, status: number, body: string): void {
+/** A circuit breaker tripped: Envoy answers 503 with `x-envoy-overloaded: true`. */
+function overflow(ex: HttpExchange, cluster: ClusterRuntime): void {
+  cluster.stats.pendingOverflow.value++;
+  if (ex.log) ex.log.flags.push('UO');
+  localReply(ex, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['x-envoy-overloaded', 'true']);
+}
+
+/** A local (proxy-generated) response, like Envoy's; filters' response headers are added. */
+export function localReply(ex: HttpExchange, status: number, body: string, extraHeaders?: string[]): void {
   const { res } = ex;
   ex.onStatus(status);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  const headers = ['content-type', 'text/plain', 'content-length', String(Buffer.byteLength(body))];
+  if (extraHeaders) headers.push(...extraHeaders);
+  if (ex.responseHeaders) headers.push(...ex.responseHeaders);
+  if (ex.log) ex.log.responseHeaders = headers;
+  if (res instanceof ServerResponse) res.writeHead(status, headers);
+  else res.writeHead(status, headersObject(headers));
+  if (ex.log) ex.log.bytesSent += Buffer.byteLength(body);
   res.end(body);
 }
 
-class UpstreamCall {
-  private finished = false;
+export class UpstreamCall {
+  finished = false;
   private responded = false;
   private timer: NodeJS.Timeout | undefined;
   private abortUpstream: () => void = () => {};
@@ -73,17 +105,29 @@ class UpstreamCall {
     this.hasBody = requestHasBody(req);
   }
 
+  private dispatched = false;
+
+  /** Starts the route timeout (which covers waiting for a connection) and watches the downstream. */
   start(): void {
-    this.host.active++;
-    this.cluster.active++;
     if (this.action.timeoutMs > 0) this.timer = setTimeout(() => this.onTimeout(), this.action.timeoutMs);
     this.ex.res.once('close', () => {
       if (!this.finished) {
         // The downstream went away before the response completed.
+        if (this.ex.log) this.ex.log.flags.push('DC');
         this.abortUpstream();
         this.finish();
       }
     });
+  }
+
+  /** Sends the request upstream (at once, or when a connection frees up under max_connections). */
+  dispatch(): void {
+    if (this.finished) return;
+    this.dispatched = true;
+    this.host.active++;
+    this.cluster.active++;
+    const log = this.ex.log;
+    if (log) log.upstreamHost = `${this.host.address}:${this.host.port}`;
     if (this.cluster.http2) this.sendHttp2();
     else this.sendHttp1(false);
   }
@@ -111,7 +155,7 @@ class UpstreamCall {
       this.onUpstreamError(err);
     });
     if (this.action.idleTimeoutMs > 0) upReq.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
-    if (this.hasBody) this.ex.req.pipe(upReq);
+    if (this.hasBody) this.pipeBody(upReq);
     else upReq.end();
   }
 
@@ -140,16 +184,29 @@ class UpstreamCall {
       if (!this.responded) this.onUpstreamError(Object.assign(new Error('stream reset'), { code: 'ECONNRESET' }));
     });
     if (this.action.idleTimeoutMs > 0) stream.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
-    if (this.hasBody) this.ex.req.pipe(stream);
+    if (this.hasBody) this.pipeBody(stream);
+  }
+
+  private pipeBody(upstream: NodeJS.WritableStream): void {
+    const { req, log } = this.ex;
+    if (log) req.on('data', (chunk: Buffer) => (log.bytesReceived += chunk.length));
+    req.pipe(upstream);
   }
 
   private onResponse(status: number, rawHeaders: string[], body: Readable, headersOnly = false): void {
     if (this.finished) return;
     this.responded = true;
-    const { res } = this.ex;
+    const { res, log } = this.ex;
     countStatus(this.cluster.stats.rqClass, status);
+    const outlier = this.cluster.outlier;
+    if (outlier) {
+      outlier.onLocalOriginSuccess(this.host, false);
+      outlier.onHttpStatus(this.host, status);
+    }
     this.ex.onStatus(status);
     const headers = downstreamResponseHeaders(rawHeaders);
+    if (this.ex.responseHeaders) headers.push(...this.ex.responseHeaders);
+    if (log) log.responseHeaders = headers;
     if (res instanceof ServerResponse) {
       res.writeHead(status, headers);
     } else if (headersOnly) {
@@ -160,8 +217,9 @@ class UpstreamCall {
       res.writeHead(status, headersObject(headers));
     }
     // Copied by hand rather than with pipe(), which adds and removes a dozen listeners per response.
-    const out = res as NodeJS.WritableStream;
+    const out = this.ex.responseBody ? this.ex.responseBody(res as NodeJS.WritableStream) : (res as NodeJS.WritableStream);
     body.on('data', (chunk: Buffer) => {
+      if (log) log.bytesSent += chunk.length;
       if (out.write(chunk)) return;
       body.pause();
       out.once('drain', () => body.resume());
@@ -189,10 +247,17 @@ class UpstreamCall {
 
   private onUpstreamError(err: NodeJS.ErrnoException): void {
     if (this.finished) return;
+    const connectFailure = CONNECT_FAILURE_CODES.has(err.code ?? '');
+    if (this.ex.log) this.ex.log.flags.push(connectFailure ? 'UF' : 'UC');
+    const outlier = this.cluster.outlier;
+    if (outlier && !this.responded) {
+      if (connectFailure) outlier.onLocalOriginFailure(this.host);
+      else outlier.onHttpStatus(this.host, 503);
+    }
     if (this.responded) {
       this.ex.res.destroy();
     } else {
-      const reason = CONNECT_FAILURE_CODES.has(err.code ?? '') ? 'connection failure' : 'connection termination';
+      const reason = connectFailure ? 'connection failure' : 'connection termination';
       localReply(this.ex, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
     }
     this.finish();
@@ -201,6 +266,8 @@ class UpstreamCall {
   private onTimeout(): void {
     if (this.finished) return;
     this.cluster.stats.rqTimeout.value++;
+    if (this.ex.log) this.ex.log.flags.push('UT');
+    if (this.dispatched && !this.responded) this.cluster.outlier?.onLocalOriginFailure(this.host, true);
     this.abortUpstream();
     if (this.responded) this.ex.res.destroy();
     else localReply(this.ex, 504, 'upstream request timeout');
@@ -210,9 +277,14 @@ class UpstreamCall {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.dispatched) {
+      this.cluster.dequeue(this);
+      return;
+    }
     this.host.active--;
     this.cluster.active--;
-    if (this.timer) clearTimeout(this.timer);
+    this.cluster.dispatchWaiting();
   }
 }
 

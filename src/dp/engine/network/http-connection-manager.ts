@@ -46,7 +46,7 @@ networkFilters.register(HCM, (config, path, ctx) => {
   const filters = list(config.http_filters, `${path}.http_filters`).map((f, i) => {
     const fpath = `${path}.http_filters[${i}]`;
     checkFields(f, fpath, ['name', 'typed_config', 'config_type']);
-    return httpFilters.create(f.typed_config, `${fpath}.typed_config`, filterCtx).instance;
+    return httpFilters.create(f.typed_config, `${fpath}.typed_config`, { ...filterCtx, httpFilterName: str(f.name) }).instance;
   });
   if (filters.length === 0 || !filters[filters.length - 1].terminal) reject(`${path}.http_filters`, 'the last HTTP filter must be the router');
   if (filters.slice(0, -1).some((f) => f.terminal)) reject(`${path}.http_filters`, 'router filter is before the end of the list');
@@ -63,7 +63,7 @@ networkFilters.register(HCM, (config, path, ctx) => {
 function routeSource(config: Obj, path: string, ctx: CompileContext): () => RouteTable | undefined {
   if (config.route_config && config.rds) reject(path, 'route_config and rds are mutually exclusive');
   if (config.route_config) {
-    const table = compileRouteConfiguration(obj(config.route_config, path), `${path}.route_config`);
+    const table = compileRouteConfiguration(obj(config.route_config, path), `${path}.route_config`, ctx);
     return () => table;
   }
   if (!config.rds) return reject(path, 'one of route_config, rds is required');
@@ -217,7 +217,24 @@ class HttpConnectionManager implements NetworkFilter {
       return;
     }
     ex.route = route;
-    for (const filter of this.filters) if (!filter.onRequest(ex)) return;
+    this.runFilters(ex, 0);
+  }
+
+  /** Runs the HTTP filters from `from` on; a filter answering with a promise suspends the chain. */
+  private runFilters(ex: HttpExchange, from: number): void {
+    const filters = this.filters;
+    for (let i = from; i < filters.length; i++) {
+      const result = filters[i].onRequest(ex);
+      if (result === true) continue;
+      if (result === false) return;
+      result.then(
+        (proceed) => {
+          if (proceed && !ex.res.writableEnded && !ex.res.destroyed) this.runFilters(ex, i + 1);
+        },
+        () => localReply(ex, 500, 'filter error'),
+      );
+      return;
+    }
   }
 
   drain(): void {

@@ -65,9 +65,21 @@ class TcpProxy implements NetworkFilter {
       downstream.destroy();
       return true;
     }
+    if (cluster.stats.cxActive.value >= cluster.limits.maxConnections) {
+      // The max_connections circuit breaker: the connection is refused.
+      cluster.stats.cxOverflow.value++;
+      downstream.destroy();
+      return true;
+    }
     cluster.stats.rqTotal.value++;
     host.active++;
     const upstream: net.Socket = host.pool.connect();
+    const outlier = cluster.outlier;
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      outlier?.onLocalOriginSuccess(host, true);
+    });
     let closed = false;
     const close = (): void => {
       if (closed) return;
@@ -80,6 +92,7 @@ class TcpProxy implements NetworkFilter {
     upstream.pipe(downstream);
     downstream.on('error', close);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) outlier?.onLocalOriginFailure(host, err.code === 'ETIMEDOUT');
       // An upstream reset (e.g. a peer's RBAC filter refusing the connection) is passed on as a
       // reset rather than a clean close, as recent Envoys do.
       if (err.code === 'ECONNRESET' && !closed) resetConnection(downstream);

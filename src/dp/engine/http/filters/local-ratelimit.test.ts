@@ -1,0 +1,146 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { packAny } from '../../../../envoy/protos.js';
+import { Engine } from '../../engine.js';
+import {
+  T, decoded, get, httpListenerWithFilters, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues, type TestServer,
+} from '../../fixtures.js';
+import type { Obj } from '../../proto-values.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+function track<X extends TestServer | Engine>(thing: X): X {
+  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
+  return thing;
+}
+
+const ALL = { default_value: { numerator: 100, denominator: 'HUNDRED' }, runtime_key: 'rl' };
+
+function limit(extra: Obj = {}): Obj {
+  return {
+    stat_prefix: 'rate_limit',
+    token_bucket: { max_tokens: 2, tokens_per_fill: { value: 1 }, fill_interval: { seconds: 60 } },
+    filter_enabled: ALL,
+    filter_enforced: ALL,
+    ...extra,
+  };
+}
+
+describe('HTTP local rate limit', () => {
+  it('answers 429 once the bucket is empty, with the configured headers and stats', async () => {
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListenerWithFilters('http', routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'a' } }]), [{
+        name: 'envoy.filters.http.local_ratelimit',
+        type: T.httpLocalRateLimit,
+        config: limit({
+          response_headers_to_add: [{ header: { key: 'x-kuma-rate-limited', value: 'true' } }],
+          enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
+        }),
+      }])],
+      clusters: [staticCluster('a', [backend.port])],
+    });
+    const port = engine.listenerPort('http') ?? 0;
+    const first = await get(port, '/');
+    expect(first.status).toBe(200);
+    expect(first.headers['x-ratelimit-limit']).toBe('2');
+    expect(first.headers['x-ratelimit-remaining']).toBe('1');
+    expect((await get(port, '/')).status).toBe(200);
+    const limited = await get(port, '/');
+    expect(limited.status).toBe(429);
+    expect(limited.body).toBe('local_rate_limited');
+    expect(limited.headers['x-envoy-ratelimited']).toBe('true');
+    expect(limited.headers['x-kuma-rate-limited']).toBe('true');
+    expect(limited.headers['x-ratelimit-remaining']).toBe('0');
+    const stats = statValues(engine.stats.all());
+    expect(stats.get('rate_limit.http_local_rate_limit.enabled')).toBe(3);
+    expect(stats.get('rate_limit.http_local_rate_limit.ok')).toBe(2);
+    expect(stats.get('rate_limit.http_local_rate_limit.rate_limited')).toBe(1);
+    expect(stats.get('rate_limit.http_local_rate_limit.enforced')).toBe(1);
+  });
+
+  it('refills every fill_interval and only counts when not enforced', async () => {
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListenerWithFilters('http', routeConfig('rc', [
+        { match: { prefix: '/shadow' }, route: { cluster: 'a' }, typed_per_filter_config: {
+          'envoy.filters.http.local_ratelimit': packAny(T.httpLocalRateLimit, limit({ stat_prefix: 'shadow', filter_enforced: undefined, token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } } })),
+        } },
+        { match: { prefix: '/' }, route: { cluster: 'a' } },
+      ]), [{ name: 'envoy.filters.http.local_ratelimit', type: T.httpLocalRateLimit, config: limit({ token_bucket: { max_tokens: 1, tokens_per_fill: { value: 1 }, fill_interval: { nanos: 200_000_000 } }, status: { code: 503 } }) }])],
+      clusters: [staticCluster('a', [backend.port])],
+    });
+    const port = engine.listenerPort('http') ?? 0;
+    expect((await get(port, '/')).status).toBe(200);
+    expect((await get(port, '/')).status).toBe(503);
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await get(port, '/')).status).toBe(200);
+    // The route's own bucket (1 token), enabled but not enforced: everything passes, excess is counted.
+    for (let i = 0; i < 3; i++) expect((await get(port, '/shadow')).status).toBe(200);
+    const stats = statValues(engine.stats.all());
+    expect(stats.get('shadow.http_local_rate_limit.rate_limited')).toBe(2);
+    expect(stats.get('shadow.http_local_rate_limit.enforced')).toBe(0);
+  });
+
+  it('limits only routes with a per-route config when the filter has no bucket', async () => {
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListenerWithFilters('http', routeConfig('rc', [
+        { match: { prefix: '/limited' }, route: { cluster: 'a' }, typed_per_filter_config: {
+          'envoy.filters.http.local_ratelimit': packAny(T.httpLocalRateLimit, limit({ token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } } })),
+        } },
+        { match: { prefix: '/' }, route: { cluster: 'a' } },
+      ]), [{ name: 'envoy.filters.http.local_ratelimit', type: T.httpLocalRateLimit, config: { stat_prefix: 'rate_limit' } }])],
+      clusters: [staticCluster('a', [backend.port])],
+    });
+    const port = engine.listenerPort('http') ?? 0;
+    for (let i = 0; i < 3; i++) expect((await get(port, '/free')).status).toBe(200);
+    expect((await get(port, '/limited')).status).toBe(200);
+    expect((await get(port, '/limited')).status).toBe(429);
+  });
+
+  it('rejects fields it does not implement, naming them', async () => {
+    const engine = track(new Engine());
+    const bad = (config: Obj): Promise<void> => engine.apply({
+      listeners: [httpListenerWithFilters('http', routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'a' } }]), [{ name: 'rl', type: T.httpLocalRateLimit, config }])],
+    });
+    await expect(bad(limit({ descriptors: [{ entries: [{ key: 'a', value: 'b' }], token_bucket: { max_tokens: 1, fill_interval: { seconds: 1 } } }] }))).rejects.toThrow(/descriptors: descriptor rate limits are not supported/);
+    await expect(bad(limit({ token_bucket: { max_tokens: 1, fill_interval: { nanos: 10_000_000 } } }))).rejects.toThrow(/token_bucket.fill_interval: must be at least 50ms/);
+  });
+});
+
+describe('network local rate limit', () => {
+  it('closes connections beyond the bucket', async () => {
+    const echo = track(await startTcpEcho('echo'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [decoded('listeners', {
+        name: 'tcp',
+        address: socketAddress(0),
+        filter_chains: [{ filters: [
+          { name: 'envoy.filters.network.local_ratelimit', typed_config: packAny(T.networkLocalRateLimit, { stat_prefix: 'tcp_rl', token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } } }) },
+          { name: 'envoy.filters.network.tcp_proxy', typed_config: packAny(T.tcpProxy, { stat_prefix: 'tcp', cluster: 'echo' }) },
+        ] }],
+      })],
+      clusters: [staticCluster('echo', [echo.port])],
+    });
+    const port = engine.listenerPort('tcp') ?? 0;
+    const exchange = (): Promise<string> => new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('hi'));
+      socket.on('data', (d) => {
+        resolve(String(d));
+        socket.destroy();
+      });
+      socket.on('close', () => resolve('<closed>'));
+      socket.on('error', () => resolve('<closed>'));
+    });
+    expect(await exchange()).toBe('echo:hi');
+    expect(await exchange()).toBe('<closed>');
+    expect(statValues(engine.stats.all()).get('local_rate_limit.tcp_rl.rate_limited')).toBe(1);
+  });
+});
