@@ -15,3 +15,5 @@ import './transport/upstream-tls.js';
 import './cluster/static.js';
 import './cluster/eds.js';
 import './cluster/original-dst.js';
+import './access-log/file.js';
+import './access-log/open-telemetry.js';

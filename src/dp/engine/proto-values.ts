@@ -89,3 +89,30 @@ export function httpStatus(value: unknown, path: string, fallback: number): numb
   if (n === undefined) reject(`${path}.code`, `unknown status ${String(code)}`);
   return n || fallback;
 }
+
+/** A decoded google.protobuf.Struct (or Value) as plain JSON. */
+export function structToJson(value: unknown): unknown {
+  const v = value as Obj | undefined;
+  if (!v || typeof v !== 'object') return v ?? null;
+  if ('fields' in v || Object.keys(v).length === 0) {
+    return Object.fromEntries(Object.entries((v.fields as Obj | undefined) ?? {}).map(([k, f]) => [k, valueToJson(f)]));
+  }
+  return valueToJson(v);
+}
+
+function valueToJson(value: unknown): unknown {
+  // protobufjs defines google.protobuf.Value with camelCase fields (its bundled well-known types).
+  const v = obj(value, 'value');
+  const pick = (snake: string, camel: string): unknown => v[camel] ?? v[snake];
+  const s = pick('string_value', 'stringValue');
+  if (s !== undefined) return s;
+  const n = pick('number_value', 'numberValue');
+  if (n !== undefined) return n;
+  const b = pick('bool_value', 'boolValue');
+  if (b !== undefined) return b;
+  const st = pick('struct_value', 'structValue');
+  if (st !== undefined) return structToJson(st);
+  const l = pick('list_value', 'listValue');
+  if (l !== undefined) return list(obj(l, 'list_value').values, 'values').map(valueToJson);
+  return null;
+}

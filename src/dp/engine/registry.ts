@@ -42,6 +42,8 @@ export interface CompileContext {
    * filters count their stats (`http.<stat_prefix>.<filter>.*`).
    */
   httpStatPrefix?: string;
+  /** The listener's traffic_direction (INBOUND, OUTBOUND, UNSPECIFIED): tracing names spans by it. */
+  trafficDirection?: string;
   /** Set while an HTTP filter is built: its name in http_filters, the key of its per-route overrides. */
   httpFilterName?: string;
 }
@@ -121,13 +123,20 @@ export interface HttpExchange {
   responseBody?: (out: NodeJS.WritableStream) => NodeJS.WritableStream;
   /** What the access logs and tracing record; set only when the HCM has either. */
   log?: RequestLog;
+  /** Headers the upstream request gets on top (replacing same-named ones), e.g. traceparent. */
+  upstreamHeaders?: string[];
+  /** The request's trace span, when the HCM traces. */
+  span?: { traceId: string; spanId: string; parentSpanId: string; sampled: boolean; traceState: string };
 }
 
-/** Facts about one request for access logs and spans, filled in as the request goes. */
+/** Facts about one request (or TCP connection) for access logs and spans, filled in as it goes. */
 export interface RequestLog {
   startMs: number;
   /** process.hrtime.bigint() at the start, for durations. */
   startNs: bigint;
+  /** Set when the request (connection) ends. */
+  durationMs: number;
+  /** 0 for TCP. */
   status: number;
   /** Envoy response flags, e.g. `UH`, `UF`, `RL` (joined with `,`). */
   flags: string[];
@@ -136,6 +145,17 @@ export interface RequestLog {
   upstreamCluster: string;
   /** `address:port` of the endpoint the request went to. */
   upstreamHost: string;
+  downstreamRemoteAddress: string;
+  downstreamLocalAddress: string;
+  /** `HTTP/1.1`, `HTTP/2`; empty for TCP. */
+  protocol: string;
+  routeName: string;
+  /** SNI of the downstream TLS connection. */
+  serverName: string;
+  /** The HTTP request as received; undefined for TCP. */
+  request: { method: string; path: string; authority: string; scheme: string; headers: Record<string, string | string[] | undefined> } | undefined;
+  /** The request headers as sent upstream (flat name/value pairs). */
+  upstreamRequestHeaders: string[] | undefined;
   /** Response headers as sent downstream (flat name/value pairs). */
   responseHeaders: string[] | undefined;
 }

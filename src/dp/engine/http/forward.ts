@@ -102,6 +102,8 @@ export class UpstreamCall {
       secure: ex.secure,
       hostRewrite: action.hostRewrite,
     });
+    if (ex.upstreamHeaders) this.headers = replaceHeaders(this.headers, ex.upstreamHeaders);
+    if (ex.log) ex.log.upstreamRequestHeaders = this.headers;
     this.hasBody = requestHasBody(req);
   }
 
@@ -297,4 +299,14 @@ function requestHasBody(req: HttpExchange['req']): boolean {
 function rewritePath(path: string, matchedPrefix: string | undefined, prefixRewrite: string | undefined): string {
   if (prefixRewrite === undefined || matchedPrefix === undefined) return path;
   return prefixRewrite + path.slice(matchedPrefix.length);
+}
+
+/** `headers` with `replacements` (flat pairs) in place of any same-named ones. */
+function replaceHeaders(headers: string[], replacements: string[]): string[] {
+  const names = new Set<string>();
+  for (let i = 0; i < replacements.length; i += 2) names.add(replacements[i].toLowerCase());
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  out.push(...replacements);
+  return out;
 }

@@ -1,5 +1,6 @@
 // envoy.filters.network.http_connection_manager: terminates HTTP/1.1 and HTTP/2 (h2c or over TLS)
 // on the connection, matches routes (inline route_config or RDS) and runs the HTTP filter chain.
+import { randomUUID } from 'node:crypto';
 import http, { ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
@@ -10,6 +11,8 @@ import { httpFilters, networkFilters, type CompileContext, type DownstreamConnec
 import { compileRouteConfiguration, type RouteTable } from '../http/route-table.js';
 import { localReply } from '../http/forward.js';
 import { countStatus, responseClassCounters, type Counter } from '../stats.js';
+import { compileAccessLogs, emitAccessLogs, formatAddress, newRequestLog, type AccessLogger } from '../access-log/access-log.js';
+import { compileTracing, type Tracer } from '../tracing/tracing.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -30,7 +33,7 @@ networkFilters.register(HCM, (config, path, ctx) => {
   checkFields(config, path, [
     'stat_prefix', 'codec_type', 'route_config', 'rds', 'route_specifier', 'http_filters',
     'common_http_protocol_options', 'stream_idle_timeout', 'request_timeout', 'request_headers_timeout',
-    'use_remote_address', 'http_protocol_options', 'http2_protocol_options',
+    'use_remote_address', 'http_protocol_options', 'http2_protocol_options', 'access_log', 'tracing',
   ]);
   const codec = (str(config.codec_type) || 'AUTO') as Codec;
   if (!['AUTO', 'HTTP1', 'HTTP2'].includes(codec)) reject(`${path}.codec_type`, `${codec} is not supported`);
@@ -50,7 +53,9 @@ networkFilters.register(HCM, (config, path, ctx) => {
   });
   if (filters.length === 0 || !filters[filters.length - 1].terminal) reject(`${path}.http_filters`, 'the last HTTP filter must be the router');
   if (filters.slice(0, -1).some((f) => f.terminal)) reject(`${path}.http_filters`, 'router filter is before the end of the list');
-  return new HttpConnectionManager(routes, filters, statPrefix, ctx, {
+  const accessLogs = compileAccessLogs(config.access_log, `${path}.access_log`, ctx);
+  const tracer = config.tracing ? compileTracing(config.tracing, `${path}.tracing`, ctx) : undefined;
+  return new HttpConnectionManager(routes, filters, statPrefix, ctx, accessLogs, tracer, {
     codec,
     idleTimeoutMs: durationMs(common.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS),
     streamIdleTimeoutMs: durationMs(config.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
@@ -99,6 +104,8 @@ class HttpConnectionManager implements NetworkFilter {
     private readonly filters: HttpFilter[],
     statPrefix: string,
     ctx: CompileContext,
+    private readonly accessLogs: AccessLogger[],
+    private readonly tracer: Tracer | undefined,
     private readonly settings: HcmSettings,
   ) {
     this.rqTotal = ctx.stats.http(statPrefix, 'downstream_rq_total');
@@ -210,14 +217,48 @@ class HttpConnectionManager implements NetworkFilter {
     if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;
     const table = this.routes();
     const host = (req.headers.host ?? req.headers[':authority'] ?? '') as string;
+    // Access logs and tracing need a record of the request; without them nothing is allocated.
+    if (this.accessLogs.length > 0 || this.tracer) this.record(ex, host);
     const route = table?.match(host, req.url ?? '/', req.headers);
     if (!route) {
       this.noRoute.value++;
+      if (ex.log) ex.log.flags.push('NR');
       localReply(ex, 404, '');
       return;
     }
     ex.route = route;
+    if (ex.log) ex.log.routeName = route.name;
+    if (this.tracer) this.tracer.onRequest(ex);
     this.runFilters(ex, 0);
+  }
+
+  private record(ex: HttpExchange, host: string): void {
+    const { req, res } = ex;
+    const log = newRequestLog();
+    const socket = req.socket;
+    log.downstreamRemoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    log.downstreamLocalAddress = formatAddress(socket.localAddress, socket.localPort);
+    log.protocol = 'stream' in req ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
+    log.serverName = ex.connection.info.serverName;
+    log.request = { method: req.method ?? '', path: req.url ?? '', authority: host, scheme: ex.secure ? 'https' : 'http', headers: req.headers };
+    ex.log = log;
+    // The request ID Envoy's HCM gives every request (logged even for local replies); the upstream
+    // request carries the same one.
+    if (req.headers['x-request-id'] === undefined) {
+      const id = randomUUID();
+      (ex.upstreamHeaders ??= []).push('x-request-id', id);
+      log.upstreamRequestHeaders = ['x-request-id', id];
+    }
+    const rqClass = this.rqClass;
+    ex.onStatus = (status) => {
+      countStatus(rqClass, status);
+      log.status = status;
+    };
+    res.once('close', () => {
+      if (!res.writableFinished && log.flags.length === 0) log.flags.push('DC');
+      this.tracer?.onResponse(ex);
+      emitAccessLogs(this.accessLogs, log);
+    });
   }
 
   /** Runs the HTTP filters from `from` on; a filter answering with a promise suspends the chain. */
