@@ -32,7 +32,7 @@ export function clustersText(engine: Engine): string {
   let out = '';
   for (const cluster of engine.clusters()) {
     for (const h of cluster.hosts) {
-      const prefix = `${cluster.name}::${h.address}:${h.port}::`;
+      const prefix = `${cluster.name}::${h.label}::`;
       out += `${prefix}rq_active::${h.active}\n`;
       out += `${prefix}weight::${h.weight}\n`;
       out += `${prefix}health_flags::${h.healthFlags()}\n`;

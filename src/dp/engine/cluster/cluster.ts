@@ -187,11 +187,12 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
       const epath = `${lpath}.lb_endpoints[${j}]`;
       // metadata is informational unless subset LB / transport socket matches use it (not accepted).
       checkFields(lbEndpoint, epath, ['endpoint', 'health_status', 'load_balancing_weight', 'metadata']);
-      const { address, port } = endpointAddress(lbEndpoint.endpoint, `${epath}.endpoint`);
+      const { address, port, socketPath } = endpointAddress(lbEndpoint.endpoint, `${epath}.endpoint`);
       const pool = pools.take(`${name}|${address}:${port}|${poolSettings}`, () =>
         new EndpointPool({
           host: address,
           port,
+          socketPath,
           tls: transport?.tlsOptions(),
           idleTimeoutMs: protocol.idleTimeoutMs,
           maxConnections: limits.maxConnections,
@@ -248,11 +249,19 @@ function healthyPanicThreshold(value: unknown, path: string): number {
   return percent;
 }
 
-function endpointAddress(endpoint: unknown, path: string): { address: string; port: number } {
+function endpointAddress(endpoint: unknown, path: string): { address: string; port: number; socketPath?: string } {
   const ep = obj(endpoint, path);
   checkFields(ep, path, ['address', 'hostname']);
   const address = obj(ep.address, `${path}.address`);
-  checkFields(address, `${path}.address`, ['socket_address']);
+  checkFields(address, `${path}.address`, ['socket_address', 'pipe']);
+  if (address.pipe) {
+    // A Unix domain socket, e.g. the data plane's own admin API (served for MeshMetric listeners).
+    const pipe = obj(address.pipe, `${path}.address.pipe`);
+    checkFields(pipe, `${path}.address.pipe`, ['path', 'mode']);
+    const socketPath = str(pipe.path);
+    if (!socketPath) reject(`${path}.address.pipe.path`, 'is required');
+    return { address: socketPath, port: 0, socketPath };
+  }
   const sa = obj(address.socket_address, `${path}.address.socket_address`);
   checkFields(sa, `${path}.address.socket_address`, ['address', 'port_value', 'protocol']);
   if (sa.protocol && sa.protocol !== 'TCP') reject(`${path}.address.socket_address.protocol`, `${String(sa.protocol)} is not supported`);

@@ -13,6 +13,8 @@ import { HostHealth } from './host-health.js';
 export interface PoolOptions {
   host: string;
   port: number;
+  /** A Unix domain socket endpoint (Envoy's `pipe` address); host and port are then unused. */
+  socketPath?: string;
   tls: tls.ConnectionOptions | undefined;
   /** Close pooled connections idle for this long; 0 = never. */
   idleTimeoutMs: number;
@@ -83,9 +85,12 @@ export class EndpointPool {
     // Over TLS, HTTP/2 is spoken with prior knowledge: ALPN offers h2 unless the cluster configured
     // its own list, and a server that picked none (Envoy, or the engine, without alpn_protocols)
     // still gets h2. (http2.connect itself would always offer exactly ['h2'].)
+    const socketPath = this.options.socketPath;
     const session = tlsOptions
-      ? http2.connect(authority, { createConnection: () => tls.connect({ host, port, ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
-      : http2.connect(authority);
+      ? http2.connect(authority, { createConnection: () => tls.connect({ ...(socketPath ? { path: socketPath } : { host, port }), ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
+      : socketPath
+        ? http2.connect('http://localhost', { createConnection: () => net.connect({ path: socketPath }) })
+        : http2.connect(authority);
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
     };
@@ -116,8 +121,9 @@ export class EndpointPool {
 
   /** A new raw (or TLS) connection, for tcp_proxy. */
   connect(): net.Socket {
-    const { host, port } = this.options;
-    const socket = this.options.tls ? tls.connect({ host, port, ...this.options.tls }) : net.connect({ host, port });
+    const { host, port, socketPath } = this.options;
+    const target = socketPath ? { path: socketPath } : { host, port };
+    const socket = this.options.tls ? tls.connect({ ...target, ...this.options.tls }) : net.connect(target);
     this.track(socket);
     return socket;
   }

@@ -202,11 +202,12 @@ export class HealthChecker {
   private check(host: UpstreamHost): void {
     if (this.stopped) return;
     this.stats.attempt.value++;
-    const port = this.settings.altPort || host.port;
+    const socketPath = this.settings.altPort ? undefined : host.pool.options.socketPath;
+    const target: Target = socketPath ? { path: socketPath } : { host: host.address, port: this.settings.altPort || host.port };
     const tlsOptions = host.pool.options.tls;
     const run = this.settings.check.kind === 'tcp'
-      ? tcpCheck(host.address, port, tlsOptions, this.settings.check, this.settings.timeoutMs)
-      : httpCheck(host.address, port, tlsOptions, this.settings.check, this.settings.timeoutMs);
+      ? tcpCheck(target, tlsOptions, this.settings.check, this.settings.timeoutMs)
+      : httpCheck(target, tlsOptions, this.settings.check, this.settings.timeoutMs);
     void run.then((outcome) => this.onOutcome(host, outcome));
   }
 
@@ -251,9 +252,11 @@ export class HealthChecker {
 }
 
 /** Connects; sends the payload if any; passes once every expected block has arrived, in order. */
-function tcpCheck(host: string, port: number, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'tcp' }>, timeoutMs: number): Promise<Outcome> {
+type Target = { host: string; port: number } | { path: string };
+
+function tcpCheck(target: Target, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'tcp' }>, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
-    const socket = tlsOptions ? tls.connect({ host, port, ...tlsOptions }) : net.connect({ host, port });
+    const socket = tlsOptions ? tls.connect({ ...target, ...tlsOptions }) : net.connect(target);
     let received = Buffer.alloc(0);
     let connected = false;
     const done = (outcome: Outcome): void => {
@@ -286,7 +289,7 @@ function containsInOrder(data: Buffer, blocks: Buffer[]): boolean {
   return true;
 }
 
-function httpCheck(host: string, port: number, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'http' }>, timeoutMs: number): Promise<Outcome> {
+function httpCheck(target: Target, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'http' }>, timeoutMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (outcome: Outcome): void => {
@@ -297,8 +300,7 @@ function httpCheck(host: string, port: number, tlsOptions: tls.ConnectionOptions
       resolve(outcome);
     };
     const options: https.RequestOptions = {
-      host,
-      port,
+      ...('path' in target ? { socketPath: target.path } : target),
       method: check.method,
       path: check.path,
       agent: false,

@@ -16,6 +16,12 @@ export class UpstreamHost {
     readonly pool: EndpointPool,
   ) {}
 
+  /** `address:port` (`[v6]:port`), or the socket path of a pipe endpoint: how Envoy prints hosts. */
+  get label(): string {
+    if (this.pool.options.socketPath) return this.pool.options.socketPath;
+    return `${this.address.includes(':') ? `[${this.address}]` : this.address}:${this.port}`;
+  }
+
   /** Active health check and outlier state; shared by every config that uses this endpoint's pool. */
   get health(): HostHealth {
     return this.pool.health;

@@ -129,7 +129,7 @@ export class UpstreamCall {
     this.host.active++;
     this.cluster.active++;
     const log = this.ex.log;
-    if (log) log.upstreamHost = `${this.host.address}:${this.host.port}`;
+    if (log) log.upstreamHost = this.host.label;
     if (this.cluster.http2) this.sendHttp2();
     else this.sendHttp1(false);
   }
@@ -141,6 +141,7 @@ export class UpstreamCall {
       protocol: this.host.pool.options.tls ? 'https:' : 'http:',
       host: this.host.address,
       port: this.host.port,
+      socketPath: this.host.pool.options.socketPath,
       method: this.method,
       path: this.path,
       headers: this.headers as unknown as http.OutgoingHttpHeaders,

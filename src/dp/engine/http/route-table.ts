@@ -32,7 +32,7 @@ export interface DirectResponseAction {
 
 export interface Route {
   name: string;
-  /** The prefix the route matched on (for prefix_rewrite). */
+  /** The prefix (or exact path) the route matched on, which prefix_rewrite replaces. */
   prefix: string | undefined;
   matches(path: string, headers: IncomingHttpHeaders): boolean;
   action: ForwardAction | DirectResponseAction;
@@ -144,7 +144,9 @@ function compileRoute(route: Obj, path: string, ctx: CompileContext, vhPerFilter
     const want = norm(prefix);
     pathMatch = want === '' ? () => true : (p) => norm(p).startsWith(want);
   } else if (match.path !== undefined) {
-    const want = norm(str(match.path));
+    // prefix_rewrite swaps the matched path, as it swaps a matched prefix.
+    prefix = str(match.path);
+    const want = norm(prefix);
     pathMatch = (p) => norm(withoutQuery(p)) === want;
   } else if (match.safe_regex !== undefined) {
     const re = compileRegex(match.safe_regex, `${path}.match.safe_regex`, caseSensitive ? '' : 'i');

@@ -85,7 +85,7 @@ class TcpProxy implements NetworkFilter {
     cluster.stats.rqTotal.value++;
     host.active++;
     const upstream: net.Socket = host.pool.connect();
-    if (log) log.upstreamHost = formatAddress(host.address, host.port);
+    if (log) log.upstreamHost = host.label;
     const outlier = cluster.outlier;
     let connected = false;
     upstream.once('connect', () => {
