@@ -125,6 +125,8 @@ export interface HttpExchange {
   log?: RequestLog;
   /** Headers the upstream request gets on top (replacing same-named ones), e.g. traceparent. */
   upstreamHeaders?: string[];
+  /** The stream idle timer; refreshed on body activity. */
+  idleTimer?: NodeJS.Timeout;
   /** The request's trace span, when the HCM traces. */
   span?: { traceId: string; spanId: string; parentSpanId: string; sampled: boolean; traceState: string };
 }

@@ -157,7 +157,6 @@ export class UpstreamCall {
       }
       this.onUpstreamError(err);
     });
-    if (this.action.idleTimeoutMs > 0) upReq.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
     if (this.hasBody) this.pipeBody(upReq);
     else upReq.end();
   }
@@ -186,13 +185,17 @@ export class UpstreamCall {
     stream.on('close', () => {
       if (!this.responded) this.onUpstreamError(Object.assign(new Error('stream reset'), { code: 'ECONNRESET' }));
     });
-    if (this.action.idleTimeoutMs > 0) stream.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
     if (this.hasBody) this.pipeBody(stream);
   }
 
   private pipeBody(upstream: NodeJS.WritableStream): void {
-    const { req, log } = this.ex;
-    if (log) req.on('data', (chunk: Buffer) => (log.bytesReceived += chunk.length));
+    const { req, log, idleTimer } = this.ex;
+    if (log || idleTimer) {
+      req.on('data', (chunk: Buffer) => {
+        if (log) log.bytesReceived += chunk.length;
+        idleTimer?.refresh();
+      });
+    }
     req.pipe(upstream);
   }
 
@@ -221,8 +224,10 @@ export class UpstreamCall {
     }
     // Copied by hand rather than with pipe(), which adds and removes a dozen listeners per response.
     const out = this.ex.responseBody ? this.ex.responseBody(res as NodeJS.WritableStream) : (res as NodeJS.WritableStream);
+    const idleTimer = this.ex.idleTimer;
     body.on('data', (chunk: Buffer) => {
       if (log) log.bytesSent += chunk.length;
+      idleTimer?.refresh();
       if (out.write(chunk)) return;
       body.pause();
       out.once('drain', () => body.resume());

@@ -97,6 +97,7 @@ class HttpConnectionManager implements NetworkFilter {
   private readonly rqTotal: Counter;
   private readonly cxTotal: Counter;
   private readonly noRoute: Counter;
+  private readonly idleTimeout: Counter;
   private readonly rqClass: Counter[];
 
   constructor(
@@ -111,12 +112,22 @@ class HttpConnectionManager implements NetworkFilter {
     this.rqTotal = ctx.stats.http(statPrefix, 'downstream_rq_total');
     this.cxTotal = ctx.stats.http(statPrefix, 'downstream_cx_total');
     this.noRoute = ctx.stats.http(statPrefix, 'no_route');
+    this.idleTimeout = ctx.stats.http(statPrefix, 'downstream_rq_idle_timeout');
     this.rqClass = responseClassCounters((c) => ctx.stats.httpResponseClass(statPrefix, c));
 
     const onRequest = (req: HttpRequest, res: HttpResponse): void => this.onRequest(req, res);
-    this.http1 = http.createServer({ requestTimeout: settings.requestTimeoutMs, headersTimeout: settings.requestHeadersTimeoutMs || undefined }, onRequest);
+    // Node checks request and header timeouts on an interval (30 s by default): check often enough
+    // for the configured ones to fire on time.
+    const timeouts = [settings.requestTimeoutMs, settings.requestHeadersTimeoutMs].filter((t) => t > 0);
+    const connectionsCheckingInterval = timeouts.length ? Math.max(50, Math.min(30_000, Math.min(...timeouts) / 4)) : 30_000;
+    this.http1 = http.createServer({
+      requestTimeout: settings.requestTimeoutMs,
+      headersTimeout: settings.requestHeadersTimeoutMs || undefined,
+      connectionsCheckingInterval,
+    }, onRequest);
     this.http1.keepAliveTimeout = settings.idleTimeoutMs;
-    this.http1.timeout = settings.streamIdleTimeoutMs;
+    // Stream idle timeouts are per request (see armStreamIdleTimer), answering 408 like Envoy.
+    this.http1.timeout = 0;
     // The server never listens (the listener owns the socket); this turns on its connection tracking,
     // which idle-connection closing and request timeouts rely on.
     this.http1.emit('listening');
@@ -127,9 +138,6 @@ class HttpConnectionManager implements NetworkFilter {
       session.on('close', () => this.sessions.delete(session));
       if (settings.idleTimeoutMs > 0) session.setTimeout(settings.idleTimeoutMs, () => session.close());
       if (this.draining) session.close();
-    });
-    this.http2.on('stream', (stream: http2.ServerHttp2Stream) => {
-      if (settings.streamIdleTimeoutMs > 0) stream.setTimeout(settings.streamIdleTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
     });
   }
 
@@ -228,8 +236,28 @@ class HttpConnectionManager implements NetworkFilter {
     }
     ex.route = route;
     if (ex.log) ex.log.routeName = route.name;
+    const idleMs = (route.action.kind === 'forward' && route.action.idleTimeoutMs) || this.settings.streamIdleTimeoutMs;
+    if (idleMs > 0) this.armStreamIdleTimer(ex, idleMs);
     if (this.tracer) this.tracer.onRequest(ex);
     this.runFilters(ex, 0);
+  }
+
+  /**
+   * Envoy's stream idle timeout (route idle_timeout, else stream_idle_timeout): a request with no
+   * activity (request or response body) for that long gets 408 "stream timeout", or is reset once
+   * its response has started.
+   */
+  private armStreamIdleTimer(ex: HttpExchange, idleMs: number): void {
+    const { res } = ex;
+    const timer = setTimeout(() => {
+      if (res.writableEnded || res.destroyed) return;
+      this.idleTimeout.value++;
+      if (ex.log) ex.log.flags.push('SI');
+      if (res.headersSent) res.destroy();
+      else localReply(ex, 408, 'stream timeout');
+    }, idleMs);
+    ex.idleTimer = timer;
+    res.once('close', () => clearTimeout(timer));
   }
 
   private record(ex: HttpExchange, host: string): void {
