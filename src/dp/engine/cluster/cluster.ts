@@ -21,6 +21,8 @@ export interface ClusterStats {
   cxActive: Counter;
   cxOverflow: Counter;
   lbHealthyPanic: Counter;
+  cxMaxDurationReached: Counter;
+  rqMaxDurationReached: Counter;
   cxConnectFail: Counter;
   cxConnectTimeout: Counter;
   noneHealthy: Counter;
@@ -35,6 +37,8 @@ export class ClusterRuntime {
   active = 0;
   /** Requests waiting for a connection, checked against max_pending_requests. */
   pending = 0;
+  /** common_http_protocol_options.max_stream_duration of upstream requests; 0 = none. */
+  maxStreamDurationMs = 0;
   private lb: LoadBalancer = { pick: () => undefined };
   /** Set when the cluster has outlier_detection: the router and tcp_proxy report results to it. */
   outlier: OutlierDetector | undefined;
@@ -166,6 +170,8 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     cxActive: ctx.stats.clusterGauge(statName, 'upstream_cx_active'),
     cxOverflow: ctx.stats.cluster(statName, 'upstream_cx_overflow'),
     lbHealthyPanic: ctx.stats.cluster(statName, 'lb_healthy_panic'),
+    cxMaxDurationReached: ctx.stats.cluster(statName, 'upstream_cx_max_duration_reached'),
+    rqMaxDurationReached: ctx.stats.cluster(statName, 'upstream_rq_max_duration_reached'),
     cxConnectFail: ctx.stats.cluster(statName, 'upstream_cx_connect_fail'),
     cxConnectTimeout: ctx.stats.cluster(statName, 'upstream_cx_connect_timeout'),
     noneHealthy: ctx.stats.cluster(statName, 'upstream_cx_none_healthy'),
@@ -195,6 +201,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
           socketPath,
           tls: transport?.tlsOptions(),
           idleTimeoutMs: protocol.idleTimeoutMs,
+          maxConnectionDurationMs: protocol.maxConnectionDurationMs,
           maxConnections: limits.maxConnections,
           connectTimeoutMs,
           stats,
@@ -211,6 +218,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     ? new OriginalDstHosts(hosts, durationMs(cluster.cleanup_interval, DEFAULT_CLEANUP_INTERVAL_MS), {
       tls: transport?.tlsOptions(),
       idleTimeoutMs: protocol.idleTimeoutMs,
+      maxConnectionDurationMs: protocol.maxConnectionDurationMs,
       maxConnections: limits.maxConnections,
       connectTimeoutMs,
       stats,
@@ -229,6 +237,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     stats,
     originalDst && ((destination) => originalDst.hostFor(destination)),
   );
+  runtime.maxStreamDurationMs = protocol.maxStreamDurationMs;
   const refresh = (): void => runtime.refreshHealth();
   if (outlier) runtime.outlier = new OutlierDetector(outlier, hosts, ctx.stats, statName, refresh);
   if (healthCheck) {
@@ -273,11 +282,13 @@ function endpointAddress(endpoint: unknown, path: string): { address: string; po
 interface UpstreamProtocol {
   http2: boolean;
   idleTimeoutMs: number;
+  maxConnectionDurationMs: number;
+  maxStreamDurationMs: number;
 }
 
 /** HTTP/2 via the legacy http2_protocol_options or HttpProtocolOptions.explicit_http_config. */
 function upstreamProtocol(cluster: Obj, path: string): UpstreamProtocol {
-  const result: UpstreamProtocol = { http2: false, idleTimeoutMs: 3_600_000 };
+  const result: UpstreamProtocol = { http2: false, idleTimeoutMs: 3_600_000, maxConnectionDurationMs: 0, maxStreamDurationMs: 0 };
   if (cluster.http2_protocol_options) {
     checkHttp2Options(cluster.http2_protocol_options, `${path}.http2_protocol_options`);
     result.http2 = true;
@@ -289,8 +300,10 @@ function upstreamProtocol(cluster: Obj, path: string): UpstreamProtocol {
     if (typeUrl !== `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`) reject(epath, `protocol options type ${typeUrl} is not supported`);
     checkFields(config, epath, ['explicit_http_config', 'common_http_protocol_options']);
     const common = obj(config.common_http_protocol_options, `${epath}.common_http_protocol_options`);
-    checkFields(common, `${epath}.common_http_protocol_options`, ['idle_timeout']);
+    checkFields(common, `${epath}.common_http_protocol_options`, ['idle_timeout', 'max_connection_duration', 'max_stream_duration']);
     result.idleTimeoutMs = durationMs(common.idle_timeout, result.idleTimeoutMs);
+    result.maxConnectionDurationMs = durationMs(common.max_connection_duration, 0);
+    result.maxStreamDurationMs = durationMs(common.max_stream_duration, 0);
     const explicit = obj(config.explicit_http_config, `${epath}.explicit_http_config`);
     checkFields(explicit, `${epath}.explicit_http_config`, ['http_protocol_options', 'http2_protocol_options']);
     if (explicit.http2_protocol_options) {

@@ -20,6 +20,8 @@ export interface PoolOptions {
   idleTimeoutMs: number;
   maxConnections: number;
   connectTimeoutMs: number;
+  /** Close connections this old once their current request is done; 0 = never. */
+  maxConnectionDurationMs?: number;
   stats: ConnectionStats;
 }
 
@@ -29,6 +31,7 @@ export interface ConnectionStats {
   cxActive: Counter;
   cxConnectFail: Counter;
   cxConnectTimeout: Counter;
+  cxMaxDurationReached: Counter;
 }
 
 export class EndpointPool {
@@ -36,6 +39,8 @@ export class EndpointPool {
   private session: http2.ClientHttp2Session | undefined;
   private retired = false;
   readonly health = new HostHealth();
+  /** HTTP/1.1 connections past max_connection_duration: closed as soon as they are free. */
+  private readonly expired = new WeakSet<net.Socket>();
 
   constructor(readonly options: PoolOptions) {
     const agentOptions: https.AgentOptions = {
@@ -47,6 +52,7 @@ export class EndpointPool {
       ...options.tls,
     };
     this.agent = options.tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    if (options.maxConnectionDurationMs) this.agent.on('free', (socket: net.Socket) => this.expired.has(socket) && socket.destroy());
     // Every new upstream connection is counted and bounded by connect_timeout.
     const createConnection = this.agent.createConnection.bind(this.agent);
     this.agent.createConnection = (opts: object, callback?: (err: Error | null, stream: Duplex) => void): Duplex => {
@@ -61,6 +67,12 @@ export class EndpointPool {
     stats.cxTotal.value++;
     stats.cxActive.value++;
     socket.once('close', () => stats.cxActive.value--);
+    this.limitDuration(socket, () => {
+      this.expired.add(socket);
+      // Idle in the pool: close now; busy: the 'free' handler closes it after its request.
+      const free = Object.values(this.agent.freeSockets).some((list) => list?.includes(socket));
+      if (free) socket.destroy();
+    });
     // No Nagle delay on upstream connections, as in Envoy. The agents' noDelay option does not
     // reach TLS sockets (tls.connect ignores it) and plain connects do not set it.
     socket.setNoDelay(true);
@@ -102,6 +114,11 @@ export class EndpointPool {
     stats.cxTotal.value++;
     stats.cxActive.value++;
     session.once('close', () => stats.cxActive.value--);
+    // Past max_connection_duration: no new streams (GOAWAY), open ones finish.
+    this.limitDuration(session, () => {
+      forget();
+      session.close();
+    });
     const timer = setTimeout(() => {
       stats.cxConnectTimeout.value++;
       session.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'ETIMEDOUT' }));
@@ -117,6 +134,18 @@ export class EndpointPool {
     });
     this.session = session;
     return session;
+  }
+
+  /** Envoy's max_connection_duration: `onExpiry` once the connection is that old. */
+  private limitDuration(connection: { once(event: 'close', listener: () => void): unknown }, onExpiry: () => void): void {
+    const ms = this.options.maxConnectionDurationMs;
+    if (!ms) return;
+    const timer = setTimeout(() => {
+      this.options.stats.cxMaxDurationReached.value++;
+      onExpiry();
+    }, ms);
+    timer.unref();
+    connection.once('close', () => clearTimeout(timer));
   }
 
   /** A new raw (or TLS) connection, for tcp_proxy. */

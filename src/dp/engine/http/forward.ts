@@ -108,6 +108,7 @@ export class UpstreamCall {
   }
 
   private dispatched = false;
+  private durationTimer: NodeJS.Timeout | undefined;
 
   /** Starts the route timeout (which covers waiting for a connection) and watches the downstream. */
   start(): void {
@@ -130,6 +131,8 @@ export class UpstreamCall {
     this.cluster.active++;
     const log = this.ex.log;
     if (log) log.upstreamHost = this.host.label;
+    const maxDuration = this.cluster.maxStreamDurationMs;
+    if (maxDuration > 0) this.durationTimer = setTimeout(() => this.onMaxStreamDuration(), maxDuration);
     if (this.cluster.http2) this.sendHttp2();
     else this.sendHttp1(false);
   }
@@ -282,10 +285,22 @@ export class UpstreamCall {
     this.finish();
   }
 
+  /** The cluster's max_stream_duration passed: 504 (408 while the request is still arriving), or a reset. */
+  private onMaxStreamDuration(): void {
+    if (this.finished) return;
+    this.cluster.stats.rqMaxDurationReached.value++;
+    if (this.ex.log) this.ex.log.flags.push('UMSDR');
+    this.abortUpstream();
+    if (this.responded) this.ex.res.destroy();
+    else localReply(this.ex, this.ex.req.complete ? 504 : 408, 'upstream max stream duration reached');
+    this.finish();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
     if (!this.dispatched) {
       this.cluster.dequeue(this);
       return;

@@ -24,6 +24,8 @@ type Codec = 'AUTO' | 'HTTP1' | 'HTTP2';
 interface HcmSettings {
   codec: Codec;
   idleTimeoutMs: number;
+  maxConnectionDurationMs: number;
+  maxStreamDurationMs: number;
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
   requestHeadersTimeoutMs: number;
@@ -40,7 +42,7 @@ networkFilters.register(HCM, (config, path, ctx) => {
   checkFields(obj(config.http_protocol_options, path), `${path}.http_protocol_options`, []);
   checkFields(obj(config.http2_protocol_options, path), `${path}.http2_protocol_options`, []);
   const common = obj(config.common_http_protocol_options, `${path}.common_http_protocol_options`);
-  checkFields(common, `${path}.common_http_protocol_options`, ['idle_timeout']);
+  checkFields(common, `${path}.common_http_protocol_options`, ['idle_timeout', 'max_connection_duration', 'max_stream_duration']);
 
   const statPrefix = str(config.stat_prefix);
   if (!statPrefix) reject(`${path}.stat_prefix`, 'is required');
@@ -58,6 +60,8 @@ networkFilters.register(HCM, (config, path, ctx) => {
   return new HttpConnectionManager(routes, filters, statPrefix, ctx, accessLogs, tracer, {
     codec,
     idleTimeoutMs: durationMs(common.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS),
+    maxConnectionDurationMs: durationMs(common.max_connection_duration, 0),
+    maxStreamDurationMs: durationMs(common.max_stream_duration, 0),
     streamIdleTimeoutMs: durationMs(config.stream_idle_timeout, DEFAULT_STREAM_IDLE_TIMEOUT_MS),
     requestTimeoutMs: durationMs(config.request_timeout, 0),
     requestHeadersTimeoutMs: durationMs(config.request_headers_timeout, 0),
@@ -98,6 +102,11 @@ class HttpConnectionManager implements NetworkFilter {
   private readonly cxTotal: Counter;
   private readonly noRoute: Counter;
   private readonly idleTimeout: Counter;
+  private readonly rqMaxDuration: Counter;
+  private readonly cxMaxDuration: Counter;
+  /** HTTP/1.1 connections past max_connection_duration, and requests in flight per connection. */
+  private readonly expired = new WeakSet<object>();
+  private readonly inFlight = new WeakMap<object, number>();
   private readonly rqClass: Counter[];
 
   constructor(
@@ -113,6 +122,8 @@ class HttpConnectionManager implements NetworkFilter {
     this.cxTotal = ctx.stats.http(statPrefix, 'downstream_cx_total');
     this.noRoute = ctx.stats.http(statPrefix, 'no_route');
     this.idleTimeout = ctx.stats.http(statPrefix, 'downstream_rq_idle_timeout');
+    this.rqMaxDuration = ctx.stats.http(statPrefix, 'downstream_rq_max_duration_reached');
+    this.cxMaxDuration = ctx.stats.http(statPrefix, 'downstream_cx_max_duration_reached');
     this.rqClass = responseClassCounters((c) => ctx.stats.httpResponseClass(statPrefix, c));
 
     const onRequest = (req: HttpRequest, res: HttpResponse): void => this.onRequest(req, res);
@@ -153,6 +164,7 @@ class HttpConnectionManager implements NetworkFilter {
 
   private handOver(conn: DownstreamConnection, isHttp2: boolean): void {
     const socket = conn.socket as net.Socket;
+    if (this.settings.maxConnectionDurationMs > 0) this.limitConnectionDuration(socket, isHttp2);
     if (isHttp2) {
       // node:http2 serves TLS sockets only when ALPN chose h2 (Envoy also takes HTTP/2 by prior
       // knowledge): meshed clients speak h2 over TLS without ALPN (Kuma/Skein set no alpn_protocols).
@@ -171,6 +183,37 @@ class HttpConnectionManager implements NetworkFilter {
       // Peeking leaves the socket paused.
       socket.resume();
     }
+  }
+
+  /**
+   * max_connection_duration: HTTP/2 sessions get a GOAWAY (open streams finish); HTTP/1.1
+   * connections close now if idle, else after the response in flight (with `Connection: close`).
+   */
+  private limitConnectionDuration(socket: net.Socket, isHttp2: boolean): void {
+    const timer = setTimeout(() => {
+      this.cxMaxDuration.value++;
+      if (isHttp2) {
+        for (const session of this.sessions) if (this.connections.get(session)?.socket === socket) session.close();
+        return;
+      }
+      this.expired.add(socket);
+      if (!this.inFlight.get(socket)) socket.destroy();
+    }, this.settings.maxConnectionDurationMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  /** Counts HTTP/1.1 requests in flight on their connection, for max_connection_duration. */
+  private trackInFlight(req: HttpRequest, res: HttpResponse): void {
+    if ('stream' in req) return;
+    const socket = req.socket;
+    this.inFlight.set(socket, (this.inFlight.get(socket) ?? 0) + 1);
+    if (this.expired.has(socket) && res instanceof ServerResponse) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      const left = (this.inFlight.get(socket) ?? 1) - 1;
+      this.inFlight.set(socket, left);
+      if (left === 0 && this.expired.has(socket)) socket.destroy();
+    });
   }
 
   /**
@@ -223,6 +266,7 @@ class HttpConnectionManager implements NetworkFilter {
       onStatus: (status) => countStatus(rqClass, status),
     };
     if (this.draining && res instanceof ServerResponse) res.shouldKeepAlive = false;
+    if (this.settings.maxConnectionDurationMs > 0) this.trackInFlight(req, res);
     const table = this.routes();
     const host = (req.headers.host ?? req.headers[':authority'] ?? '') as string;
     // Access logs and tracing need a record of the request; without them nothing is allocated.
@@ -238,6 +282,7 @@ class HttpConnectionManager implements NetworkFilter {
     if (ex.log) ex.log.routeName = route.name;
     const idleMs = (route.action.kind === 'forward' && route.action.idleTimeoutMs) || this.settings.streamIdleTimeoutMs;
     if (idleMs > 0) this.armStreamIdleTimer(ex, idleMs);
+    if (this.settings.maxStreamDurationMs > 0) this.limitStreamDuration(ex);
     if (this.tracer) this.tracer.onRequest(ex);
     this.runFilters(ex, 0);
   }
@@ -257,6 +302,19 @@ class HttpConnectionManager implements NetworkFilter {
       else localReply(ex, 408, 'stream timeout');
     }, idleMs);
     ex.idleTimer = timer;
+    res.once('close', () => clearTimeout(timer));
+  }
+
+  /** max_stream_duration: 504 (408 while the request is still arriving), or a reset once the response started. */
+  private limitStreamDuration(ex: HttpExchange): void {
+    const { req, res } = ex;
+    const timer = setTimeout(() => {
+      if (res.writableEnded || res.destroyed) return;
+      this.rqMaxDuration.value++;
+      if (ex.log) ex.log.flags.push('DT');
+      if (res.headersSent) res.destroy();
+      else localReply(ex, req.complete ? 504 : 408, 'downstream duration timeout');
+    }, this.settings.maxStreamDurationMs);
     res.once('close', () => clearTimeout(timer));
   }
 

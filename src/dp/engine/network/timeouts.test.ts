@@ -122,4 +122,61 @@ describe('timeouts', () => {
     expect(closedAfter).toBeGreaterThanOrEqual(180);
     expect(statValues(engine.stats.all()).get('tcp.tcp.idle_timeout')).toBe(1);
   });
+
+  it('enforces max_stream_duration downstream (HCM) and upstream (cluster protocol options)', async () => {
+    const slow = track(await startHttpServer('slow', 600));
+    const engine = track(new Engine());
+    const protocolOptions = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(T.httpProtocolOptions, {
+      common_http_protocol_options: { max_stream_duration: ms(150) },
+      explicit_http_config: { http_protocol_options: {} },
+    }) };
+    await engine.apply({
+      listeners: [
+        httpListener('up', { route_config: routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'limited' } }]) }),
+        decoded('listeners', { ...httpListener('down', { route_config: routeConfig('rc2', [{ match: { prefix: '/' }, route: { cluster: 'slow' } }]) }, 0, {
+          common_http_protocol_options: { max_stream_duration: ms(150) },
+        }) }),
+      ],
+      clusters: [staticCluster('slow', [slow.port]), staticCluster('limited', [slow.port], { typed_extension_protocol_options: protocolOptions })],
+    });
+    const upstream = await get(engine.listenerPort('up') ?? 0, '/');
+    expect(upstream.status).toBe(504);
+    expect(upstream.body).toBe('upstream max stream duration reached');
+    const downstream = await get(engine.listenerPort('down') ?? 0, '/');
+    expect(downstream.status).toBe(504);
+    expect(downstream.body).toBe('downstream duration timeout');
+    const stats = statValues(engine.stats.all());
+    expect(stats.get('cluster.limited.upstream_rq_max_duration_reached')).toBe(1);
+    expect(stats.get('http.down.downstream_rq_max_duration_reached')).toBe(1);
+  });
+
+  it('closes connections past max_connection_duration, downstream and upstream', async () => {
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    const protocolOptions = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': packAny(T.httpProtocolOptions, {
+      common_http_protocol_options: { max_connection_duration: ms(150) },
+      explicit_http_config: { http_protocol_options: {} },
+    }) };
+    await engine.apply({
+      listeners: [httpListener('http', { route_config: routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'a' } }]) }, 0, {
+        common_http_protocol_options: { max_connection_duration: ms(300) },
+      })],
+      clusters: [staticCluster('a', [backend.port], { typed_extension_protocol_options: protocolOptions })],
+    });
+    const port = engine.listenerPort('http') ?? 0;
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
+      socket.on('data', () => {});
+      socket.on('close', () => resolve(Date.now() - started));
+    });
+    expect(closedAfter).toBeGreaterThanOrEqual(280);
+    expect(closedAfter).toBeLessThan(2000);
+    // The pooled upstream connection expired meanwhile: the next request opens a new one.
+    await get(port, '/');
+    const stats = statValues(engine.stats.all());
+    expect(stats.get('cluster.a.upstream_cx_max_duration_reached')).toBeGreaterThanOrEqual(1);
+    expect(stats.get('cluster.a.upstream_cx_total')).toBe(2);
+    expect(stats.get('http.http.downstream_cx_max_duration_reached')).toBe(1);
+  });
 });
