@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../../../envoy/protos.js';
 import { Engine } from '../../engine.js';
 import {
-  T, decoded, get, httpListenerWithFilters, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues, type TestServer,
+  T, decoded, edsCluster, get, httpListener, httpListenerWithFilters, loadAssignment, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues, type TestServer,
 } from '../../fixtures.js';
 import type { Obj } from '../../proto-values.js';
 
@@ -102,6 +102,23 @@ describe('HTTP local rate limit', () => {
     for (let i = 0; i < 3; i++) expect((await get(port, '/free')).status).toBe(200);
     expect((await get(port, '/limited')).status).toBe(200);
     expect((await get(port, '/limited')).status).toBe(429);
+  });
+
+  it('keeps a route bucket across updates that leave its RouteConfiguration unchanged', async () => {
+    const [a, b] = [track(await startHttpServer('a')), track(await startHttpServer('b'))];
+    const engine = track(new Engine());
+    const routes = decoded('routes', routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'svc' }, typed_per_filter_config: {
+      'envoy.filters.http.local_ratelimit': packAny(T.httpLocalRateLimit, limit({ token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } } })),
+    } }]));
+    const listener = httpListener('http', { rds: 'rc' }, 0, { http_filters: [
+      { name: 'envoy.filters.http.local_ratelimit', typed_config: packAny(T.httpLocalRateLimit, { stat_prefix: 'rate_limit' }) },
+      { name: 'envoy.filters.http.router', typed_config: packAny(T.router, {}) },
+    ] });
+    await engine.apply({ listeners: [listener], routes: [routes], clusters: [edsCluster('svc')], endpoints: [decoded('endpoints', loadAssignment('svc', [a.port]))] });
+    const port = engine.listenerPort('http') ?? 0;
+    expect((await get(port, '/')).status).toBe(200);
+    await engine.apply({ endpoints: [decoded('endpoints', loadAssignment('svc', [b.port]))] });
+    expect((await get(port, '/')).status).toBe(429);
   });
 
   it('rejects fields it does not implement, naming them', async () => {
