@@ -54,8 +54,7 @@ export class ClusterRuntime {
     /** Endpoints by priority, lowest (preferred) first. */
     private readonly priorities: UpstreamHost[][],
     private readonly lbPolicy: LbPolicy,
-    /** common_lb_config.healthy_panic_threshold, in percent. */
-    private readonly panicThreshold: number,
+    private readonly lbHealth: LbHealthSettings,
     readonly limits: CircuitBreakerLimits,
     readonly stats: ClusterStats,
     /** ORIGINAL_DST: the host for a connection's original destination (pick() finds none). */
@@ -96,19 +95,22 @@ export class ClusterRuntime {
    * are), the balancer panics and uses all of them.
    */
   refreshHealth(): void {
+    const { panicThreshold, failTrafficOnPanic, ignoreNewHostsUntilFirstHc } = this.lbHealth;
     let serving: UpstreamHost[] = [];
     let panic = false;
-    for (const group of this.priorities) {
+    for (const all of this.priorities) {
+      const group = ignoreNewHostsUntilFirstHc ? all.filter((h) => !h.health.pendingActiveHc) : all;
       const healthy = group.filter((h) => h.healthy);
       if (healthy.length === 0) continue;
-      panic = (100 * healthy.length) / group.length < this.panicThreshold;
+      panic = (100 * healthy.length) / group.length < panicThreshold;
       serving = panic ? group : healthy;
       break;
     }
-    if (serving.length === 0 && this.panicThreshold > 0 && this.priorities.length > 0) {
+    if (serving.length === 0 && panicThreshold > 0 && this.priorities.length > 0) {
       serving = this.priorities[0];
       panic = true;
     }
+    if (panic && failTrafficOnPanic) serving = [];
     const lb = createLoadBalancer(this.lbPolicy, serving);
     const counter = this.stats.lbHealthyPanic;
     this.lb = panic && serving.length > 0 ? { pick: () => (counter.value++, lb.pick()) } : lb;
@@ -160,7 +162,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
   const limits = compileCircuitBreakers(cluster.circuit_breakers, `${path}.circuit_breakers`);
   const outlier = compileOutlierDetection(cluster.outlier_detection, `${path}.outlier_detection`);
   const healthCheck = compileHealthChecks(cluster.health_checks, `${path}.health_checks`, name);
-  const panicThreshold = healthyPanicThreshold(cluster.common_lb_config, `${path}.common_lb_config`);
+  const lbHealth = lbHealthSettings(cluster.common_lb_config, `${path}.common_lb_config`);
   const statName = str(cluster.alt_stat_name) || name;
   const connectTimeoutMs = durationMs(cluster.connect_timeout, DEFAULT_CONNECT_TIMEOUT_MS);
   const poolSettings = fingerprint([cluster.transport_socket, protocol, limits, connectTimeoutMs, statName, transport?.fingerprint ?? '']);
@@ -232,7 +234,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     hosts,
     priorities,
     lbPolicy,
-    panicThreshold,
+    lbHealth,
     limits,
     stats,
     originalDst && ((destination) => originalDst.hostFor(destination)),
@@ -247,15 +249,31 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
   return runtime;
 }
 
-/** common_lb_config: only healthy_panic_threshold (Envoy's default 50%). */
-function healthyPanicThreshold(value: unknown, path: string): number {
+export interface LbHealthSettings {
+  /** common_lb_config.healthy_panic_threshold, in percent (Envoy's default 50). */
+  panicThreshold: number;
+  /** zone_aware_lb_config.fail_traffic_on_panic: in panic, fail requests instead of using every host. */
+  failTrafficOnPanic: boolean;
+  /** ignore_new_hosts_until_first_hc: hosts not yet checked do not count towards the panic threshold. */
+  ignoreNewHostsUntilFirstHc: boolean;
+}
+
+/** common_lb_config: the parts that decide which hosts serve (panic threshold and friends). */
+function lbHealthSettings(value: unknown, path: string): LbHealthSettings {
   const config = obj(value, path);
-  checkFields(config, path, ['healthy_panic_threshold']);
+  checkFields(config, path, ['healthy_panic_threshold', 'zone_aware_lb_config', 'ignore_new_hosts_until_first_hc']);
   const threshold = obj(config.healthy_panic_threshold, `${path}.healthy_panic_threshold`);
   checkFields(threshold, `${path}.healthy_panic_threshold`, ['value']);
   const percent = config.healthy_panic_threshold === undefined ? 50 : num(threshold.value, 0);
   if (percent < 0 || percent > 100) reject(`${path}.healthy_panic_threshold`, 'must be within [0, 100]');
-  return percent;
+  const zoneAware = obj(config.zone_aware_lb_config, `${path}.zone_aware_lb_config`);
+  // Zone-aware routing itself is not implemented: only its panic switch is accepted.
+  checkFields(zoneAware, `${path}.zone_aware_lb_config`, ['fail_traffic_on_panic']);
+  return {
+    panicThreshold: percent,
+    failTrafficOnPanic: zoneAware.fail_traffic_on_panic === true,
+    ignoreNewHostsUntilFirstHc: config.ignore_new_hosts_until_first_hc === true,
+  };
 }
 
 function endpointAddress(endpoint: unknown, path: string): { address: string; port: number; socketPath?: string } {

@@ -96,6 +96,34 @@ describe('active health checking', () => {
     expect(clustersText(engine)).toContain(`wrong::127.0.0.1:${echo.port}::health_flags::/failed_active_hc`);
   });
 
+  it('panics below healthy_panic_threshold (all hosts serve), or fails traffic with fail_traffic_on_panic', async () => {
+    const sick = { code: 503 };
+    const a = track(await serviceWithHealth('a', sick));
+    const b = track(await serviceWithHealth('b', sick));
+    const engine = track(new Engine());
+    const cluster = (name: string, lb: object): object => staticCluster(name, [a.port, b.port], {
+      common_lb_config: lb,
+      health_checks: [{ ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, http_health_check: { path: '/health' } }],
+    });
+    await engine.apply({
+      listeners: [httpListener('http', { route_config: routeConfig('rc', [
+        { match: { prefix: '/strict' }, route: { cluster: 'strict' } },
+        { match: { prefix: '/' }, route: { cluster: 'svc' } },
+      ]) })],
+      clusters: [cluster('svc', {}) as never, cluster('strict', { zone_aware_lb_config: { fail_traffic_on_panic: true } }) as never],
+    });
+    const port = engine.listenerPort('http') ?? 0;
+    await eventually(() => expect(statValues(engine.stats.all()).get('cluster.svc.health_check.healthy')).toBe(0));
+    await eventually(() => expect(statValues(engine.stats.all()).get('cluster.strict.health_check.healthy')).toBe(0));
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) seen.add((await get(port, '/')).body);
+    expect(seen).toEqual(new Set(['a', 'b']));
+    expect(statValues(engine.stats.all()).get('cluster.svc.lb_healthy_panic')).toBe(4);
+    const strict = await get(port, '/strict');
+    expect(strict.status).toBe(503);
+    expect(strict.body).toBe('no healthy upstream');
+  });
+
   it('rejects unsupported health checkers, naming the field', async () => {
     const engine = track(new Engine());
     await expect(engine.apply({
