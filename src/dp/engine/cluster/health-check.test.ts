@@ -1,3 +1,5 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -124,10 +126,28 @@ describe('active health checking', () => {
     expect(strict.body).toBe('no healthy upstream');
   });
 
+  it('checks gRPC hosts with grpc.health.v1.Health/Check', async () => {
+    const health = new HealthImplementation({ 'payments.v1.Payments': 'SERVING' });
+    const server = new grpc.Server();
+    health.addToServer(server);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    cleanups.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+    const engine = track(new Engine());
+    await engine.apply({
+      clusters: [staticCluster('grpc', [port], {
+        http2_protocol_options: {},
+        health_checks: [{ ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, grpc_health_check: { service_name: 'payments.v1.Payments' } }],
+      })],
+    });
+    await eventually(() => expect(clustersText(engine)).toContain(`grpc::127.0.0.1:${port}::health_flags::healthy`));
+    health.setStatus('payments.v1.Payments', 'NOT_SERVING');
+    await eventually(() => expect(clustersText(engine)).toContain(`grpc::127.0.0.1:${port}::health_flags::/failed_active_hc`));
+  });
+
   it('rejects unsupported health checkers, naming the field', async () => {
     const engine = track(new Engine());
     await expect(engine.apply({
-      clusters: [staticCluster('svc', [1], { health_checks: [{ ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, grpc_health_check: {} }] })],
-    })).rejects.toThrow(/health_checks\[0\].grpc_health_check: field is not supported/);
+      clusters: [staticCluster('svc', [1], { health_checks: [{ ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, custom_health_check: { name: 'x' } }] })],
+    })).rejects.toThrow(/health_checks\[0\].custom_health_check: field is not supported/);
   });
 });

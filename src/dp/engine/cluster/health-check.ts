@@ -3,6 +3,8 @@
 // network failures or timeouts in a row, or one wrong answer (an unexpected HTTP status, a TCP reply
 // without the expected bytes), mark it `/failed_active_hc` and take it out of load balancing;
 // `healthy_threshold` passes in a row bring it back. New hosts start failed until their first pass.
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -15,6 +17,7 @@ import type { UpstreamHost } from './load-balancer.js';
 
 type Check =
   | { kind: 'tcp'; send: Buffer | undefined; receive: Buffer[] }
+  | { kind: 'grpc'; serviceName: string; authority: string; metadata: [string, string][] }
   | { kind: 'http'; path: string; host: string; method: string; headers: [string, string][]; expected: [number, number][] };
 
 export interface HealthCheckSettings {
@@ -38,7 +41,7 @@ export interface HealthCheckSettings {
 
 const FIELDS = [
   'timeout', 'interval', 'initial_jitter', 'interval_jitter', 'interval_jitter_percent', 'unhealthy_threshold',
-  'healthy_threshold', 'alt_port', 'reuse_connection', 'http_health_check', 'tcp_health_check', 'health_checker',
+  'healthy_threshold', 'alt_port', 'reuse_connection', 'http_health_check', 'tcp_health_check', 'grpc_health_check', 'health_checker',
   'no_traffic_interval', 'no_traffic_healthy_interval', 'unhealthy_interval', 'unhealthy_edge_interval', 'healthy_edge_interval',
 ];
 
@@ -117,7 +120,17 @@ function compileCheck(hc: Obj, path: string, clusterName: string): Check {
     });
     return { kind: 'http', path: urlPath, host: str(h.host) || clusterName, method, headers, expected: expected.length ? expected : [[200, 201]] };
   }
-  return reject(path, 'one of http_health_check, tcp_health_check is required (grpc and custom checks are not supported)');
+  if (hc.grpc_health_check) {
+    const gpath = `${path}.grpc_health_check`;
+    const g = obj(hc.grpc_health_check, gpath);
+    checkFields(g, gpath, ['service_name', 'authority', 'initial_metadata']);
+    const metadata = list(g.initial_metadata, `${gpath}.initial_metadata`).map((m, i): [string, string] => {
+      checkFields(m, `${gpath}.initial_metadata[${i}]`, ['key', 'value']);
+      return [str(m.key).toLowerCase(), str(m.value)];
+    });
+    return { kind: 'grpc', serviceName: str(g.service_name), authority: str(g.authority) || clusterName, metadata };
+  }
+  return reject(path, 'one of http_health_check, tcp_health_check, grpc_health_check is required (custom checks are not supported)');
 }
 
 function payload(value: unknown, path: string): Buffer {
@@ -205,9 +218,13 @@ export class HealthChecker {
     const socketPath = this.settings.altPort ? undefined : host.pool.options.socketPath;
     const target: Target = socketPath ? { path: socketPath } : { host: host.address, port: this.settings.altPort || host.port };
     const tlsOptions = host.pool.options.tls;
-    const run = this.settings.check.kind === 'tcp'
-      ? tcpCheck(target, tlsOptions, this.settings.check, this.settings.timeoutMs)
-      : httpCheck(target, tlsOptions, this.settings.check, this.settings.timeoutMs);
+    const check = this.settings.check;
+    const timeoutMs = this.settings.timeoutMs;
+    const run = check.kind === 'tcp'
+      ? tcpCheck(target, tlsOptions, check, timeoutMs)
+      : check.kind === 'http'
+        ? httpCheck(target, tlsOptions, check, timeoutMs)
+        : grpcCheck(target, tlsOptions, check, timeoutMs);
     void run.then((outcome) => this.onOutcome(host, outcome));
   }
 
@@ -318,4 +335,41 @@ function httpCheck(target: Target, tlsOptions: tls.ConnectionOptions | undefined
     req.on('error', () => done('network'));
     req.end();
   });
+}
+
+const HealthClient = grpc.makeGenericClientConstructor(healthService, 'Health');
+
+/** grpc.health.v1.Health/Check: passes when the service answers SERVING. */
+function grpcCheck(target: Target, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'grpc' }>, timeoutMs: number): Promise<Outcome> {
+  const address = 'path' in target ? `unix:${target.path}` : `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+  const credentials = tlsOptions
+    ? grpc.credentials.createSsl(pem(tlsOptions.ca), pem(tlsOptions.key), pem(tlsOptions.cert), { checkServerIdentity: tlsOptions.checkServerIdentity })
+    : grpc.credentials.createInsecure();
+  const options: grpc.ChannelOptions = { 'grpc.default_authority': check.authority };
+  if (tlsOptions?.servername) options['grpc.ssl_target_name_override'] = tlsOptions.servername;
+  const client = new HealthClient(address, credentials, options);
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of check.metadata) metadata.add(k, v);
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      '/grpc.health.v1.Health/Check',
+      healthService.Check.requestSerialize,
+      healthService.Check.responseDeserialize,
+      { service: check.serviceName },
+      metadata,
+      { deadline: Date.now() + timeoutMs },
+      (err: grpc.ServiceError | null, response?: { status?: string }) => {
+        client.close();
+        // A gRPC error status is an answer (active failure); no connection is a network failure.
+        if (err) resolve(err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED ? 'network' : 'active');
+        else resolve(response?.status === 'SERVING' ? 'success' : 'active');
+      },
+    );
+  });
+}
+
+function pem(value: unknown): Buffer | null {
+  if (value === undefined || value === null) return null;
+  if (Array.isArray(value)) return Buffer.concat(value.map((v) => Buffer.from(v as string)));
+  return Buffer.from(value as string);
 }
