@@ -1,3 +1,4 @@
+import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../../../envoy/protos.js';
@@ -102,6 +103,37 @@ describe('HTTP local rate limit', () => {
     for (let i = 0; i < 3; i++) expect((await get(port, '/free')).status).toBe(200);
     expect((await get(port, '/limited')).status).toBe(200);
     expect((await get(port, '/limited')).status).toBe(429);
+  });
+
+  it('limits HTTP/2 (h2c) requests too', async () => {
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListenerWithFilters('http', routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'a' } }]), [{
+        name: 'envoy.filters.http.local_ratelimit', type: T.httpLocalRateLimit,
+        config: limit({ token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } }, enable_x_ratelimit_headers: 'DRAFT_VERSION_03' }),
+      }])],
+      clusters: [staticCluster('a', [backend.port])],
+    });
+    const session = http2.connect(`http://127.0.0.1:${engine.listenerPort('http') ?? 0}`);
+    const request = (): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: string }> => new Promise((resolve, reject) => {
+      const stream = session.request({ ':path': '/' });
+      let body = '';
+      let headers: http2.IncomingHttpHeaders = {};
+      stream.on('response', (h) => (headers = h));
+      stream.on('data', (d: Buffer) => (body += String(d)));
+      stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body }));
+      stream.on('error', reject);
+      stream.end();
+    });
+    const ok = await request();
+    expect(ok.status).toBe(200);
+    expect(ok.headers['x-ratelimit-remaining']).toBe('0');
+    const limited = await request();
+    expect(limited.status).toBe(429);
+    expect(limited.body).toBe('local_rate_limited');
+    expect(limited.headers['x-envoy-ratelimited']).toBe('true');
+    session.close();
   });
 
   it('keeps a route bucket across updates that leave its RouteConfiguration unchanged', async () => {
