@@ -78,9 +78,12 @@ export function localReply(ex: HttpExchange, status: number, body: string, extra
   res.end(body);
 }
 
-export class UpstreamCall {
-  finished = false;
+class UpstreamCall {
+  private finished = false;
   private responded = false;
+  /** Sent upstream (not waiting for a connection under max_connections). */
+  private dispatched = false;
+  private durationTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private abortUpstream: () => void = () => {};
   private readonly method: string;
@@ -106,9 +109,6 @@ export class UpstreamCall {
     if (ex.log) ex.log.upstreamRequestHeaders = this.headers;
     this.hasBody = requestHasBody(req);
   }
-
-  private dispatched = false;
-  private durationTimer: NodeJS.Timeout | undefined;
 
   /** Starts the route timeout (which covers waiting for a connection) and watches the downstream. */
   start(): void {
