@@ -128,7 +128,7 @@ export interface HttpExchange {
   /** The stream idle timer; refreshed on body activity. */
   idleTimer?: NodeJS.Timeout;
   /** The request's trace span, when the HCM traces. */
-  span?: { traceId: string; spanId: string; parentSpanId: string; sampled: boolean; traceState: string };
+  span?: { traceId: string; spanId: string; parentSpanId: string; sampled: boolean; traceState: string; upstreamSpanId?: string };
 }
 
 /** Facts about one request (or TCP connection) for access logs and spans, filled in as it goes. */

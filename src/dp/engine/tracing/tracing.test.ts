@@ -102,6 +102,29 @@ describe('OpenTelemetry tracing', () => {
     expect(spans[0].span.trace_id.toString('hex')).toBe(fresh.traceparent.split('-')[1]);
   });
 
+  it('adds a CLIENT span for the upstream request with spawn_upstream_span', async () => {
+    const receiver = track(await startOtlpReceiver());
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [tracingListener('OUTBOUND', { spawn_upstream_span: { value: true } })],
+      clusters: [staticCluster('a', [backend.port]), staticCluster('otel', [receiver.port], { http2_protocol_options: {} })],
+    });
+    const seen = JSON.parse(String((await get(engine.listenerPort('http') ?? 0, '/', { host: 'backend.mesh' })).headers['x-seen-headers'])) as Record<string, string>;
+    const spans = await eventually(() => {
+      const s = spansOf(receiver);
+      expect(s).toHaveLength(2);
+      return s.map((x) => x.span);
+    }, 5000);
+    const server = spans.find((x) => x.kind === 'SPAN_KIND_SERVER');
+    const client = spans.find((x) => x.kind === 'SPAN_KIND_CLIENT');
+    expect(server?.name).toBe('egress backend.mesh');
+    expect(client?.name).toBe('router a egress');
+    expect(client?.parent_span_id.toString('hex')).toBe(server?.span_id.toString('hex'));
+    // The upstream request's parent is the CLIENT span.
+    expect(seen.traceparent.split('-')[2]).toBe(client?.span_id.toString('hex'));
+  });
+
   it('sends access log records to an OpenTelemetry collector', async () => {
     const receiver = track(await startOtlpReceiver());
     const backend = track(await startHttpServer('a'));

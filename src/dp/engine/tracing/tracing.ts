@@ -3,7 +3,7 @@
 // decision) or starting one (random_sampling × overall_sampling); the upstream request carries
 // the new span as its parent. Sampled spans go to the collector cluster over OTLP/gRPC.
 // Spans are named like Envoy's: `ingress` (SERVER) on inbound listeners, `egress <host>` (CLIENT)
-// on outbound ones.
+// on outbound ones; with spawn_upstream_span the upstream request gets its own CLIENT span.
 import { randomBytes } from 'node:crypto';
 import { reject } from '../config-error.js';
 import { bool, checkFields, list, num, obj, str, unpackTyped, type Obj } from '../proto-values.js';
@@ -20,6 +20,8 @@ export interface SpanContext {
   parentSpanId: string;
   sampled: boolean;
   traceState: string;
+  /** With spawn_upstream_span: the CLIENT span of the upstream request (its parent is spanId). */
+  upstreamSpanId?: string;
 }
 
 export interface Tracer {
@@ -35,7 +37,6 @@ export function compileTracing(value: unknown, path: string, ctx: CompileContext
   const tracing = obj(value, path);
   checkFields(tracing, path, ['provider', 'random_sampling', 'client_sampling', 'overall_sampling', 'custom_tags', 'max_path_tag_length', 'verbose', 'spawn_upstream_span']);
   if (tracing.verbose === true) reject(`${path}.verbose`, 'is not supported');
-  if (bool(tracing.spawn_upstream_span, false)) reject(`${path}.spawn_upstream_span`, 'is not supported');
   const percent = (field: string): number => {
     const p = obj(tracing[field], `${path}.${field}`);
     checkFields(p, `${path}.${field}`, ['value']);
@@ -63,6 +64,7 @@ export function compileTracing(value: unknown, path: string, ctx: CompileContext
     { random: percent('random_sampling'), client: percent('client_sampling'), overall: percent('overall_sampling') },
     num(tracing.max_path_tag_length, 256),
     ctx.trafficDirection === 'OUTBOUND',
+    bool(tracing.spawn_upstream_span, false),
     customTags,
   );
 }
@@ -105,6 +107,8 @@ class OpenTelemetryTracer implements Tracer {
     private readonly sampling: { random: number; client: number; overall: number },
     private readonly maxPathTagLength: number,
     private readonly egress: boolean,
+    /** spawn_upstream_span: the proxy is its own hop; the upstream request gets a CLIENT child span. */
+    private readonly spawnUpstream: boolean,
     private readonly customTags: CustomTag[],
   ) {}
 
@@ -123,8 +127,9 @@ class OpenTelemetryTracer implements Tracer {
       sampled,
       traceState: typeof headers.tracestate === 'string' ? headers.tracestate : '',
     };
+    if (this.spawnUpstream) span.upstreamSpanId = randomBytes(8).toString('hex');
     ex.span = span;
-    const traceparent = `00-${span.traceId}-${span.spanId}-${sampled ? '01' : '00'}`;
+    const traceparent = `00-${span.traceId}-${span.upstreamSpanId ?? span.spanId}-${sampled ? '01' : '00'}`;
     (ex.upstreamHeaders ??= []).push('traceparent', traceparent);
   }
 
@@ -159,18 +164,37 @@ class OpenTelemetryTracer implements Tracer {
     }
     const error = log.status >= 500 || log.status === 0;
     if (error) tags.error = 'true';
-    this.exporter.add({
+    const startNs = String(BigInt(log.startMs) * 1_000_000n);
+    const spanOf = (spanId: string, parentSpanId: string, name: string, kind: string, values: Record<string, string>): Obj => ({
       trace_id: Buffer.from(span.traceId, 'hex'),
-      span_id: Buffer.from(span.spanId, 'hex'),
-      parent_span_id: span.parentSpanId ? Buffer.from(span.parentSpanId, 'hex') : Buffer.alloc(0),
+      span_id: Buffer.from(spanId, 'hex'),
+      parent_span_id: parentSpanId ? Buffer.from(parentSpanId, 'hex') : Buffer.alloc(0),
       trace_state: span.traceState,
-      name: this.egress ? `egress ${authority}` : 'ingress',
-      kind: this.egress ? 'SPAN_KIND_CLIENT' : 'SPAN_KIND_SERVER',
-      start_time_unix_nano: String(BigInt(log.startMs) * 1_000_000n),
+      name,
+      kind,
+      start_time_unix_nano: startNs,
       end_time_unix_nano: String(endNs),
-      attributes: Object.entries(tags).map(([key, value]) => ({ key, value: stringValue(value) })),
+      attributes: Object.entries(values).map(([key, value]) => ({ key, value: stringValue(value) })),
       status: error ? { code: 'STATUS_CODE_ERROR' } : {},
     });
+    const name = this.egress ? `egress ${authority}` : 'ingress';
+    if (!span.upstreamSpanId) {
+      this.exporter.add(spanOf(span.spanId, span.parentSpanId, name, this.egress ? 'SPAN_KIND_CLIENT' : 'SPAN_KIND_SERVER', tags));
+      return;
+    }
+    // spawn_upstream_span: the proxy's own SERVER span, and a CLIENT span for the upstream request.
+    this.exporter.add(spanOf(span.spanId, span.parentSpanId, name, 'SPAN_KIND_SERVER', tags));
+    if (!log.upstreamHost) return;
+    this.exporter.add(spanOf(span.upstreamSpanId, span.spanId, `router ${log.upstreamCluster} egress`, 'SPAN_KIND_CLIENT', {
+      'component': 'proxy',
+      'upstream_address': log.upstreamHost,
+      'upstream_cluster': log.upstreamCluster,
+      'upstream_cluster.name': log.upstreamCluster,
+      'http.protocol': log.protocol,
+      'http.status_code': String(log.status),
+      'response_flags': tags.response_flags,
+      ...(error ? { error: 'true' } : {}),
+    }));
   }
 }
 
