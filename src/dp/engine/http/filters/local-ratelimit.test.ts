@@ -136,6 +136,29 @@ describe('HTTP local rate limit', () => {
     session.close();
   });
 
+  it('keeps a bucket per downstream connection with local_rate_limit_per_downstream_connection', async () => {
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListenerWithFilters('http', routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'a' } }]), [{
+        name: 'envoy.filters.http.local_ratelimit', type: T.httpLocalRateLimit,
+        config: limit({ token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } }, local_rate_limit_per_downstream_connection: true }),
+      }])],
+      clusters: [staticCluster('a', [backend.port])],
+    });
+    // get() opens a new connection per request: each has its own token.
+    const port = engine.listenerPort('http') ?? 0;
+    for (let i = 0; i < 3; i++) expect((await get(port, '/')).status).toBe(200);
+    // Two requests on one keep-alive connection: the second finds its bucket empty.
+    const statuses = await new Promise<string[]>((resolve) => {
+      let data = '';
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'));
+      socket.on('data', (d) => (data += String(d)));
+      socket.on('close', () => resolve([...data.matchAll(/HTTP\/1.1 (\d{3})/g)].map((m) => m[1])));
+    });
+    expect(statuses).toEqual(['200', '429']);
+  });
+
   it('keeps a route bucket across updates that leave its RouteConfiguration unchanged', async () => {
     const [a, b] = [track(await startHttpServer('a')), track(await startHttpServer('b'))];
     const engine = track(new Engine());

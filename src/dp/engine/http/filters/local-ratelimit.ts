@@ -7,26 +7,38 @@ import { checkFields, httpStatus, list, num, str, type Obj } from '../../proto-v
 import { chance, runtimeFractionalPercent } from '../../percent.js';
 import { httpFilters, perRouteConfigs, type CompileContext, type HttpExchange } from '../../registry.js';
 import type { Counter } from '../../stats.js';
-import { compileTokenBucket, type TokenBucket } from '../../token-bucket.js';
+import { compileTokenBucket, TokenBucket } from '../../token-bucket.js';
 import { localReply } from '../forward.js';
 import { headerValueOptions } from '../header-options.js';
 
 const LOCAL_RATE_LIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 
 class LocalRateLimit {
+  /** local_rate_limit_per_downstream_connection: a bucket per connection, made on first use. */
+  private readonly perConnection: WeakMap<object, TokenBucket> | undefined;
+
   constructor(
     private readonly bucket: TokenBucket | undefined,
+    perConnection: boolean,
     private readonly enabled: number,
     private readonly enforced: number,
     private readonly status: number,
     private readonly headersToAdd: string[],
     private readonly xRateLimitHeaders: boolean,
     private readonly stats: { enabled: Counter; enforced: Counter; rateLimited: Counter; ok: Counter },
-  ) {}
+  ) {
+    this.perConnection = perConnection ? new WeakMap() : undefined;
+  }
 
   onRequest(ex: HttpExchange): boolean {
-    const bucket = this.bucket;
+    let bucket = this.bucket;
     if (!bucket || !chance(this.enabled)) return true;
+    if (this.perConnection) {
+      const shared = bucket;
+      let own = this.perConnection.get(ex.connection);
+      if (!own) this.perConnection.set(ex.connection, (own = new TokenBucket(shared.maxTokens, shared.tokensPerFill, shared.fillIntervalMs)));
+      bucket = own;
+    }
     this.stats.enabled.value++;
     const allowed = bucket.consume();
     if (this.xRateLimitHeaders) {
@@ -62,7 +74,6 @@ function compile(config: Obj, path: string, ctx: CompileContext): LocalRateLimit
   // Descriptors need rate_limits actions on the route, which the engine does not run.
   if (list(config.descriptors, `${path}.descriptors`).length > 0) reject(`${path}.descriptors`, 'descriptor rate limits are not supported');
   if (num(config.stage, 0) !== 0) reject(`${path}.stage`, 'only stage 0 is supported');
-  if (config.local_rate_limit_per_downstream_connection === true) reject(`${path}.local_rate_limit_per_downstream_connection`, 'only a bucket shared by all connections is supported');
   if (config.rate_limited_as_resource_exhausted === true) reject(`${path}.rate_limited_as_resource_exhausted`, 'is not supported');
   // always_consume_default_token_bucket only matters with descriptors: the default bucket is always used.
   const xHeaders = str(config.enable_x_ratelimit_headers) || 'OFF';
@@ -72,6 +83,7 @@ function compile(config: Obj, path: string, ctx: CompileContext): LocalRateLimit
   const stat = (s: string): Counter => ctx.stats.httpLocalRateLimit(statPrefix, s);
   return new LocalRateLimit(
     config.token_bucket ? compileTokenBucket(config.token_bucket, `${path}.token_bucket`) : undefined,
+    config.local_rate_limit_per_downstream_connection === true,
     runtimeFractionalPercent(config.filter_enabled, `${path}.filter_enabled`, 0),
     runtimeFractionalPercent(config.filter_enforced, `${path}.filter_enforced`, 0),
     status,
