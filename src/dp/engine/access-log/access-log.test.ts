@@ -116,6 +116,37 @@ describe('access logs', () => {
     expect(line).toBe(`- 127.0.0.1:${echo.port} sent 10 received 5 -`);
   });
 
+  it('logs only what the access log filter lets through', async () => {
+    const backend = track(await startHttpServer('a'));
+    const [errors, flagged, both] = [tempFile(), tempFile(), tempFile()];
+    const line = { text_format_source: { inline_string: '%RESPONSE_CODE% %REQ(:PATH)%\n' } };
+    const withFilter = (file: string, filter: Obj): Obj => ({ ...fileLog(file, line), filter });
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListener('http', { route_config: routeConfig('rc', [
+        { match: { prefix: '/none' }, route: { cluster: 'down' } },
+        { match: { prefix: '/' }, route: { cluster: 'a' } },
+      ]) }, 0, { access_log: [
+        withFilter(errors, { status_code_filter: { comparison: { op: 'GE', value: { default_value: 500, runtime_key: 'k' } } } }),
+        withFilter(flagged, { response_flag_filter: { flags: ['UH'] } }),
+        withFilter(both, { and_filter: { filters: [
+          { header_filter: { header: { name: 'x-debug', present_match: true } } },
+          { duration_filter: { comparison: { op: 'GE', value: { default_value: 0, runtime_key: 'd' } } } },
+        ] } }),
+      ] })],
+      clusters: [staticCluster('a', [backend.port]), staticCluster('down', [])],
+    });
+    const port = engine.listenerPort('http') ?? 0;
+    await get(port, '/ok');
+    await get(port, '/none');
+    await get(port, '/debug', { 'x-debug': '1' });
+    await eventually(() => {
+      expect(readLines(errors)).toEqual(['503 /none']);
+      expect(readLines(flagged)).toEqual(['503 /none']);
+      expect(readLines(both)).toEqual(['200 /debug']);
+    });
+  });
+
   it('rejects unknown command operators, naming them', async () => {
     const engine = track(new Engine());
     await expect(engine.apply({

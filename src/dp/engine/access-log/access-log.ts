@@ -4,6 +4,7 @@
 import { reject } from '../config-error.js';
 import { checkFields, list } from '../proto-values.js';
 import { Registry, type CompileContext, type RequestLog } from '../registry.js';
+import { compileLogFilter, type LogFilter } from './filter.js';
 
 export interface AccessLogger {
   log(record: RequestLog): void;
@@ -11,13 +12,21 @@ export interface AccessLogger {
 
 export const accessLoggers = new Registry<AccessLogger>('access logger');
 
-export function compileAccessLogs(value: unknown, path: string, ctx: CompileContext): AccessLogger[] {
+/** A logger with its filter, if any. */
+export interface AccessLog {
+  logger: AccessLogger;
+  filter: LogFilter | undefined;
+}
+
+export function compileAccessLogs(value: unknown, path: string, ctx: CompileContext): AccessLog[] {
   return list(value, path).map((entry, i) => {
     const epath = `${path}[${i}]`;
-    // filter (status code, duration, ... filters) is not supported: every request is logged.
-    checkFields(entry, epath, ['name', 'typed_config', 'config_type']);
+    checkFields(entry, epath, ['name', 'typed_config', 'config_type', 'filter']);
     if (!entry.typed_config) reject(`${epath}.typed_config`, 'is required');
-    return accessLoggers.create(entry.typed_config, `${epath}.typed_config`, ctx).instance;
+    return {
+      logger: accessLoggers.create(entry.typed_config, `${epath}.typed_config`, ctx).instance,
+      filter: entry.filter ? compileLogFilter(entry.filter, `${epath}.filter`) : undefined,
+    };
   });
 }
 
@@ -44,10 +53,10 @@ export function newRequestLog(): RequestLog {
   };
 }
 
-/** Stamps the duration and hands the record to every logger. */
-export function emitAccessLogs(loggers: AccessLogger[], record: RequestLog): void {
+/** Stamps the duration and hands the record to every logger whose filter lets it through. */
+export function emitAccessLogs(logs: AccessLog[], record: RequestLog, sampled = false): void {
   record.durationMs = Number((process.hrtime.bigint() - record.startNs) / 1_000_000n);
-  for (const logger of loggers) logger.log(record);
+  for (const { logger, filter } of logs) if (!filter || filter(record, sampled)) logger.log(record);
 }
 
 /** `address:port` (IPv6 in brackets), as Envoy prints addresses. */

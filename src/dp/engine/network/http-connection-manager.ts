@@ -11,7 +11,7 @@ import { httpFilters, networkFilters, type CompileContext, type DownstreamConnec
 import { compileRouteConfiguration, type RouteTable } from '../http/route-table.js';
 import { localReply } from '../http/forward.js';
 import { countStatus, responseClassCounters, type Counter } from '../stats.js';
-import { compileAccessLogs, emitAccessLogs, formatAddress, newRequestLog, type AccessLogger } from '../access-log/access-log.js';
+import { compileAccessLogs, emitAccessLogs, formatAddress, newRequestLog, type AccessLog } from '../access-log/access-log.js';
 import { compileTracing, type Tracer } from '../tracing/tracing.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -114,7 +114,7 @@ class HttpConnectionManager implements NetworkFilter {
     private readonly filters: HttpFilter[],
     statPrefix: string,
     ctx: CompileContext,
-    private readonly accessLogs: AccessLogger[],
+    private readonly accessLogs: AccessLog[],
     private readonly tracer: Tracer | undefined,
     private readonly settings: HcmSettings,
   ) {
@@ -343,7 +343,7 @@ class HttpConnectionManager implements NetworkFilter {
     res.once('close', () => {
       if (!res.writableFinished && log.flags.length === 0) log.flags.push('DC');
       this.tracer?.onResponse(ex);
-      emitAccessLogs(this.accessLogs, log);
+      emitAccessLogs(this.accessLogs, log, ex.span?.sampled === true);
     });
   }
 

@@ -5,7 +5,7 @@ import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str } from '../proto-values.js';
 import { networkFilters, type DownstreamConnection, type LiveConfig, type NetworkFilter, type RequestLog } from '../registry.js';
 import type { Counter } from '../stats.js';
-import { compileAccessLogs, emitAccessLogs, formatAddress, newRequestLog, type AccessLogger } from '../access-log/access-log.js';
+import { compileAccessLogs, emitAccessLogs, formatAddress, newRequestLog, type AccessLog } from '../access-log/access-log.js';
 
 const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
@@ -50,7 +50,7 @@ class TcpProxy implements NetworkFilter {
     private readonly clusters: Weighted[],
     private readonly idleTimeoutMs: number,
     private readonly live: LiveConfig,
-    private readonly accessLogs: AccessLogger[],
+    private readonly accessLogs: AccessLog[],
     private readonly stats: { cxTotal: Counter; noRoute: Counter; idleTimeout: Counter },
   ) {
     this.totalWeight = clusters.reduce((s, c) => s + c.weight, 0);
