@@ -15,6 +15,7 @@ import { compileListener, type CompiledListener } from './listener/compile-liste
 import { ListenerRuntime } from './listener/listener-runtime.js';
 import { ListenerIndex } from './listener/original-dst.js';
 import { compileSecret } from './transport/secrets.js';
+import { closeOtlpClients } from './tracing/otlp.js';
 
 type ResourceMaps = Record<ResourceKind, Map<string, Obj>>;
 
@@ -92,6 +93,7 @@ export class Engine {
     await Promise.all([...this.runtimes.values()].map((rt) => rt.close()));
     this.runtimes.clear();
     for (const cluster of this.live.clusters.values()) cluster.stop();
+    closeOtlpClients();
     this.listenerIndex.update([]);
     this.pools.retireAll();
   }

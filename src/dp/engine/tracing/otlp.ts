@@ -115,3 +115,9 @@ export function stringValue(value: string): Obj {
 export function attributes(values: Record<string, string>): Obj[] {
   return Object.entries(values).map(([key, value]) => ({ key, value: stringValue(value) }));
 }
+
+/** Closes the collector connections (the engine is stopping). */
+export function closeOtlpClients(): void {
+  for (const client of clients.values()) client.close();
+  clients.clear();
+}
