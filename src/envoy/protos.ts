@@ -9,9 +9,13 @@ import * as protoLoader from '@grpc/proto-loader';
 const require = createRequire(import.meta.url);
 const xdsPackageDir = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
 
-export const PROTO_INCLUDE_DIRS = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) =>
-  path.join(xdsPackageDir, 'deps', d),
-);
+/** OpenTelemetry's own protos (OTLP), shipped in @opentelemetry/otlp-grpc-exporter-base. */
+export const OTLP_PROTO_DIR = path.join(path.dirname(require.resolve('@opentelemetry/otlp-grpc-exporter-base/package.json')), 'build', 'protos');
+
+export const PROTO_INCLUDE_DIRS = [
+  ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xdsPackageDir, 'deps', d)),
+  OTLP_PROTO_DIR,
+];
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
@@ -47,6 +51,8 @@ export const ENVOY_PROTO_FILES = [
   'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
 ];
 
 // Well-known google/protobuf/*.proto files ship with protobufjs itself.

@@ -18,7 +18,7 @@ export function statsPrometheus(entries: CounterEntry[]): string {
   let out = '';
   for (const [metric, list] of [...byMetric].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const name = `envoy_${sanitize(metric)}`;
-    out += `# TYPE ${name} counter\n`;
+    out += `# TYPE ${name} ${list[0].kind}\n`;
     for (const e of list) {
       const labels = Object.entries(e.tags).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
       out += `${name}{${labels}} ${e.counter.value}\n`;
@@ -32,10 +32,10 @@ export function clustersText(engine: Engine): string {
   let out = '';
   for (const cluster of engine.clusters()) {
     for (const h of cluster.hosts) {
-      const prefix = `${cluster.name}::${h.address}:${h.port}::`;
+      const prefix = `${cluster.name}::${h.label}::`;
       out += `${prefix}rq_active::${h.active}\n`;
       out += `${prefix}weight::${h.weight}\n`;
-      out += `${prefix}health_flags::${h.healthy ? 'healthy' : '/failed_eds_health'}\n`;
+      out += `${prefix}health_flags::${h.healthFlags()}\n`;
     }
   }
   return out;

@@ -184,8 +184,8 @@ describe('Engine', () => {
     await expect(engine.apply({ listeners: [bad] })).rejects.toThrow(unknown);
     const unsupportedField = staticCluster('a', [a.port], { lb_policy: 'MAGLEV' });
     await expect(engine.apply({ clusters: [unsupportedField] })).rejects.toThrow('lb_policy');
-    const unknownField = staticCluster('a', [a.port], { outlier_detection: { consecutive_5xx: { value: 3 } } });
-    await expect(engine.apply({ clusters: [unknownField] })).rejects.toThrow('Cluster "a".outlier_detection');
+    const unknownField = staticCluster('a', [a.port], { lb_subset_config: { fallback_policy: 'ANY_ENDPOINT' } });
+    await expect(engine.apply({ clusters: [unknownField] })).rejects.toThrow('Cluster "a".lb_subset_config');
     expect((await get(engine.listenerPort('http') ?? 0, '/')).body).toBe('a /');
     expect(engine.currentResources().clusters).toEqual([cluster]);
   });

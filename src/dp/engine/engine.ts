@@ -15,6 +15,7 @@ import { compileListener, type CompiledListener } from './listener/compile-liste
 import { ListenerRuntime } from './listener/listener-runtime.js';
 import { ListenerIndex } from './listener/original-dst.js';
 import { compileSecret } from './transport/secrets.js';
+import { closeOtlpClients } from './tracing/otlp.js';
 
 type ResourceMaps = Record<ResourceKind, Map<string, Obj>>;
 
@@ -38,6 +39,8 @@ export class Engine {
   private readonly live: LiveConfig = { clusters: new Map(), routes: new Map() };
   private resources: ResourceMaps = emptyMaps();
   private entries = new Map<string, ListenerEntry>();
+  /** Compiled route tables by name with the fingerprint of their resource, reused while unchanged. */
+  private routeEntries = new Map<string, { rawFingerprint: string; table: RouteTable }>();
   private runtimes = new Map<string, ListenerRuntime>();
   /** Listeners by address, for use_original_dst hand-over. */
   private readonly listenerIndex = new ListenerIndex<ListenerRuntime>();
@@ -89,6 +92,8 @@ export class Engine {
     await this.queue;
     await Promise.all([...this.runtimes.values()].map((rt) => rt.close()));
     this.runtimes.clear();
+    for (const cluster of this.live.clusters.values()) cluster.stop();
+    closeOtlpClients();
     this.listenerIndex.update([]);
     this.pools.retireAll();
   }
@@ -124,7 +129,16 @@ export class Engine {
   private compile(next: ResourceMaps, ctx: CompileContext): Compiled {
     for (const [name, raw] of next.secrets) ctx.secrets.set(name, compileSecret(raw));
     const routes = new Map<string, RouteTable>();
-    for (const [name, raw] of next.routes) routes.set(name, compileRouteConfiguration(raw, `RouteConfiguration "${name}"`));
+    const routeEntries = new Map<string, { rawFingerprint: string; table: RouteTable }>();
+    for (const [name, raw] of next.routes) {
+      // An unchanged RouteConfiguration keeps its compiled table, and with it the state of its
+      // per-route filter configs (e.g. local rate limit buckets) across unrelated updates.
+      const rawFingerprint = fingerprint(raw);
+      const old = this.routeEntries.get(name);
+      const table = old && old.rawFingerprint === rawFingerprint ? old.table : compileRouteConfiguration(raw, `RouteConfiguration "${name}"`, ctx);
+      routes.set(name, table);
+      routeEntries.set(name, { rawFingerprint, table });
+    }
     const clusters = new Map<string, ClusterRuntime>();
     for (const [name, raw] of next.clusters) clusters.set(name, compileCluster(raw, ctx, this.pools));
 
@@ -141,7 +155,7 @@ export class Engine {
         addresses.set(`${host}:${port}`, name);
       }
     }
-    return { routes, clusters, listeners };
+    return { routes, routeEntries, clusters, listeners };
   }
 
   /** An unchanged listener (same resource, same secrets) keeps its compiled config, so nothing drains. */
@@ -189,8 +203,11 @@ export class Engine {
   }
 
   private commit(next: ResourceMaps, compiled: Compiled, bound: Map<string, ListenerRuntime>, refs: References): void {
+    for (const cluster of this.live.clusters.values()) cluster.stop();
     this.live.clusters = compiled.clusters;
+    for (const cluster of compiled.clusters.values()) cluster.start();
     this.live.routes = compiled.routes;
+    this.routeEntries = compiled.routeEntries;
     const runtimes = new Map<string, ListenerRuntime>();
     for (const [name, entry] of compiled.listeners) {
       const runtime = bound.get(name) ?? this.findRuntime(name, entry.compiled, compiled.listeners);
@@ -224,6 +241,7 @@ export class Engine {
 
 interface Compiled {
   routes: Map<string, RouteTable>;
+  routeEntries: Map<string, { rawFingerprint: string; table: RouteTable }>;
   clusters: Map<string, ClusterRuntime>;
   listeners: Map<string, ListenerEntry>;
 }

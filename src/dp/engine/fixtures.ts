@@ -21,7 +21,27 @@ export const T = {
   downstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  httpLocalRateLimit: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
+  networkLocalRateLimit: 'type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit',
+  fault: 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+  fileAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
 } as const;
+
+/** An http_connection_manager whose HTTP filters are `filters` then the router. */
+export function httpListenerWithFilters(name: string, routeConfiguration: Obj, filters: { name: string; type: string; config: Obj }[], hcmExtra: Obj = {}): Obj {
+  return httpListener(name, { route_config: routeConfiguration }, 0, {
+    http_filters: [
+      ...filters.map((f) => ({ name: f.name, typed_config: packAny(f.type, f.config) })),
+      { name: 'envoy.filters.http.router', typed_config: packAny(T.router, {}) },
+    ],
+    ...hcmExtra,
+  });
+}
+
+/** A snapshot of the engine's stats by name. */
+export function statValues(entries: { name: string; counter: { value: number } }[]): Map<string, number> {
+  return new Map(entries.map((e) => [e.name, e.counter.value]));
+}
 
 export function testCert(name: 'a' | 'b' | 'ca'): { cert: string; key: string } {
   const cert = fs.readFileSync(path.join(TESTDATA, `${name}.pem`), 'utf8');

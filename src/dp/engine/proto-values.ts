@@ -1,6 +1,6 @@
 // Readers for decoded Envoy protos (protobufjs toObject: snake_case, enums as names, 64-bit ints as
 // strings, defaults omitted, oneof discriminators added as `<oneof>: '<field>'`).
-import { unpackAny, knowsType, type AnyMessage } from '../../envoy/protos.js';
+import { envoyRoot, unpackAny, knowsType, type AnyMessage } from '../../envoy/protos.js';
 import { reject } from './config-error.js';
 
 export type Obj = Record<string, unknown>;
@@ -76,4 +76,43 @@ export function dataSource(value: unknown, path: string): Buffer {
   if (ds.inline_bytes instanceof Uint8Array) return Buffer.from(ds.inline_bytes);
   if (typeof ds.inline_bytes === 'string') return Buffer.from(ds.inline_bytes, 'base64');
   return reject(path, 'expected inline_bytes or inline_string');
+}
+
+/** type.v3.HttpStatus: its `code` enum (decoded by name, e.g. `TooManyRequests`) as a number. */
+export function httpStatus(value: unknown, path: string, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  const status = obj(value, path);
+  checkFields(status, path, ['code']);
+  const code = status.code;
+  if (typeof code === 'number') return code || fallback;
+  const n = (envoyRoot().lookupEnum('envoy.type.v3.StatusCode').values as Record<string, number>)[str(code)];
+  if (n === undefined) reject(`${path}.code`, `unknown status ${String(code)}`);
+  return n || fallback;
+}
+
+/** A decoded google.protobuf.Struct (or Value) as plain JSON. */
+export function structToJson(value: unknown): unknown {
+  const v = value as Obj | undefined;
+  if (!v || typeof v !== 'object') return v ?? null;
+  if ('fields' in v || Object.keys(v).length === 0) {
+    return Object.fromEntries(Object.entries((v.fields as Obj | undefined) ?? {}).map(([k, f]) => [k, valueToJson(f)]));
+  }
+  return valueToJson(v);
+}
+
+function valueToJson(value: unknown): unknown {
+  // protobufjs defines google.protobuf.Value with camelCase fields (its bundled well-known types).
+  const v = obj(value, 'value');
+  const pick = (snake: string, camel: string): unknown => v[camel] ?? v[snake];
+  const s = pick('string_value', 'stringValue');
+  if (s !== undefined) return s;
+  const n = pick('number_value', 'numberValue');
+  if (n !== undefined) return n;
+  const b = pick('bool_value', 'boolValue');
+  if (b !== undefined) return b;
+  const st = pick('struct_value', 'structValue');
+  if (st !== undefined) return structToJson(st);
+  const l = pick('list_value', 'listValue');
+  if (l !== undefined) return list(obj(l, 'list_value').values, 'values').map(valueToJson);
+  return null;
 }

@@ -42,6 +42,10 @@ export interface CompileContext {
    * filters count their stats (`http.<stat_prefix>.<filter>.*`).
    */
   httpStatPrefix?: string;
+  /** The listener's traffic_direction (INBOUND, OUTBOUND, UNSPECIFIED): tracing names spans by it. */
+  trafficDirection?: string;
+  /** Set while an HTTP filter is built: its name in http_filters, the key of its per-route overrides. */
+  httpFilterName?: string;
 }
 
 /** What listener filters learnt about a new connection, used by filter_chain_match. */
@@ -113,12 +117,58 @@ export interface HttpExchange {
   peer: PeerCertificate | undefined;
   /** Called once with the final status code, for stats. */
   onStatus(status: number): void;
+  /** Headers (flat name/value pairs) filters add to the response, upstream or local; usually unset. */
+  responseHeaders?: string[];
+  /** Wraps the downstream response body (the fault filter's response rate limit); usually unset. */
+  responseBody?: (out: NodeJS.WritableStream) => NodeJS.WritableStream;
+  /** What the access logs and tracing record; set only when the HCM has either. */
+  log?: RequestLog;
+  /** Headers the upstream request gets on top (replacing same-named ones), e.g. traceparent. */
+  upstreamHeaders?: string[];
+  /** The stream idle timer; refreshed on body activity. */
+  idleTimer?: NodeJS.Timeout;
+  /** The request's trace span, when the HCM traces. */
+  span?: { traceId: string; spanId: string; parentSpanId: string; sampled: boolean; traceState: string; upstreamSpanId?: string };
+}
+
+/** Facts about one request (or TCP connection) for access logs and spans, filled in as it goes. */
+export interface RequestLog {
+  startMs: number;
+  /** process.hrtime.bigint() at the start, for durations. */
+  startNs: bigint;
+  /** Set when the request (connection) ends. */
+  durationMs: number;
+  /** 0 for TCP. */
+  status: number;
+  /** Envoy response flags, e.g. `UH`, `UF`, `RL` (joined with `,`). */
+  flags: string[];
+  bytesReceived: number;
+  bytesSent: number;
+  upstreamCluster: string;
+  /** `address:port` of the endpoint the request went to. */
+  upstreamHost: string;
+  downstreamRemoteAddress: string;
+  downstreamLocalAddress: string;
+  /** `HTTP/1.1`, `HTTP/2`; empty for TCP. */
+  protocol: string;
+  routeName: string;
+  /** SNI of the downstream TLS connection. */
+  serverName: string;
+  /** The HTTP request as received; undefined for TCP. */
+  request: { method: string; path: string; authority: string; scheme: string; headers: Record<string, string | string[] | undefined> } | undefined;
+  /** The request headers as sent upstream (flat name/value pairs). */
+  upstreamRequestHeaders: string[] | undefined;
+  /** Response headers as sent downstream (flat name/value pairs). */
+  responseHeaders: string[] | undefined;
 }
 
 export interface HttpFilter {
   readonly terminal: boolean;
-  /** Returns false when the filter answered the request itself. */
-  onRequest(exchange: HttpExchange): boolean;
+  /**
+   * Returns false when the filter answered the request itself, true to go on with the next filter,
+   * or a promise of either when it needs to wait first (e.g. an injected delay).
+   */
+  onRequest(exchange: HttpExchange): boolean | Promise<boolean>;
 }
 
 export interface ListenerFilter {
@@ -183,5 +233,7 @@ export const httpFilters = new Registry<HttpFilter>('HTTP filter');
 export const listenerFilters = new Registry<ListenerFilter>('listener filter');
 export const downstreamTransports = new Registry<DownstreamTransport>('downstream transport socket');
 export const upstreamTransports = new Registry<UpstreamTransport>('upstream transport socket');
+/** Per-route HTTP filter configs (typed_per_filter_config), by type URL; the filter reads its own. */
+export const perRouteConfigs = new Registry<unknown>('per-route HTTP filter config');
 /** Keyed by Cluster.type (discovery type); returns the ClusterLoadAssignment to use, if any yet. */
 export const clusterTypes = new Registry<Obj | undefined>('cluster discovery');

@@ -13,15 +13,17 @@ export interface CounterEntry {
   /** Prometheus labels extracted from the name, as Envoy's tag extractors do. */
   tags: Record<string, string>;
   counter: Counter;
+  /** Gauges go up and down (e.g. ejections_active); counters only grow. */
+  kind: 'counter' | 'gauge';
 }
 
 export class Stats {
   private readonly entries = new Map<string, CounterEntry>();
 
-  private get(name: string, metric: string, tags: Record<string, string>): Counter {
+  private get(name: string, metric: string, tags: Record<string, string>, kind: 'counter' | 'gauge' = 'counter'): Counter {
     let entry = this.entries.get(name);
     if (!entry) {
-      entry = { name, metric, tags, counter: { value: 0 } };
+      entry = { name, metric, tags, counter: { value: 0 }, kind };
       this.entries.set(name, entry);
     }
     return entry.counter;
@@ -29,6 +31,10 @@ export class Stats {
 
   cluster(cluster: string, stat: string): Counter {
     return this.get(`cluster.${cluster}.${stat}`, `cluster_${stat}`, { envoy_cluster_name: cluster });
+  }
+
+  clusterGauge(cluster: string, stat: string): Counter {
+    return this.get(`cluster.${cluster}.${stat}`, `cluster_${stat}`, { envoy_cluster_name: cluster }, 'gauge');
   }
 
   listener(address: string, stat: string): Counter {
@@ -52,6 +58,20 @@ export class Stats {
       envoy_response_code_class: String(codeClass),
       envoy_cluster_name: cluster,
     });
+  }
+
+  httpGauge(statPrefix: string, stat: string): Counter {
+    return this.get(`http.${statPrefix}.${stat}`, `http_${stat}`, { envoy_http_conn_manager_prefix: statPrefix }, 'gauge');
+  }
+
+  /** HTTP local rate limit: `<stat_prefix>.http_local_rate_limit.<stat>`. */
+  httpLocalRateLimit(statPrefix: string, stat: string): Counter {
+    return this.get(`${statPrefix}.http_local_rate_limit.${stat}`, `http_local_rate_limit_${stat}`, { envoy_local_http_ratelimit_prefix: statPrefix });
+  }
+
+  /** Network local rate limit: `local_rate_limit.<stat_prefix>.<stat>`. */
+  networkLocalRateLimit(statPrefix: string, stat: string): Counter {
+    return this.get(`local_rate_limit.${statPrefix}.${stat}`, `local_rate_limit_${stat}`, { envoy_local_network_ratelimit_prefix: statPrefix });
   }
 
   tcp(statPrefix: string, stat: string): Counter {

@@ -8,28 +8,39 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Counter } from '../stats.js';
+import { HostHealth } from './host-health.js';
 
 export interface PoolOptions {
   host: string;
   port: number;
+  /** A Unix domain socket endpoint (Envoy's `pipe` address); host and port are then unused. */
+  socketPath?: string;
   tls: tls.ConnectionOptions | undefined;
   /** Close pooled connections idle for this long; 0 = never. */
   idleTimeoutMs: number;
   maxConnections: number;
   connectTimeoutMs: number;
+  /** Close connections this old once their current request is done; 0 = never. */
+  maxConnectionDurationMs?: number;
   stats: ConnectionStats;
 }
 
 export interface ConnectionStats {
   cxTotal: Counter;
+  /** Gauge: open connections of the cluster (all endpoints), checked against max_connections. */
+  cxActive: Counter;
   cxConnectFail: Counter;
   cxConnectTimeout: Counter;
+  cxMaxDurationReached: Counter;
 }
 
 export class EndpointPool {
   readonly agent: http.Agent;
   private session: http2.ClientHttp2Session | undefined;
   private retired = false;
+  readonly health = new HostHealth();
+  /** HTTP/1.1 connections past max_connection_duration: closed as soon as they are free. */
+  private readonly expired = new WeakSet<net.Socket>();
 
   constructor(readonly options: PoolOptions) {
     const agentOptions: https.AgentOptions = {
@@ -41,6 +52,7 @@ export class EndpointPool {
       ...options.tls,
     };
     this.agent = options.tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    if (options.maxConnectionDurationMs) this.agent.on('free', (socket: net.Socket) => this.expired.has(socket) && socket.destroy());
     // Every new upstream connection is counted and bounded by connect_timeout.
     const createConnection = this.agent.createConnection.bind(this.agent);
     this.agent.createConnection = (opts: object, callback?: (err: Error | null, stream: Duplex) => void): Duplex => {
@@ -53,6 +65,14 @@ export class EndpointPool {
   private track(socket: net.Socket): void {
     const { stats, connectTimeoutMs } = this.options;
     stats.cxTotal.value++;
+    stats.cxActive.value++;
+    socket.once('close', () => stats.cxActive.value--);
+    this.limitDuration(socket, () => {
+      this.expired.add(socket);
+      // Idle in the pool: close now; busy: the 'free' handler closes it after its request.
+      const free = Object.values(this.agent.freeSockets).some((list) => list?.includes(socket));
+      if (free) socket.destroy();
+    });
     // No Nagle delay on upstream connections, as in Envoy. The agents' noDelay option does not
     // reach TLS sockets (tls.connect ignores it) and plain connects do not set it.
     socket.setNoDelay(true);
@@ -77,9 +97,12 @@ export class EndpointPool {
     // Over TLS, HTTP/2 is spoken with prior knowledge: ALPN offers h2 unless the cluster configured
     // its own list, and a server that picked none (Envoy, or the engine, without alpn_protocols)
     // still gets h2. (http2.connect itself would always offer exactly ['h2'].)
+    const socketPath = this.options.socketPath;
     const session = tlsOptions
-      ? http2.connect(authority, { createConnection: () => tls.connect({ host, port, ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
-      : http2.connect(authority);
+      ? http2.connect(authority, { createConnection: () => tls.connect({ ...(socketPath ? { path: socketPath } : { host, port }), ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
+      : socketPath
+        ? http2.connect('http://localhost', { createConnection: () => net.connect({ path: socketPath }) })
+        : http2.connect(authority);
     const forget = (): void => {
       if (this.session === session) this.session = undefined;
     };
@@ -89,6 +112,13 @@ export class EndpointPool {
     if (this.options.idleTimeoutMs > 0) session.setTimeout(this.options.idleTimeoutMs, () => session.close());
     const { stats, connectTimeoutMs } = this.options;
     stats.cxTotal.value++;
+    stats.cxActive.value++;
+    session.once('close', () => stats.cxActive.value--);
+    // Past max_connection_duration: no new streams (GOAWAY), open ones finish.
+    this.limitDuration(session, () => {
+      forget();
+      session.close();
+    });
     const timer = setTimeout(() => {
       stats.cxConnectTimeout.value++;
       session.destroy(Object.assign(new Error('upstream connect timeout'), { code: 'ETIMEDOUT' }));
@@ -106,10 +136,23 @@ export class EndpointPool {
     return session;
   }
 
+  /** Envoy's max_connection_duration: `onExpiry` once the connection is that old. */
+  private limitDuration(connection: { once(event: 'close', listener: () => void): unknown }, onExpiry: () => void): void {
+    const ms = this.options.maxConnectionDurationMs;
+    if (!ms) return;
+    const timer = setTimeout(() => {
+      this.options.stats.cxMaxDurationReached.value++;
+      onExpiry();
+    }, ms);
+    timer.unref();
+    connection.once('close', () => clearTimeout(timer));
+  }
+
   /** A new raw (or TLS) connection, for tcp_proxy. */
   connect(): net.Socket {
-    const { host, port } = this.options;
-    const socket = this.options.tls ? tls.connect({ host, port, ...this.options.tls }) : net.connect({ host, port });
+    const { host, port, socketPath } = this.options;
+    const target = socketPath ? { path: socketPath } : { host, port };
+    const socket = this.options.tls ? tls.connect({ ...target, ...this.options.tls }) : net.connect(target);
     this.track(socket);
     return socket;
   }

@@ -1,5 +1,6 @@
 // Endpoint selection for lb_policy ROUND_ROBIN, LEAST_REQUEST and RANDOM, honouring endpoint weights.
 import type { EndpointPool } from './endpoint-pool.js';
+import type { HostHealth } from './host-health.js';
 
 export class UpstreamHost {
   /** Requests in flight, for LEAST_REQUEST and /clusters. */
@@ -15,8 +16,36 @@ export class UpstreamHost {
     readonly pool: EndpointPool,
   ) {}
 
-  get healthy(): boolean {
+  /** `address:port` (`[v6]:port`), or the socket path of a pipe endpoint: how Envoy prints hosts. */
+  get label(): string {
+    if (this.pool.options.socketPath) return this.pool.options.socketPath;
+    return `${this.address.includes(':') ? `[${this.address}]` : this.address}:${this.port}`;
+  }
+
+  /** Active health check and outlier state; shared by every config that uses this endpoint's pool. */
+  get health(): HostHealth {
+    return this.pool.health;
+  }
+
+  /** EDS says it may serve. */
+  get edsHealthy(): boolean {
     return !UNSERVING_STATUSES.has(this.healthStatus);
+  }
+
+  get healthy(): boolean {
+    const health = this.pool.health;
+    return this.edsHealthy && !health.failedActiveHc && !health.ejected;
+  }
+
+  /** Envoy's /clusters health_flags. */
+  healthFlags(): string {
+    const h = this.pool.health;
+    let flags = '';
+    if (h.failedActiveHc) flags += '/failed_active_hc';
+    if (h.pendingActiveHc) flags += '/pending_active_hc';
+    if (h.ejected) flags += '/failed_outlier_check';
+    if (!this.edsHealthy) flags += '/failed_eds_health';
+    return flags || 'healthy';
   }
 }
 

@@ -14,41 +14,76 @@ import { pickCluster, type ForwardAction } from './route-table.js';
 const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 export function forward(ex: HttpExchange, action: ForwardAction, live: LiveConfig): void {
-  const cluster = live.clusters.get(pickCluster(action));
+  const clusterName = pickCluster(action);
+  const cluster = live.clusters.get(clusterName);
+  const log = ex.log;
+  if (log) log.upstreamCluster = clusterName;
   if (!cluster) {
+    if (log) log.flags.push('NC');
     localReply(ex, action.clusterNotFoundStatus, '');
     return;
   }
   cluster.stats.rqTotal.value++;
-  if (cluster.active >= cluster.maxRequests) {
-    cluster.stats.pendingOverflow.value++;
-    localReply(ex, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+  const limits = cluster.limits;
+  if (cluster.active >= limits.maxRequests) {
+    overflow(ex, cluster);
     return;
   }
   const host = cluster.pick();
   if (!host) {
     cluster.stats.noneHealthy.value++;
+    if (log) log.flags.push('UH');
     localReply(ex, 503, 'no healthy upstream');
     return;
   }
-  new UpstreamCall(ex, cluster, host, action).start();
+  // HTTP/1.1 carries one request per connection: with max_connections busy, the request waits
+  // for one (max_pending_requests of them at most). HTTP/2 multiplexes, so only max_requests applies.
+  const wait = !cluster.http2 && cluster.active >= limits.maxConnections;
+  if (wait && cluster.pending >= limits.maxPendingRequests) {
+    overflow(ex, cluster);
+    return;
+  }
+  const call = new UpstreamCall(ex, cluster, host, action);
+  call.start();
+  if (wait) {
+    cluster.stats.cxOverflow.value++;
+    cluster.enqueue(call);
+  } else {
+    call.dispatch();
+  }
 }
 
-/** A local (proxy-generated) response, like Envoy's. */
-export function localReply(ex: HttpExchange, status: number, body: string): void {
+/** A circuit breaker tripped: Envoy answers 503 with `x-envoy-overloaded: true`. */
+function overflow(ex: HttpExchange, cluster: ClusterRuntime): void {
+  cluster.stats.pendingOverflow.value++;
+  if (ex.log) ex.log.flags.push('UO');
+  localReply(ex, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['x-envoy-overloaded', 'true']);
+}
+
+/** A local (proxy-generated) response, like Envoy's; filters' response headers are added. */
+export function localReply(ex: HttpExchange, status: number, body: string, extraHeaders?: string[]): void {
   const { res } = ex;
   ex.onStatus(status);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  const headers = ['content-type', 'text/plain', 'content-length', String(Buffer.byteLength(body))];
+  if (extraHeaders) headers.push(...extraHeaders);
+  if (ex.responseHeaders) headers.push(...ex.responseHeaders);
+  if (ex.log) ex.log.responseHeaders = headers;
+  if (res instanceof ServerResponse) res.writeHead(status, headers);
+  else res.writeHead(status, headersObject(headers));
+  if (ex.log) ex.log.bytesSent += Buffer.byteLength(body);
   res.end(body);
 }
 
 class UpstreamCall {
   private finished = false;
   private responded = false;
+  /** Sent upstream (not waiting for a connection under max_connections). */
+  private dispatched = false;
+  private durationTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private abortUpstream: () => void = () => {};
   private readonly method: string;
@@ -70,20 +105,34 @@ class UpstreamCall {
       secure: ex.secure,
       hostRewrite: action.hostRewrite,
     });
+    if (ex.upstreamHeaders) this.headers = replaceHeaders(this.headers, ex.upstreamHeaders);
+    if (ex.log) ex.log.upstreamRequestHeaders = this.headers;
     this.hasBody = requestHasBody(req);
   }
 
+  /** Starts the route timeout (which covers waiting for a connection) and watches the downstream. */
   start(): void {
-    this.host.active++;
-    this.cluster.active++;
     if (this.action.timeoutMs > 0) this.timer = setTimeout(() => this.onTimeout(), this.action.timeoutMs);
     this.ex.res.once('close', () => {
       if (!this.finished) {
         // The downstream went away before the response completed.
+        if (this.ex.log) this.ex.log.flags.push('DC');
         this.abortUpstream();
         this.finish();
       }
     });
+  }
+
+  /** Sends the request upstream (at once, or when a connection frees up under max_connections). */
+  dispatch(): void {
+    if (this.finished) return;
+    this.dispatched = true;
+    this.host.active++;
+    this.cluster.active++;
+    const log = this.ex.log;
+    if (log) log.upstreamHost = this.host.label;
+    const maxDuration = this.cluster.maxStreamDurationMs;
+    if (maxDuration > 0) this.durationTimer = setTimeout(() => this.onMaxStreamDuration(), maxDuration);
     if (this.cluster.http2) this.sendHttp2();
     else this.sendHttp1(false);
   }
@@ -95,6 +144,7 @@ class UpstreamCall {
       protocol: this.host.pool.options.tls ? 'https:' : 'http:',
       host: this.host.address,
       port: this.host.port,
+      socketPath: this.host.pool.options.socketPath,
       method: this.method,
       path: this.path,
       headers: this.headers as unknown as http.OutgoingHttpHeaders,
@@ -110,8 +160,7 @@ class UpstreamCall {
       }
       this.onUpstreamError(err);
     });
-    if (this.action.idleTimeoutMs > 0) upReq.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
-    if (this.hasBody) this.ex.req.pipe(upReq);
+    if (this.hasBody) this.pipeBody(upReq);
     else upReq.end();
   }
 
@@ -139,17 +188,34 @@ class UpstreamCall {
     stream.on('close', () => {
       if (!this.responded) this.onUpstreamError(Object.assign(new Error('stream reset'), { code: 'ECONNRESET' }));
     });
-    if (this.action.idleTimeoutMs > 0) stream.setTimeout(this.action.idleTimeoutMs, () => this.onTimeout());
-    if (this.hasBody) this.ex.req.pipe(stream);
+    if (this.hasBody) this.pipeBody(stream);
+  }
+
+  private pipeBody(upstream: NodeJS.WritableStream): void {
+    const { req, log, idleTimer } = this.ex;
+    if (log || idleTimer) {
+      req.on('data', (chunk: Buffer) => {
+        if (log) log.bytesReceived += chunk.length;
+        idleTimer?.refresh();
+      });
+    }
+    req.pipe(upstream);
   }
 
   private onResponse(status: number, rawHeaders: string[], body: Readable, headersOnly = false): void {
     if (this.finished) return;
     this.responded = true;
-    const { res } = this.ex;
+    const { res, log } = this.ex;
     countStatus(this.cluster.stats.rqClass, status);
+    const outlier = this.cluster.outlier;
+    if (outlier) {
+      outlier.onLocalOriginSuccess(this.host, false);
+      outlier.onHttpStatus(this.host, status);
+    }
     this.ex.onStatus(status);
     const headers = downstreamResponseHeaders(rawHeaders);
+    if (this.ex.responseHeaders) headers.push(...this.ex.responseHeaders);
+    if (log) log.responseHeaders = headers;
     if (res instanceof ServerResponse) {
       res.writeHead(status, headers);
     } else if (headersOnly) {
@@ -160,8 +226,11 @@ class UpstreamCall {
       res.writeHead(status, headersObject(headers));
     }
     // Copied by hand rather than with pipe(), which adds and removes a dozen listeners per response.
-    const out = res as NodeJS.WritableStream;
+    const out = this.ex.responseBody ? this.ex.responseBody(res as NodeJS.WritableStream) : (res as NodeJS.WritableStream);
+    const idleTimer = this.ex.idleTimer;
     body.on('data', (chunk: Buffer) => {
+      if (log) log.bytesSent += chunk.length;
+      idleTimer?.refresh();
       if (out.write(chunk)) return;
       body.pause();
       out.once('drain', () => body.resume());
@@ -189,10 +258,17 @@ class UpstreamCall {
 
   private onUpstreamError(err: NodeJS.ErrnoException): void {
     if (this.finished) return;
+    const connectFailure = CONNECT_FAILURE_CODES.has(err.code ?? '');
+    if (this.ex.log) this.ex.log.flags.push(connectFailure ? 'UF' : 'UC');
+    const outlier = this.cluster.outlier;
+    if (outlier && !this.responded) {
+      if (connectFailure) outlier.onLocalOriginFailure(this.host);
+      else outlier.onHttpStatus(this.host, 503);
+    }
     if (this.responded) {
       this.ex.res.destroy();
     } else {
-      const reason = CONNECT_FAILURE_CODES.has(err.code ?? '') ? 'connection failure' : 'connection termination';
+      const reason = connectFailure ? 'connection failure' : 'connection termination';
       localReply(this.ex, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`);
     }
     this.finish();
@@ -201,18 +277,37 @@ class UpstreamCall {
   private onTimeout(): void {
     if (this.finished) return;
     this.cluster.stats.rqTimeout.value++;
+    if (this.ex.log) this.ex.log.flags.push('UT');
+    if (this.dispatched && !this.responded) this.cluster.outlier?.onLocalOriginFailure(this.host, true);
     this.abortUpstream();
     if (this.responded) this.ex.res.destroy();
     else localReply(this.ex, 504, 'upstream request timeout');
     this.finish();
   }
 
+  /** The cluster's max_stream_duration passed: 504 (408 while the request is still arriving), or a reset. */
+  private onMaxStreamDuration(): void {
+    if (this.finished) return;
+    this.cluster.stats.rqMaxDurationReached.value++;
+    if (this.ex.log) this.ex.log.flags.push('UMSDR');
+    this.abortUpstream();
+    if (this.responded) this.ex.res.destroy();
+    else localReply(this.ex, this.ex.req.complete ? 504 : 408, 'upstream max stream duration reached');
+    this.finish();
+  }
+
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
+    if (!this.dispatched) {
+      this.cluster.dequeue(this);
+      return;
+    }
     this.host.active--;
     this.cluster.active--;
-    if (this.timer) clearTimeout(this.timer);
+    this.cluster.dispatchWaiting();
   }
 }
 
@@ -225,4 +320,14 @@ function requestHasBody(req: HttpExchange['req']): boolean {
 function rewritePath(path: string, matchedPrefix: string | undefined, prefixRewrite: string | undefined): string {
   if (prefixRewrite === undefined || matchedPrefix === undefined) return path;
   return prefixRewrite + path.slice(matchedPrefix.length);
+}
+
+/** `headers` with `replacements` (flat pairs) in place of any same-named ones. */
+function replaceHeaders(headers: string[], replacements: string[]): string[] {
+  const names = new Set<string>();
+  for (let i = 0; i < replacements.length; i += 2) names.add(replacements[i].toLowerCase());
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i].toLowerCase())) out.push(headers[i], headers[i + 1]);
+  out.push(...replacements);
+  return out;
 }

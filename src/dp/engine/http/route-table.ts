@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { reject } from '../config-error.js';
 import { bool, checkFields, durationMs, list, num, obj, str, type Obj } from '../proto-values.js';
 import { compileRegex, compileStringMatcher } from '../string-matcher.js';
+import { perRouteConfigs, type CompileContext } from '../registry.js';
 
 export interface WeightedCluster {
   name: string;
@@ -31,10 +32,15 @@ export interface DirectResponseAction {
 
 export interface Route {
   name: string;
-  /** The prefix the route matched on (for prefix_rewrite). */
+  /** The prefix (or exact path) the route matched on, which prefix_rewrite replaces. */
   prefix: string | undefined;
   matches(path: string, headers: IncomingHttpHeaders): boolean;
   action: ForwardAction | DirectResponseAction;
+  /**
+   * typed_per_filter_config of the route (over its virtual host's), compiled, by HTTP filter name;
+   * undefined when there is none, so filters without overrides pay one property read.
+   */
+  perFilter: Map<string, unknown> | undefined;
 }
 
 export interface VirtualHost {
@@ -98,23 +104,35 @@ export function pickCluster(action: ForwardAction): string {
   return action.weighted[action.weighted.length - 1].name;
 }
 
-export function compileRouteConfiguration(rc: Obj, path: string): RouteTable {
+export function compileRouteConfiguration(rc: Obj, path: string, ctx: CompileContext): RouteTable {
   checkFields(rc, path, ['name', 'virtual_hosts', 'validate_clusters']);
   if (bool(rc.validate_clusters, false)) reject(`${path}.validate_clusters`, 'only false is supported');
   const vhosts = list(rc.virtual_hosts, `${path}.virtual_hosts`).map((vh, i) => {
     const vpath = `${path}.virtual_hosts[${i}]`;
-    checkFields(vh, vpath, ['name', 'domains', 'routes']);
+    checkFields(vh, vpath, ['name', 'domains', 'routes', 'typed_per_filter_config']);
     const domains = (vh.domains as string[] | undefined) ?? [];
     if (domains.length === 0) reject(`${vpath}.domains`, 'at least one domain is required');
-    const routes = list(vh.routes, `${vpath}.routes`).map((r, j) => compileRoute(r, `${vpath}.routes[${j}]`));
+    const vhPerFilter = compilePerFilterConfig(vh.typed_per_filter_config, `${vpath}.typed_per_filter_config`, ctx);
+    const routes = list(vh.routes, `${vpath}.routes`).map((r, j) => compileRoute(r, `${vpath}.routes[${j}]`, ctx, vhPerFilter));
     return { vh: { name: str(vh.name), routes }, domains };
   });
   return new RouteTable(str(rc.name), vhosts);
 }
 
-function compileRoute(route: Obj, path: string): Route {
+/** Per-filter overrides (typed_per_filter_config), by HTTP filter name; undefined when empty. */
+function compilePerFilterConfig(value: unknown, path: string, ctx: CompileContext): Map<string, unknown> | undefined {
+  const entries = Object.entries(obj(value, path));
+  if (entries.length === 0) return undefined;
+  const out = new Map<string, unknown>();
+  for (const [name, any] of entries) out.set(name, perRouteConfigs.create(any, `${path}["${name}"]`, ctx).instance);
+  return out;
+}
+
+function compileRoute(route: Obj, path: string, ctx: CompileContext, vhPerFilter: Map<string, unknown> | undefined): Route {
   // metadata is informational (filters that read it are not supported).
-  checkFields(route, path, ['name', 'match', 'route', 'direct_response', 'metadata']);
+  checkFields(route, path, ['name', 'match', 'route', 'direct_response', 'metadata', 'typed_per_filter_config']);
+  const own = compilePerFilterConfig(route.typed_per_filter_config, `${path}.typed_per_filter_config`, ctx);
+  const perFilter = own && vhPerFilter ? new Map([...vhPerFilter, ...own]) : own ?? vhPerFilter;
   const match = obj(route.match, `${path}.match`);
   checkFields(match, `${path}.match`, ['prefix', 'path', 'safe_regex', 'path_separated_prefix', 'headers', 'case_sensitive']);
   const caseSensitive = bool(match.case_sensitive, true);
@@ -126,7 +144,9 @@ function compileRoute(route: Obj, path: string): Route {
     const want = norm(prefix);
     pathMatch = want === '' ? () => true : (p) => norm(p).startsWith(want);
   } else if (match.path !== undefined) {
-    const want = norm(str(match.path));
+    // prefix_rewrite swaps the matched path, as it swaps a matched prefix.
+    prefix = str(match.path);
+    const want = norm(prefix);
     pathMatch = (p) => norm(withoutQuery(p)) === want;
   } else if (match.safe_regex !== undefined) {
     const re = compileRegex(match.safe_regex, `${path}.match.safe_regex`, caseSensitive ? '' : 'i');
@@ -151,7 +171,7 @@ function compileRoute(route: Obj, path: string): Route {
   if (route.route) action = compileForward(obj(route.route, `${path}.route`), `${path}.route`);
   else if (route.direct_response) action = compileDirectResponse(obj(route.direct_response, path), `${path}.direct_response`);
   else return reject(path, 'one of route, direct_response is required');
-  return { name: str(route.name), prefix, matches, action };
+  return { name: str(route.name), prefix, matches, action, perFilter };
 }
 
 function withoutQuery(p: string): string {

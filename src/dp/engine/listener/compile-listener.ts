@@ -75,6 +75,8 @@ export function compileListener(listener: Obj, ctx: CompileContext): CompiledLis
     checkFields(f, fpath, ['name', 'typed_config', 'config_type']);
     return listenerFilters.create(f.typed_config, `${fpath}.typed_config`, ctx).instance;
   });
+  // Filters that behave by direction (tracing: ingress/egress spans) read it from the context.
+  ctx = { ...ctx, trafficDirection: str(listener.traffic_direction) || 'UNSPECIFIED' };
   const chains = list(listener.filter_chains, `${path}.filter_chains`).map((c, i) => compileChain(c, `${path}.filter_chains[${i}]`, ctx));
   checkDistinctMatches(chains.map((c) => c.match), `${path}.filter_chains`);
   const defaultChain = listener.default_filter_chain

@@ -3,8 +3,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str } from '../proto-values.js';
-import { networkFilters, type DownstreamConnection, type LiveConfig, type NetworkFilter } from '../registry.js';
+import { networkFilters, type DownstreamConnection, type LiveConfig, type NetworkFilter, type RequestLog } from '../registry.js';
 import type { Counter } from '../stats.js';
+import { compileAccessLogs, emitAccessLogs, formatAddress, newRequestLog, type AccessLog } from '../access-log/access-log.js';
 
 const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
@@ -15,7 +16,7 @@ interface Weighted {
 }
 
 networkFilters.register(TCP_PROXY, (config, path, ctx) => {
-  checkFields(config, path, ['stat_prefix', 'cluster', 'weighted_clusters', 'cluster_specifier', 'idle_timeout']);
+  checkFields(config, path, ['stat_prefix', 'cluster', 'weighted_clusters', 'cluster_specifier', 'idle_timeout', 'access_log']);
   const statPrefix = str(config.stat_prefix);
   if (!statPrefix) reject(`${path}.stat_prefix`, 'is required');
   let clusters: Weighted[];
@@ -33,7 +34,8 @@ networkFilters.register(TCP_PROXY, (config, path, ctx) => {
   } else {
     return reject(path, 'one of cluster, weighted_clusters is required');
   }
-  return new TcpProxy(clusters, durationMs(config.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS), ctx.live, {
+  const accessLogs = compileAccessLogs(config.access_log, `${path}.access_log`, ctx);
+  return new TcpProxy(clusters, durationMs(config.idle_timeout, DEFAULT_IDLE_TIMEOUT_MS), ctx.live, accessLogs, {
     cxTotal: ctx.stats.tcp(statPrefix, 'downstream_cx_total'),
     noRoute: ctx.stats.tcp(statPrefix, 'downstream_cx_no_route'),
     idleTimeout: ctx.stats.tcp(statPrefix, 'idle_timeout'),
@@ -48,6 +50,7 @@ class TcpProxy implements NetworkFilter {
     private readonly clusters: Weighted[],
     private readonly idleTimeoutMs: number,
     private readonly live: LiveConfig,
+    private readonly accessLogs: AccessLog[],
     private readonly stats: { cxTotal: Counter; noRoute: Counter; idleTimeout: Counter },
   ) {
     this.totalWeight = clusters.reduce((s, c) => s + c.weight, 0);
@@ -56,18 +59,39 @@ class TcpProxy implements NetworkFilter {
   onConnection(conn: DownstreamConnection): boolean {
     this.stats.cxTotal.value++;
     const downstream = conn.socket;
-    const cluster = this.live.clusters.get(this.pickCluster());
+    const clusterName = this.pickCluster();
+    const cluster = this.live.clusters.get(clusterName);
+    const log = this.accessLogs.length > 0 ? this.record(conn, clusterName) : undefined;
+    const refuse = (flag: string): boolean => {
+      if (log) {
+        log.flags.push(flag);
+        emitAccessLogs(this.accessLogs, log);
+      }
+      downstream.destroy();
+      return true;
+    };
     // ORIGINAL_DST clusters connect to where the connection was going (see listener/original-dst.ts).
     const host = cluster?.hostFor ? cluster.hostFor(conn.info.originalDestination) : cluster?.pick();
     if (!cluster || !host) {
       if (cluster) cluster.stats.noneHealthy.value++;
       else this.stats.noRoute.value++;
-      downstream.destroy();
-      return true;
+      return refuse(cluster ? 'UH' : 'NC');
+    }
+    if (cluster.stats.cxActive.value >= cluster.limits.maxConnections) {
+      // The max_connections circuit breaker: the connection is refused.
+      cluster.stats.cxOverflow.value++;
+      return refuse('UO');
     }
     cluster.stats.rqTotal.value++;
     host.active++;
     const upstream: net.Socket = host.pool.connect();
+    if (log) log.upstreamHost = host.label;
+    const outlier = cluster.outlier;
+    let connected = false;
+    upstream.once('connect', () => {
+      connected = true;
+      outlier?.onLocalOriginSuccess(host, true);
+    });
     let closed = false;
     const close = (): void => {
       if (closed) return;
@@ -75,11 +99,21 @@ class TcpProxy implements NetworkFilter {
       host.active--;
       downstream.destroy();
       upstream.destroy();
+      if (log) {
+        const socket = downstream as Partial<net.Socket>;
+        log.bytesReceived = socket.bytesRead ?? 0;
+        log.bytesSent = socket.bytesWritten ?? 0;
+        emitAccessLogs(this.accessLogs, log);
+      }
     };
     downstream.pipe(upstream);
     upstream.pipe(downstream);
     downstream.on('error', close);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) {
+        outlier?.onLocalOriginFailure(host, err.code === 'ETIMEDOUT');
+        if (log) log.flags.push('UF');
+      }
       // An upstream reset (e.g. a peer's RBAC filter refusing the connection) is passed on as a
       // reset rather than a clean close, as recent Envoys do.
       if (err.code === 'ECONNRESET' && !closed) resetConnection(downstream);
@@ -96,6 +130,16 @@ class TcpProxy implements NetworkFilter {
       upstream.setTimeout(this.idleTimeoutMs, onIdle);
     }
     return true;
+  }
+
+  private record(conn: DownstreamConnection, clusterName: string): RequestLog {
+    const log = newRequestLog();
+    const socket = conn.socket as Partial<net.Socket>;
+    log.upstreamCluster = clusterName;
+    log.downstreamRemoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    log.downstreamLocalAddress = formatAddress(socket.localAddress, socket.localPort);
+    log.serverName = conn.info.serverName;
+    return log;
   }
 
   private pickCluster(): string {
