@@ -11,8 +11,13 @@ interface XdsDump {
   resources?: Record<string, { name: string; version?: string }[]>;
 }
 
-/** Names of policies found in a `_rules` answer (Kuma puts them under `origin` / `resourceMeta`). */
+/**
+ * Names of policies found in a `_rules` answer: Skein's `rules: [{type, policies: [name]}]`, else
+ * Kuma's shape (names under `origin` / `resourceMeta`).
+ */
 function originNames(rules: unknown): string[] {
+  const skein = (rules as { rules?: { type?: string; policies?: string[] }[] } | undefined)?.rules;
+  if (Array.isArray(skein)) return skein.flatMap((r) => (r.policies ?? []).map((p) => `${r.type} ${p}`)).sort();
   const names = new Set<string>();
   const walk = (v: unknown) => {
     if (Array.isArray(v)) v.forEach(walk);
