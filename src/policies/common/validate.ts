@@ -14,12 +14,16 @@ export const matchSchema: Schema = object({
 /** Int or decimal string (`50`, `"0.5"`), as Kuma's IntOrString percentages. */
 export const intOrString: Schema = { type: ['integer', 'number', 'string'] };
 
-/** The parts of a policy spec the shared rules look at. */
-export interface SectionsSpec {
+/** A targetRef policy's sections, each carrying a `Conf` as its `default`. */
+export interface PolicySections<Conf> {
   targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: unknown }[];
-  to?: { targetRef?: TargetRef; default?: unknown }[];
-  rules?: { matches?: Match[]; default?: unknown }[];
+  from?: { targetRef?: TargetRef; default?: Conf }[];
+  to?: { targetRef?: TargetRef; default?: Conf }[];
+  rules?: { matches?: Match[]; default?: Conf }[];
+}
+
+/** The parts of a policy spec the shared rules look at. */
+export interface SectionsSpec extends PolicySections<unknown> {
   default?: unknown;
 }
 

@@ -3,9 +3,8 @@
 import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, duration, integer, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
-import { includesGateways, targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import type { Match } from '../../policy-engine/rules.js';
-import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPercentage, checkTargetRefs, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
+import { includesGateways, targetRefSchema } from '../../policy-engine/target-ref.js';
+import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPercentage, checkTargetRefs, intOrString, policyDescriptor, policySchema, type PolicySections } from '../common/validate.js';
 
 type Percentage = number | string;
 
@@ -19,12 +18,7 @@ export interface MeshFaultInjectionConf {
   http?: Fault[];
 }
 
-export interface MeshFaultInjectionSpec {
-  targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: MeshFaultInjectionConf }[];
-  to?: { targetRef?: TargetRef; default?: MeshFaultInjectionConf }[];
-  rules?: { matches?: Match[]; default?: MeshFaultInjectionConf }[];
-}
+export type MeshFaultInjectionSpec = PolicySections<MeshFaultInjectionConf>;
 
 const confSchema = object({
   http: arrayOf(
