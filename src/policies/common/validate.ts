@@ -22,6 +22,20 @@ export interface PolicySections<Conf> {
   rules?: { matches?: Match[]; default?: Conf }[];
 }
 
+/** A default policy, as the CP creates it with each mesh. */
+export interface DefaultPolicy<Spec> {
+  type: string;
+  mesh: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: Spec;
+}
+
+/** A default policy from the whole mesh to the whole mesh with one `conf`. */
+export function meshToMeshDefault<Conf>(type: string, mesh: string, name: string, conf: Conf): DefaultPolicy<PolicySections<Conf>> {
+  return { type, mesh, name, labels: {}, spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: conf }] } };
+}
+
 /** The parts of a policy spec the shared rules look at. */
 export interface SectionsSpec extends PolicySections<unknown> {
   default?: unknown;
