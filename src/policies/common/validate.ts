@@ -92,6 +92,16 @@ export function checkMatch(v: Violations, at: string, m: Match, requireOne = tru
   }
 }
 
+/** Checks every section's `default` with `checkConf` (from, to, then rules with their matches). */
+export function checkSectionDefaults<Conf>(v: Violations, spec: PolicySections<Conf>, checkConf: (v: Violations, at: string, conf: Conf | undefined) => void): void {
+  (spec.from ?? []).forEach((f, i) => checkConf(v, `spec.from[${i}].default`, f.default));
+  (spec.to ?? []).forEach((t, i) => checkConf(v, `spec.to[${i}].default`, t.default));
+  (spec.rules ?? []).forEach((r, i) => {
+    (r.matches ?? []).forEach((m, j) => checkMatch(v, `spec.rules[${i}].matches[${j}]`, m));
+    checkConf(v, `spec.rules[${i}].default`, r.default);
+  });
+}
+
 export function hasSpiffeMatch(rule: { matches?: Match[] }): boolean {
   return (rule.matches ?? []).some((m) => m.spiffeID);
 }
