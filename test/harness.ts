@@ -1,6 +1,8 @@
 // Test harness: start real `skein` processes (built product, bin/skein.js) and wait for them.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +155,24 @@ export async function api(baseUrl: string, method: string, urlPath: string, body
     /* not JSON: callers use `text` */
   }
   return { status: res.status, body: parsed, text, headers: res.headers };
+}
+
+/** POST JSON over http:// or https:// (verified against `ca` when given). */
+export function postJson(url: string, body: unknown, ca?: string): Promise<{ status: number; text: string }> {
+  const payload = JSON.stringify(body);
+  const u = new URL(url);
+  const options: https.RequestOptions = { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, agent: false, timeout: 5000 };
+  if (ca) options.ca = ca;
+  return new Promise((resolve, reject) => {
+    const req = (u.protocol === 'https:' ? https : http).request(u, options, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 /** Runs the real `skein` CLI and returns its exit code and output. */

@@ -1,5 +1,6 @@
-// Small shared pieces: loading/error/empty states, status badges, tables, key-value lists.
+// Small shared pieces: loading/error/empty states, status badges, tables, key-value lists, filters.
 import type { ReactNode } from 'react';
+import { useSearchParams } from 'react-router';
 import { ApiError, displayName, type Labels } from './api';
 
 export function Loading({ what }: { what: string }) {
@@ -117,5 +118,41 @@ export function Name({ r }: { r: { name: string; labels?: Labels } }) {
       {shown}
       {shown !== r.name && <div className="muted small">{r.name}</div>}
     </>
+  );
+}
+
+/** List filters kept in the page's query string (so a filtered view can be linked); '' means unset. */
+export function useQueryFilters(): { get: (k: string) => string; set: (k: string, v: string) => void } {
+  const [params, setParams] = useSearchParams();
+  const set = (k: string, v: string) => {
+    const next = new URLSearchParams(params);
+    if (v) next.set(k, v);
+    else next.delete(k);
+    setParams(next, { replace: true });
+  };
+  return { get: (k) => params.get(k) ?? '', set };
+}
+
+/** A labelled drop-down filter whose first choice, "all", is the empty value. */
+export function FilterSelect({ label, value, onChange, children }: { label: string; value: string; onChange: (v: string) => void; children: ReactNode }) {
+  return (
+    <label>
+      {label}{' '}
+      <select aria-label={label.toLowerCase()} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="">all</option>
+        {children}
+      </select>
+    </label>
+  );
+}
+
+/** The mesh filter of list pages: one choice per mesh. */
+export function MeshFilter({ meshes, value, onChange }: { meshes: { name: string }[]; value: string; onChange: (v: string) => void }) {
+  return (
+    <FilterSelect label="Mesh" value={value} onChange={onChange}>
+      {meshes.map((m) => (
+        <option key={m.name}>{m.name}</option>
+      ))}
+    </FilterSelect>
   );
 }

@@ -74,6 +74,20 @@ export function registerBootstrapRoute(app: FastifyInstance, opts: BootstrapOpti
   });
 }
 
+/** The resource sent in `dataplaneResource` (YAML or JSON), validated; undefined when none was sent. */
+function parseResource(text: string | undefined): ReturnType<typeof fromWire>['resource'] {
+  if (!text) return undefined;
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new BootstrapError(400, `dataplaneResource: ${(err as Error).message}`);
+  }
+  const parsed = fromWire(raw);
+  if (!parsed.resource) throw new ValidationError(parsed.violations);
+  return parsed.resource;
+}
+
 async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, xds: { address: string; port: number; tls: boolean }): Promise<BootstrapResponse> {
   if (!body || typeof body !== 'object') throw new BootstrapError(400, 'request body must be a JSON object');
   const proxyType = body.proxyType || 'dataplane';
@@ -81,19 +95,8 @@ async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, x
   if (proxyType !== 'dataplane') return handleLegacyZoneProxy(body, proxyType as LegacyProxyType, opts, xds);
   const { manager } = opts;
 
-  let parsedDp: ReturnType<typeof fromWire>['resource'];
-  if (body.dataplaneResource) {
-    let raw: unknown;
-    try {
-      raw = YAML.parse(body.dataplaneResource);
-    } catch (err) {
-      throw new BootstrapError(400, `dataplaneResource: ${(err as Error).message}`);
-    }
-    const parsed = fromWire(raw);
-    if (!parsed.resource) throw new ValidationError(parsed.violations);
-    parsedDp = parsed.resource;
-    if (parsedDp.type !== 'Dataplane') throw new BootstrapError(400, `dataplaneResource: type must be Dataplane, got "${parsedDp.type}"`);
-  }
+  const parsedDp = parseResource(body.dataplaneResource);
+  if (parsedDp && parsedDp.type !== 'Dataplane') throw new BootstrapError(400, `dataplaneResource: type must be Dataplane, got "${parsedDp.type}"`);
   const mesh = parsedDp?.mesh || body.mesh || 'default';
   const name = parsedDp?.name || body.name || '';
   if (!name) throw new BootstrapError(400, 'name: cannot be empty');
@@ -138,19 +141,8 @@ async function handleBootstrap(body: BootstrapRequest, opts: BootstrapOptions, x
 async function handleLegacyZoneProxy(body: BootstrapRequest, proxyType: LegacyProxyType, opts: BootstrapOptions, xds: { address: string; port: number; tls: boolean }): Promise<BootstrapResponse> {
   const { manager } = opts;
   const kind = LEGACY_PROXY_KINDS[proxyType];
-  let parsed: ReturnType<typeof fromWire>['resource'];
-  if (body.dataplaneResource) {
-    let raw: unknown;
-    try {
-      raw = YAML.parse(body.dataplaneResource);
-    } catch (err) {
-      throw new BootstrapError(400, `dataplaneResource: ${(err as Error).message}`);
-    }
-    const result = fromWire(raw);
-    if (!result.resource) throw new ValidationError(result.violations);
-    parsed = result.resource;
-    if (parsed.type !== kind) throw new BootstrapError(400, `dataplaneResource: type must be ${kind} for proxyType ${proxyType}, got "${parsed.type}"`);
-  }
+  const parsed = parseResource(body.dataplaneResource);
+  if (parsed && parsed.type !== kind) throw new BootstrapError(400, `dataplaneResource: type must be ${kind} for proxyType ${proxyType}, got "${parsed.type}"`);
   const name = parsed?.name || body.name || '';
   if (!name) throw new BootstrapError(400, 'name: cannot be empty');
   if (body.name && parsed && body.name !== parsed.name) throw new BootstrapError(400, `name: "${body.name}" differs from the ${kind} resource's "${parsed.name}"`);

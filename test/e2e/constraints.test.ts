@@ -2,26 +2,10 @@
 // break the mesh's requirements/restrictions, on `skein apply` / the REST API (400, invalid_parameters)
 // and at bootstrap (422 naming the rule; `skein dp run` says why and exits), while valid proxies join.
 import fs from 'node:fs';
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, postJson, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { dataplaneTokenFile, freePort, startDp, writeFile, type RunningDp } from '../dp-harness.js';
-
-function post(url: string, body: unknown, ca: string): Promise<{ status: number; text: string }> {
-  const payload = JSON.stringify(body);
-  const options: https.RequestOptions = { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, agent: false, timeout: 5000, ca };
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(url), options, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 const MESH = `type: Mesh
 name: demo
@@ -88,7 +72,7 @@ describe('mesh constraints on data plane proxies', () => {
 
   it('refuses it at bootstrap with 422 naming the rule', async () => {
     const token = fs.readFileSync(await dataplaneTokenFile(cp, dir, 'demo', 'loner'), 'utf8').trim();
-    const res = await post(`${cp.dpUrl}/bootstrap`, { mesh: 'demo', name: 'loner', dataplaneToken: token, dataplaneResource: dataplaneYaml('loner', 21000, {}) }, ca);
+    const res = await postJson(`${cp.dpUrl}/bootstrap`, { mesh: 'demo', name: 'loner', dataplaneToken: token, dataplaneResource: dataplaneYaml('loner', 21000, {}) }, ca);
     expect(res.status).toBe(422);
     expect(res.text).toBe(`networking.inbound[0].tags: ${NO_TEAM}`);
   });
@@ -118,14 +102,14 @@ describe('mesh constraints on data plane proxies', () => {
     expect(web.proc.exitCode).toBe(null);
     // A new proxy with those tags is refused now.
     const token = fs.readFileSync(await dataplaneTokenFile(cp, dir, 'demo', 'web-2'), 'utf8').trim();
-    const refused = await post(`${cp.dpUrl}/bootstrap`, { dataplaneToken: token, dataplaneResource: dataplaneYaml('web-2', 21010, { team: 'core' }) }, ca);
+    const refused = await postJson(`${cp.dpUrl}/bootstrap`, { dataplaneToken: token, dataplaneResource: dataplaneYaml('web-2', 21010, { team: 'core' }) }, ca);
     expect(refused.status).toBe(422);
     expect(refused.text).toContain('matches restricted tags "team=core" defined on the Mesh');
 
     // Drop the constraints: the proxy that had no team may bootstrap now.
     expect((await apply('type: Mesh\nname: demo\n')).code).toBe(0);
     const lonerToken = fs.readFileSync(await dataplaneTokenFile(cp, dir, 'demo', 'loner'), 'utf8').trim();
-    const admitted = await post(`${cp.dpUrl}/bootstrap`, { dataplaneToken: lonerToken, dataplaneResource: dataplaneYaml('loner', 21000, {}) }, ca);
+    const admitted = await postJson(`${cp.dpUrl}/bootstrap`, { dataplaneToken: lonerToken, dataplaneResource: dataplaneYaml('loner', 21000, {}) }, ca);
     expect(admitted.status).toBe(200);
     expect((await api(cp.apiUrl, 'GET', '/meshes/demo/dataplanes/loner')).status).toBe(200);
     expect((await api(cp.apiUrl, 'GET', '/meshes/demo')).status).toBe(200);

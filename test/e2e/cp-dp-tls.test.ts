@@ -3,33 +3,13 @@
 // and plaintext is refused unless the control plane runs with --dp-server-plaintext.
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import http2 from 'node:http2';
-import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSelfSigned } from '../../src/cp/dp-server-cert.js';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, postJson, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { freePort, startDpProcess } from '../dp-harness.js';
-
-/** POST JSON over http:// or https:// (verified against `ca` when given). */
-function post(url: string, body: unknown, ca?: string): Promise<{ status: number; text: string }> {
-  const payload = JSON.stringify(body);
-  const u = new URL(url);
-  const options: https.RequestOptions = { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, agent: false, timeout: 5000 };
-  if (ca) options.ca = ca;
-  return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? https : http).request(u, options, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
 
 /** The certificate the server on `port` presents. */
 function peerCertificate(port: number): Promise<tls.PeerCertificate> {
@@ -151,7 +131,7 @@ describe('control plane ↔ data plane TLS', () => {
   });
 
   it('(c) plaintext on the DP port is refused: HTTP gets 400 saying TLS is required, h2c is closed', async () => {
-    const res = await post(`http://127.0.0.1:${cp.dpPort}/bootstrap`, { mesh: 'default', name: 'plain' });
+    const res = await postJson(`http://127.0.0.1:${cp.dpPort}/bootstrap`, { mesh: 'default', name: 'plain' });
     expect(res.status).toBe(400);
     expect(res.text).toContain('requires TLS');
     expect(res.text).toContain('https://');
@@ -172,10 +152,10 @@ describe('control plane ↔ data plane TLS', () => {
     const plain = await startCp({ store: 'memory', args: ['--auth', 'none', '--dp-server-plaintext'] });
     cps.push(plain);
     const body = (name: string) => ({ mesh: 'default', name, dataplaneResource: dataplaneYaml(name, 20001, 20002) });
-    const overHttp = await post(`http://127.0.0.1:${plain.dpPort}/bootstrap`, body('over-http'));
+    const overHttp = await postJson(`http://127.0.0.1:${plain.dpPort}/bootstrap`, body('over-http'));
     expect(overHttp.status, overHttp.text).toBe(200);
     expect((JSON.parse(overHttp.text) as { xdsServer: { tls: boolean } }).xdsServer.tls).toBe(false);
-    const overHttps = await post(`https://127.0.0.1:${plain.dpPort}/bootstrap`, body('over-https'), fs.readFileSync(plain.caCertFile, 'utf8'));
+    const overHttps = await postJson(`https://127.0.0.1:${plain.dpPort}/bootstrap`, body('over-https'), fs.readFileSync(plain.caCertFile, 'utf8'));
     expect(overHttps.status, overHttps.text).toBe(200);
     const answer = JSON.parse(overHttps.text) as { xdsServer: { tls: boolean }; bootstrap: string };
     expect(answer.xdsServer.tls).toBe(true);

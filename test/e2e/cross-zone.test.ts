@@ -3,23 +3,10 @@
 // reaches the zone-2 backend through zone-2's ingress zone proxy (builtin mTLS from the mesh CA that
 // global syncs to both zones). Zones keep routing with global gone.
 import type http from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { list, put, startGlobal, startZone as startZoneCp, strictDefaultMesh } from '../multizone-harness.js';
 import { adminStat, dataplaneTokenFile, freePort, httpGet, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
-
-type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string>; spec?: Record<string, unknown> };
-
-async function list(cp: RunningCp, p: string): Promise<Item[]> {
-  const res = await api(cp.apiUrl, 'GET', p);
-  if (res.status !== 200) throw new Error(`GET ${p}: ${res.status} ${res.text}`);
-  return (res.body as { items: Item[] }).items;
-}
-
-async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
-  const res = await api(cp.apiUrl, 'PUT', p, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
-}
 
 describe('cross-zone traffic through global-forwarded zone proxies', () => {
   let global: RunningCp;
@@ -33,11 +20,7 @@ describe('cross-zone traffic through global-forwarded zone proxies', () => {
   const dir = tempDir('crosszone');
   const globalWork = tempDir('cz-global-work');
 
-  const startZone = (zone: string) =>
-    startCp({
-      store: 'memory',
-      args: ['--mode', 'zone', '--zone', zone, '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
-    });
+  const startZone = (zone: string) => startZoneCp(kdsPort, globalWork, zone, { store: 'memory' });
 
   const token = (cp: RunningCp, name: string) => dataplaneTokenFile(cp, dir, 'default', name);
 
@@ -49,27 +32,10 @@ describe('cross-zone traffic through global-forwarded zone proxies', () => {
 
   beforeAll(async () => {
     kdsPort = await freePort();
-    global = await startCp({ store: 'memory', workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
+    global = await startGlobal(kdsPort, globalWork, { store: 'memory' });
     zone1 = await startZone('zone-1');
     zone2 = await startZone('zone-2');
-
-    await put(global, '/meshes/default', {
-      type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] },
-    });
-    await put(global, '/meshes/default/meshtrafficpermissions/allow-all', {
-      type: 'MeshTrafficPermission', mesh: 'default', name: 'allow-all',
-      spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
-    });
-    // Both zones issue certificates from global's CA and verify tokens with global's signing key.
-    for (const zone of [zone1, zone2]) {
-      await waitFor(async () => {
-        const names = (await list(zone, '/meshes/default/secrets')).map((i) => i.name);
-        return names.includes('default.ca-builtin-cert-ca-1') && names.some((n) => n.startsWith('dataplane-token-signing-key-default')) ? true : undefined;
-      }, { what: 'CA and signing key on the zone', timeoutMs: 20_000 });
-      await waitFor(async () => (await list(zone, '/meshes/default/meshtrafficpermissions')).some((i) => i.labels?.['kuma.io/display-name'] === 'allow-all') || undefined, {
-        what: 'allow-all on the zone',
-      });
-    }
+    await strictDefaultMesh(global, [zone1, zone2]);
 
     const backendSvc = await startHttpService('backend');
     servers.push(backendSvc.server);

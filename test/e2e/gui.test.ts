@@ -9,6 +9,7 @@ import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { api, REPO_ROOT, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { put, startGlobal, startZone, waitForMeshCa } from '../multizone-harness.js';
 import { dataplaneTokenFile, freePort, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 const CHROMIUM = process.env['SKEIN_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -19,11 +20,6 @@ if (!haveChromium) console.warn(`gui.test: skipped, no Chromium at ${CHROMIUM} (
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'gui');
 // The machine's network is closed: without these, Chromium waits on background network calls.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
-  const res = await api(cp.apiUrl, 'PUT', p, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
-}
 
 describe.skipIf(!haveChromium)('web GUI in headless Chromium', () => {
   let global: RunningCp;
@@ -46,10 +42,8 @@ describe.skipIf(!haveChromium)('web GUI in headless Chromium', () => {
   beforeAll(async () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const kdsPort = await freePort();
-    global = await startCp({ workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
-    zone = await startCp({
-      args: ['--mode', 'zone', '--zone', 'zone-1', '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
-    });
+    global = await startGlobal(kdsPort, globalWork);
+    zone = await startZone(kdsPort, globalWork, 'zone-1');
     await put(global, '/meshes/demo', { type: 'Mesh', name: 'demo', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } });
     await put(global, '/meshes/demo/meshtrafficpermissions/allow-web', {
       type: 'MeshTrafficPermission',
@@ -57,11 +51,7 @@ describe.skipIf(!haveChromium)('web GUI in headless Chromium', () => {
       name: 'allow-web',
       spec: { targetRef: { kind: 'MeshService', name: 'web' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
     });
-    await waitFor(async () => {
-      const res = await api(zone.apiUrl, 'GET', '/meshes/demo/secrets');
-      const names = ((res.body as { items?: { name: string }[] } | undefined)?.items ?? []).map((i) => i.name);
-      return names.includes('demo.ca-builtin-cert-ca-1') && names.some((n) => n.startsWith('dataplane-token-signing-key-demo'));
-    }, { what: 'mesh demo with its CA and signing key on the zone', timeoutMs: 20_000 });
+    await waitForMeshCa(zone, 'demo', 'mesh demo with its CA and signing key on the zone');
 
     const web = await startHttpService('web');
     service = web.server;

@@ -3,41 +3,11 @@
 // `ext` (mTLS, `routing.zoneEgress`, no mesh-scoped egress) it terminates the sidecar's mTLS with
 // ext's certificate for it and forwards to the MeshExternalService, deny-by-default until a
 // MeshTrafficPermission selecting it (`kuma.io/proxy-type: zoneegress`) allows the SNI.
-import path from 'node:path';
-import fs from 'node:fs';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, freePort, startDp, startEchoService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
-
-type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string> };
-
-async function list(cp: RunningCp, p: string): Promise<Item[]> {
-  const res = await api(cp.apiUrl, 'GET', p);
-  if (res.status !== 200) throw new Error(`GET ${p}: ${res.status} ${res.text}`);
-  return (res.body as { items: Item[] }).items;
-}
-
-async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
-  const res = await api(cp.apiUrl, 'PUT', p, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
-}
-
-/** A dataplane token from the CP's API (`POST /tokens/dataplane`), as a file in `dir`. */
-async function dpTokenFile(cp: RunningCp, dir: string, mesh: string, name: string): Promise<string> {
-  const res = await api(cp.apiUrl, 'POST', '/tokens/dataplane', { mesh, name, validFor: '1h' });
-  if (res.status !== 200) throw new Error(`POST /tokens/dataplane: ${res.status} ${res.text}`);
-  return writeFile(dir, `${mesh}-${name}.token`, res.text.trim());
-}
-
-/** Sum of a counter over every stat whose name matches (0 when none). */
-async function statSum(dp: RunningDp, re: RegExp): Promise<number> {
-  return (await adminGet(dp, '/stats'))
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter((parts) => re.test(parts.slice(0, -1).join(':')))
-    .reduce((sum, parts) => sum + Number(parts.at(-1)!.trim()), 0);
-}
+import { api, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { dpTokenFile, list, put, startGlobal, startZone, statSum, waitForMeshCa, zoneTokenFile } from '../multizone-harness.js';
+import { freePort, startDp, startEchoService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 describe('legacy ZoneEgress serving a mesh with a zone token', () => {
   let global: RunningCp;
@@ -48,23 +18,12 @@ describe('legacy ZoneEgress serving a mesh with a zone token', () => {
   const dir = tempDir('legacy-ze');
   const globalWork = tempDir('legacy-ze-global');
 
-  async function zoneTokenFile(zone: string, scope: string[]): Promise<string> {
-    const res = await api(global.apiUrl, 'POST', '/tokens/zone', { zone, scope, validFor: '1h' });
-    expect(res.status, res.text).toBe(200);
-    const file = path.join(dir, `${zone}-${scope.join('-')}.token`);
-    fs.writeFileSync(file, res.text.trim());
-    return file;
-  }
-
   const logs = () => [global, zone1].map((cp) => cp?.logs().split('\n').slice(-30).join('\n')).join('\n---\n') + dps.map((d) => d.logs()).join('\n');
 
   beforeAll(async () => {
     const kdsPort = await freePort();
-    global = await startCp({ store: 'memory', workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
-    zone1 = await startCp({
-      store: 'memory',
-      args: ['--mode', 'zone', '--zone', 'zone-1', '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
-    });
+    global = await startGlobal(kdsPort, globalWork, { store: 'memory' });
+    zone1 = await startZone(kdsPort, globalWork, 'zone-1', { store: 'memory' });
   }, 60_000);
 
   afterAll(async () => {
@@ -79,10 +38,7 @@ describe('legacy ZoneEgress serving a mesh with a zone token', () => {
     await put(global, '/meshes/ext', {
       type: 'Mesh', name: 'ext', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] }, routing: { zoneEgress: true },
     });
-    await waitFor(async () => {
-      const names = (await list(zone1, '/meshes/ext/secrets')).map((i) => i.name);
-      return names.includes('ext.ca-builtin-cert-ca-1') && names.some((n) => n.startsWith('dataplane-token-signing-key-ext')) ? true : undefined;
-    }, { what: 'mesh ext CA on zone-1', timeoutMs: 20_000 });
+    await waitForMeshCa(zone1, 'ext', 'mesh ext CA on zone-1');
     const echo = await startEchoService();
     servers.push(echo.server);
     for (const k of ['legacyEgress', 'extClientInbound', 'extClientService', 'httpbinOutbound']) ports[k] = await freePort();
@@ -91,7 +47,7 @@ describe('legacy ZoneEgress serving a mesh with a zone token', () => {
       spec: { match: { type: 'HostnameGenerator', port: echo.port, protocol: 'tcp' }, endpoints: [{ address: '127.0.0.1', port: echo.port }] },
     });
     // The token is verified on zone-1 with global's synced public key.
-    const token = await zoneTokenFile('zone-1', ['egress']);
+    const token = await zoneTokenFile(global, dir, 'zone-1', ['egress']);
     await waitFor(async () => (await list(zone1, '/global-secrets')).some((s) => s.name === 'zone-token-signing-public-key-1') || undefined, { what: 'zone token public key on zone-1' });
     const egress = startDp(zone1, ['--proxy-type', 'egress', '-d', writeFile(dir, 'legacy-egress.yaml', `type: ZoneEgress
 name: legacy-egress

@@ -6,30 +6,10 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import type http from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, adminStat, freePort, httpGet, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
-
-type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string>; spec?: Record<string, unknown>; zone?: string };
-
-async function list(cp: RunningCp, p: string): Promise<Item[]> {
-  const res = await api(cp.apiUrl, 'GET', p);
-  if (res.status !== 200) throw new Error(`GET ${p}: ${res.status} ${res.text}`);
-  return (res.body as { items: Item[] }).items;
-}
-
-async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
-  const res = await api(cp.apiUrl, 'PUT', p, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
-}
-
-/** A dataplane token from the CP's API (`POST /tokens/dataplane`), as a file in `dir`. */
-async function dpTokenFile(cp: RunningCp, dir: string, mesh: string, name: string): Promise<string> {
-  const res = await api(cp.apiUrl, 'POST', '/tokens/dataplane', { mesh, name, validFor: '1h' });
-  if (res.status !== 200) throw new Error(`POST /tokens/dataplane: ${res.status} ${res.text}`);
-  return writeFile(dir, `${mesh}-${name}.token`, res.text.trim());
-}
+import { api, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { dpTokenFile, list, startGlobal, startZone as startZoneCp, statSum, strictDefaultMesh, zoneTokenFile, type Item } from '../multizone-harness.js';
+import { adminStat, freePort, httpGet, startDp, startHttpService, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 
 /** POST /bootstrap on the CP's DP server, as `skein dp run` does. */
 function bootstrap(cp: RunningCp, body: Record<string, unknown>): Promise<{ status: number; text: string }> {
@@ -45,15 +25,6 @@ function bootstrap(cp: RunningCp, body: Record<string, unknown>): Promise<{ stat
   });
 }
 
-/** Sum of a counter over every stat whose name matches (0 when none). */
-async function statSum(dp: RunningDp, re: RegExp): Promise<number> {
-  return (await adminGet(dp, '/stats'))
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter((parts) => re.test(parts.slice(0, -1).join(':')))
-    .reduce((sum, parts) => sum + Number(parts.at(-1)!.trim()), 0);
-}
-
 describe('legacy ZoneIngress with zone tokens, and precedence of mesh-scoped ingresses', () => {
   let global: RunningCp;
   let zone1: RunningCp;
@@ -66,20 +37,7 @@ describe('legacy ZoneIngress with zone tokens, and precedence of mesh-scoped ing
   const dir = tempDir('legacy-zp');
   const globalWork = tempDir('legacy-zp-global');
 
-  const startZone = (zone: string) =>
-    startCp({
-      store: 'memory',
-      args: ['--mode', 'zone', '--zone', zone, '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
-    });
-
-  /** A zone token issued by global, written to a file. */
-  async function zoneTokenFile(zone: string, scope: string[]): Promise<string> {
-    const res = await api(global.apiUrl, 'POST', '/tokens/zone', { zone, scope, validFor: '1h' });
-    expect(res.status, res.text).toBe(200);
-    const file = path.join(dir, `${zone}-${scope.join('-')}.token`);
-    fs.writeFileSync(file, res.text.trim());
-    return file;
-  }
+  const startZone = (zone: string) => startZoneCp(kdsPort, globalWork, zone, { store: 'memory' });
 
   const legacyIngressYaml = (name: string, port: number) =>
     writeFile(dir, `${name}.yaml`, `type: ZoneIngress
@@ -99,25 +57,10 @@ networking:
 
   beforeAll(async () => {
     kdsPort = await freePort();
-    global = await startCp({ store: 'memory', workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
+    global = await startGlobal(kdsPort, globalWork, { store: 'memory' });
     zone1 = await startZone('zone-1');
     zone2 = await startZone('zone-2');
-    await put(global, '/meshes/default', {
-      type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] },
-    });
-    await put(global, '/meshes/default/meshtrafficpermissions/allow-all', {
-      type: 'MeshTrafficPermission', mesh: 'default', name: 'allow-all',
-      spec: { targetRef: { kind: 'Mesh' }, from: [{ targetRef: { kind: 'Mesh' }, default: { action: 'Allow' } }] },
-    });
-    for (const zone of [zone1, zone2]) {
-      await waitFor(async () => {
-        const names = (await list(zone, '/meshes/default/secrets')).map((i) => i.name);
-        return names.includes('default.ca-builtin-cert-ca-1') && names.some((n) => n.startsWith('dataplane-token-signing-key-default')) ? true : undefined;
-      }, { what: 'CA and signing key on the zone', timeoutMs: 20_000 });
-      await waitFor(async () => (await list(zone, '/meshes/default/meshtrafficpermissions')).some((i) => i.labels?.['kuma.io/display-name'] === 'allow-all') || undefined, {
-        what: 'allow-all on the zone',
-      });
-    }
+    await strictDefaultMesh(global, [zone1, zone2]);
     const backendSvc = await startHttpService('backend');
     servers.push(backendSvc.server);
     for (const k of ['backendInbound', 'legacyIngress', 'meshIngress', 'clientInbound', 'clientService', 'backendOutbound']) ports[k] = await freePort();
@@ -147,8 +90,8 @@ networking:
   });
 
   it('refuses a zone token with the wrong scope or for another zone', async () => {
-    const wrongScope = await zoneTokenFile('zone-2', ['egress']);
-    const otherZone = await zoneTokenFile('zone-1', ['ingress']);
+    const wrongScope = await zoneTokenFile(global, dir, 'zone-2', ['egress']);
+    const otherZone = await zoneTokenFile(global, dir, 'zone-1', ['ingress']);
     // zone-2 verifies with global's public key: wait for it before presenting tokens.
     await waitFor(async () => (await list(zone2, '/global-secrets')).some((s) => s.name === 'zone-token-signing-public-key-1') || undefined, {
       what: 'zone token public key synced to zone-2',
@@ -175,7 +118,7 @@ networking:
     expect(globalSecrets).toContain('zone-token-signing-public-key-1');
     expect(globalSecrets.some((n) => n.startsWith('zone-token-signing-key'))).toBe(false);
 
-    const token = await zoneTokenFile('zone-2', ['ingress']);
+    const token = await zoneTokenFile(global, dir, 'zone-2', ['ingress']);
     legacyIngress = startDp(zone2, ['--proxy-type', 'ingress', '-d', legacyIngressYaml('legacy-ingress', ports.legacyIngress!), '--dataplane-token-file', token]);
     dps.push(legacyIngress);
 

@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { startGlobal, startZone as startZoneCp } from '../multizone-harness.js';
 import { freePort } from '../dp-harness.js';
 
 describe('zone authentication with zone tokens', () => {
@@ -22,10 +23,7 @@ describe('zone authentication with zone tokens', () => {
   async function startZone(zone: string, token: string): Promise<RunningCp> {
     const tokenFile = path.join(dir, `${zone}.token`);
     fs.writeFileSync(tokenFile, token);
-    const cp = await startCp({
-      store: 'memory',
-      args: ['--mode', 'zone', '--zone', zone, '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt'), '--kds-token-file', tokenFile],
-    });
+    const cp = await startZoneCp(kdsPort, globalWork, zone, { store: 'memory', args: ['--kds-token-file', tokenFile] });
     zones.push(cp);
     return cp;
   }
@@ -34,7 +32,7 @@ describe('zone authentication with zone tokens', () => {
 
   beforeAll(async () => {
     kdsPort = await freePort();
-    global = await startCp({ store: 'memory', workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort), '--kds-auth', 'zoneToken'] });
+    global = await startGlobal(kdsPort, globalWork, { store: 'memory', args: ['--kds-auth', 'zoneToken'] });
   });
 
   afterAll(async () => {

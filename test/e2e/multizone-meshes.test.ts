@@ -11,7 +11,8 @@ import http from 'node:http';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, runSkein, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { put, startGlobal, startZone as startZoneCp, waitForMeshCa } from '../multizone-harness.js';
 import { adminStat, dataplaneTokenFile, freePort, startDp, writeFile, type RunningDp } from '../dp-harness.js';
 import { issueWorkloadCert } from '../../src/pki/index.js';
 
@@ -19,11 +20,6 @@ const ZONE_1_IP = '127.0.0.2';
 const ZONE_2_IP = '127.0.0.3';
 const MESHES = ['alpha', 'beta'] as const;
 type MeshName = (typeof MESHES)[number];
-
-async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
-  const res = await api(cp.apiUrl, 'PUT', p, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
-}
 
 async function items(cp: RunningCp, p: string): Promise<any[]> {
   const res = await api(cp.apiUrl, 'GET', p);
@@ -69,11 +65,7 @@ describe('multi-zone with two meshes and mesh-scoped zone proxies', () => {
   const keyFile = path.join(dir, 'offline.key');
   const pubFile = path.join(dir, 'offline.pub');
 
-  const startZone = (zone: string, extra: string[] = []) =>
-    startCp({
-      store: 'memory',
-      args: ['--mode', 'zone', '--zone', zone, '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt'), ...extra],
-    });
+  const startZone = (zone: string, args: string[] = []) => startZoneCp(kdsPort, globalWork, zone, { store: 'memory', args });
   const logs = () => [global, zone1, zone2].map((cp) => cp?.logs().split('\n').slice(-20).join('\n')).join('\n---\n') + Object.values(dps).map((d) => d.logs().split('\n').slice(-15).join('\n')).join('\n');
   const dataplane = (mesh: string, name: string, body: string) => writeFile(dir, `${mesh}-${name}.yaml`, `type: Dataplane\nmesh: ${mesh}\nname: ${name}\n${body}`);
   const run = async (key: string, cp: RunningCp, mesh: string, file: string, name: string) => {
@@ -87,7 +79,7 @@ describe('multi-zone with two meshes and mesh-scoped zone proxies', () => {
     fs.writeFileSync(keyFile, (await runSkein(['generate', 'signing-key', '--format', 'pem'])).stdout);
     fs.writeFileSync(pubFile, (await runSkein(['generate', 'public-key', '--signing-key-path', keyFile])).stdout);
     kdsPort = await freePort();
-    global = await startCp({ store: 'memory', workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
+    global = await startGlobal(kdsPort, globalWork, { store: 'memory' });
     // zone-1 also accepts dataplane tokens signed offline (for a proxy of a mesh that does not exist yet).
     zone1 = await startZone('zone-1', ['--dataplane-token-public-key', `offline-1=${pubFile}`]);
     zone2 = await startZone('zone-2');
@@ -105,10 +97,7 @@ describe('multi-zone with two meshes and mesh-scoped zone proxies', () => {
     }
     for (const zone of [zone1, zone2]) {
       for (const mesh of MESHES) {
-        await waitFor(async () => {
-          const names = (await items(zone, `/meshes/${mesh}/secrets`)).map((i) => i.name);
-          return names.includes(`${mesh}.ca-builtin-cert-ca-1`) && names.some((n) => n.startsWith(`dataplane-token-signing-key-${mesh}`)) ? true : undefined;
-        }, { what: `${mesh} CA and signing key on the zone`, timeoutMs: 30_000 });
+        await waitForMeshCa(zone, mesh, `${mesh} CA and signing key on the zone`, 30_000);
       }
     }
 

@@ -1,33 +1,9 @@
 // Multi-zone sync end to end: a real global CP and a real zone CP over KDS (gRPC + TLS).
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-
-type Item = { type: string; mesh?: string; name: string; labels?: Record<string, string>; spec?: Record<string, unknown> };
-type List = { total: number; items: Item[] };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function list(cp: RunningCp, p: string): Promise<Item[]> {
-  const res = await api(cp.apiUrl, 'GET', p);
-  if (res.status !== 200) throw new Error(`GET ${p}: ${res.status} ${res.text}`);
-  return (res.body as List).items;
-}
-
-async function put(cp: RunningCp, p: string, body: unknown): Promise<void> {
-  const res = await api(cp.apiUrl, 'PUT', p, body);
-  if (res.status !== 200 && res.status !== 201) throw new Error(`PUT ${p}: ${res.status} ${res.text}`);
-}
+import { api, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { freePort } from '../dp-harness.js';
+import { list, put, startGlobal as startGlobalCp, startZone as startZoneCp, type Item } from '../multizone-harness.js';
 
 const dataplane = (name: string, mesh: string, port: number) => ({
   type: 'Dataplane',
@@ -52,15 +28,8 @@ describe('multi-zone sync (global ↔ zone)', () => {
   const zoneData = tempDir('mz-zone-data');
   const zoneWork = tempDir('mz-zone-work');
 
-  const startGlobal = () =>
-    startCp({ store: 'embedded', dataDir: path.join(globalData, 'db'), workDir: globalWork, args: ['--mode', 'global', '--kds-port', String(kdsPort)] });
-  const startZone = () =>
-    startCp({
-      store: 'embedded',
-      dataDir: path.join(zoneData, 'db'),
-      workDir: zoneWork,
-      args: ['--mode', 'zone', '--zone', 'zone-1', '--global-address', `grpcs://127.0.0.1:${kdsPort}`, '--kds-root-ca-file', path.join(globalWork, 'dp-server.crt')],
-    });
+  const startGlobal = () => startGlobalCp(kdsPort, globalWork, { store: 'embedded', dataDir: path.join(globalData, 'db') });
+  const startZone = () => startZoneCp(kdsPort, globalWork, 'zone-1', { store: 'embedded', dataDir: path.join(zoneData, 'db'), workDir: zoneWork });
 
   beforeAll(async () => {
     kdsPort = await freePort();

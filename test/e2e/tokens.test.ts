@@ -2,25 +2,9 @@
 // key are generated without any control plane, a CP is started trusting only that public key, and a
 // dataplane token signed offline is accepted by /bootstrap while one signed with another key is refused.
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, runSkein, startCp, tempDir, type RunningCp } from '../harness.js';
-
-function post(url: string, body: unknown, ca: string): Promise<{ status: number; text: string }> {
-  const payload = JSON.stringify(body);
-  const options: https.RequestOptions = { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }, agent: false, timeout: 5000, ca };
-  return new Promise((resolve, reject) => {
-    const req = https.request(new URL(url), options, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+import { api, postJson, runSkein, startCp, tempDir, type RunningCp } from '../harness.js';
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const [h, p] = token.trim().split('.');
@@ -83,30 +67,30 @@ describe('offline signing and zone/user tokens', () => {
   it('a dataplane token signed offline is accepted by /bootstrap; one signed with an unknown key is refused with 401', async () => {
     const token = (await skeinOk(['generate', 'dataplane-token', '--signing-key-path', keyFile, '--kid', 'offline-1', '--mesh', 'default', '--name', 'web-1', '--valid-for', '1h'])).trim();
     expect(decode(token)).toMatchObject({ header: { alg: 'RS256', kid: 'offline-1' }, payload: { Name: 'web-1', Mesh: 'default' } });
-    const ok = await post(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-1', dataplaneToken: token, dataplaneResource: dataplaneYaml('web-1') }, ca);
+    const ok = await postJson(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-1', dataplaneToken: token, dataplaneResource: dataplaneYaml('web-1') }, ca);
     expect(ok.status, ok.text).toBe(200);
 
     // The second configured key works under its own kid.
     const second = (await skeinOk(['generate', 'dataplane-token', '--signing-key-path', otherKeyFile, '--kid', 'offline-2', '--name', 'web-2', '--valid-for', '1h'])).trim();
-    const ok2 = await post(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-2', dataplaneToken: second, dataplaneResource: dataplaneYaml('web-2') }, ca);
+    const ok2 = await postJson(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-2', dataplaneToken: second, dataplaneResource: dataplaneYaml('web-2') }, ca);
     expect(ok2.status, ok2.text).toBe(200);
 
     // Signed with another key under a trusted kid: bad signature.
     const forged = (await skeinOk(['generate', 'dataplane-token', '--signing-key-path', otherKeyFile, '--kid', 'offline-1', '--name', 'web-3', '--valid-for', '1h'])).trim();
-    const refused = await post(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-3', dataplaneToken: forged, dataplaneResource: dataplaneYaml('web-3') }, ca);
+    const refused = await postJson(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-3', dataplaneToken: forged, dataplaneResource: dataplaneYaml('web-3') }, ca);
     expect(refused.status).toBe(401);
     expect(refused.text).toContain('authentication failed: token is not valid: signature verification failed');
 
     // A kid the CP does not know.
     const unknown = (await skeinOk(['generate', 'dataplane-token', '--signing-key-path', keyFile, '--kid', 'nope', '--name', 'web-4', '--valid-for', '1h'])).trim();
-    const refused2 = await post(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-4', dataplaneToken: unknown, dataplaneResource: dataplaneYaml('web-4') }, ca);
+    const refused2 = await postJson(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-4', dataplaneToken: unknown, dataplaneResource: dataplaneYaml('web-4') }, ca);
     expect(refused2.status).toBe(401);
     expect(refused2.text).toContain('there is no signing key with KID nope');
 
     // With --dataplane-token-public-keys-only, tokens from the CP's own stored key are not accepted.
     const issued = await api(cp.apiUrl, 'POST', '/tokens/dataplane', { mesh: 'default', name: 'web-5', validFor: '1h' });
     expect(issued.status).toBe(200);
-    const refused3 = await post(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-5', dataplaneToken: issued.text, dataplaneResource: dataplaneYaml('web-5') }, ca);
+    const refused3 = await postJson(`${cp.dpUrl}/bootstrap`, { mesh: 'default', name: 'web-5', dataplaneToken: issued.text, dataplaneResource: dataplaneYaml('web-5') }, ca);
     expect(refused3.status).toBe(401);
     expect(refused3.text).toContain('stored signing keys are not used');
   });

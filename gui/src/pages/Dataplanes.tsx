@@ -1,6 +1,6 @@
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { connectionStatus, isZoneProxy, useApi, ZONE_LABEL, ZONE_PROXY_ROLE_LABEL, type DataplaneOverview } from '../api';
-import { ErrorBox, Loading, Status, Table, Tags, Name } from '../components';
+import { ErrorBox, FilterSelect, Loading, MeshFilter, Status, Table, Tags, Name, useQueryFilters } from '../components';
 import { enc, loadDataplanes, loadMeshes, LIVE_REFRESH_MS } from '../data';
 
 export function proxyType(d: DataplaneOverview): string {
@@ -13,21 +13,15 @@ function services(d: DataplaneOverview): string {
 }
 
 export function Dataplanes() {
-  const [params, setParams] = useSearchParams();
-  const mesh = params.get('mesh') ?? '';
-  const status = params.get('status') ?? '';
-  const type = params.get('type') ?? '';
-  const q = params.get('q') ?? '';
+  const filters = useQueryFilters();
+  const mesh = filters.get('mesh');
+  const status = filters.get('status');
+  const type = filters.get('type');
+  const q = filters.get('q');
   const { data, error, loading, reload } = useApi(async () => {
     const meshes = await loadMeshes();
     return { meshes, dataplanes: await loadDataplanes(meshes) };
   }, [], LIVE_REFRESH_MS);
-  const set = (k: string, v: string) => {
-    const next = new URLSearchParams(params);
-    if (v) next.set(k, v);
-    else next.delete(k);
-    setParams(next, { replace: true });
-  };
   if (error) return <ErrorBox error={error} what="data plane proxies" onRetry={reload} />;
   if (loading && !data) return <Loading what="data plane proxies" />;
   const rows = data!.dataplanes.filter(
@@ -42,33 +36,17 @@ export function Dataplanes() {
     <>
       <h1>Data plane proxies</h1>
       <div className="filters">
+        <MeshFilter meshes={data!.meshes} value={mesh} onChange={(v) => filters.set('mesh', v)} />
+        <FilterSelect label="Status" value={status} onChange={(v) => filters.set('status', v)}>
+          <option>Online</option>
+          <option>Offline</option>
+        </FilterSelect>
+        <FilterSelect label="Type" value={type} onChange={(v) => filters.set('type', v)}>
+          <option value="sidecar">sidecar</option>
+          <option value="zoneproxy">zone proxy</option>
+        </FilterSelect>
         <label>
-          Mesh{' '}
-          <select aria-label="mesh" value={mesh} onChange={(e) => set('mesh', e.target.value)}>
-            <option value="">all</option>
-            {data!.meshes.map((m) => (
-              <option key={m.name}>{m.name}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Status{' '}
-          <select aria-label="status" value={status} onChange={(e) => set('status', e.target.value)}>
-            <option value="">all</option>
-            <option>Online</option>
-            <option>Offline</option>
-          </select>
-        </label>
-        <label>
-          Type{' '}
-          <select aria-label="type" value={type} onChange={(e) => set('type', e.target.value)}>
-            <option value="">all</option>
-            <option value="sidecar">sidecar</option>
-            <option value="zoneproxy">zone proxy</option>
-          </select>
-        </label>
-        <label>
-          Name or service <input aria-label="name" value={q} onChange={(e) => set('q', e.target.value)} placeholder="filter…" />
+          Name or service <input aria-label="name" value={q} onChange={(e) => filters.set('q', e.target.value)} placeholder="filter…" />
         </label>
         <button type="button" onClick={reload}>
           Refresh

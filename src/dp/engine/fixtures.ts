@@ -124,6 +124,20 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** Stops what tests start (engines, servers), last first: `track(x)` each, then `afterEach(stopAll)`. */
+export function cleanupTracker(): { track: <X extends { stop(): Promise<void> } | { close(): Promise<void> }>(thing: X) => X; stopAll: () => Promise<void> } {
+  const cleanups: (() => Promise<void>)[] = [];
+  return {
+    track: (thing) => {
+      cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
+      return thing;
+    },
+    stopAll: async () => {
+      while (cleanups.length) await cleanups.pop()?.();
+    },
+  };
+}
+
 /** An HTTP server answering `<name>` plus the request headers it saw (as JSON in x-seen-headers). */
 export async function startHttpServer(name: string, delayMs = 0): Promise<TestServer> {
   const server = http.createServer((req, res) => {

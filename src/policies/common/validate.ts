@@ -14,12 +14,30 @@ export const matchSchema: Schema = object({
 /** Int or decimal string (`50`, `"0.5"`), as Kuma's IntOrString percentages. */
 export const intOrString: Schema = { type: ['integer', 'number', 'string'] };
 
-/** The parts of a policy spec the shared rules look at. */
-export interface SectionsSpec {
+/** A targetRef policy's sections, each carrying a `Conf` as its `default`. */
+export interface PolicySections<Conf> {
   targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: unknown }[];
-  to?: { targetRef?: TargetRef; default?: unknown }[];
-  rules?: { matches?: Match[]; default?: unknown }[];
+  from?: { targetRef?: TargetRef; default?: Conf }[];
+  to?: { targetRef?: TargetRef; default?: Conf }[];
+  rules?: { matches?: Match[]; default?: Conf }[];
+}
+
+/** A default policy, as the CP creates it with each mesh. */
+export interface DefaultPolicy<Spec> {
+  type: string;
+  mesh: string;
+  name: string;
+  labels: Record<string, string>;
+  spec: Spec;
+}
+
+/** A default policy from the whole mesh to the whole mesh with one `conf`. */
+export function meshToMeshDefault<Conf>(type: string, mesh: string, name: string, conf: Conf): DefaultPolicy<PolicySections<Conf>> {
+  return { type, mesh, name, labels: {}, spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: conf }] } };
+}
+
+/** The parts of a policy spec the shared rules look at. */
+export interface SectionsSpec extends PolicySections<unknown> {
   default?: unknown;
 }
 
@@ -72,6 +90,16 @@ export function checkMatch(v: Violations, at: string, m: Match, requireOne = tru
     else if (type !== 'Exact') v.add(`${at}.sni.type`, `unrecognized type "${type}", supported values are: Exact`);
     if (!value) v.add(`${at}.sni.value`, 'must be set');
   }
+}
+
+/** Checks every section's `default` with `checkConf` (from, to, then rules with their matches). */
+export function checkSectionDefaults<Conf>(v: Violations, spec: PolicySections<Conf>, checkConf: (v: Violations, at: string, conf: Conf | undefined) => void): void {
+  (spec.from ?? []).forEach((f, i) => checkConf(v, `spec.from[${i}].default`, f.default));
+  (spec.to ?? []).forEach((t, i) => checkConf(v, `spec.to[${i}].default`, t.default));
+  (spec.rules ?? []).forEach((r, i) => {
+    (r.matches ?? []).forEach((m, j) => checkMatch(v, `spec.rules[${i}].matches[${j}]`, m));
+    checkConf(v, `spec.rules[${i}].default`, r.default);
+  });
 }
 
 export function hasSpiffeMatch(rule: { matches?: Match[] }): boolean {

@@ -5,9 +5,8 @@
 import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, boolean, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
-import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import type { Match } from '../../policy-engine/rules.js';
-import { OTEL_ENDPOINT_DEPRECATED, anyValue, checkMatch, checkOtelBackend, commonWarnings, checkTargetRefs, otelBackendRefSchema, policyDescriptor, policySchema, type OtelBackend } from '../common/validate.js';
+import { targetRefSchema } from '../../policy-engine/target-ref.js';
+import { OTEL_ENDPOINT_DEPRECATED, anyValue, checkSectionDefaults, checkOtelBackend, commonWarnings, checkTargetRefs, otelBackendRefSchema, policyDescriptor, policySchema, type PolicySections, type OtelBackend } from '../common/validate.js';
 
 export interface Format {
   type?: 'Plain' | 'Json';
@@ -27,12 +26,7 @@ export interface MeshAccessLogConf {
   backends?: MeshAccessLogBackend[];
 }
 
-export interface MeshAccessLogSpec {
-  targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: MeshAccessLogConf }[];
-  to?: { targetRef?: TargetRef; default?: MeshAccessLogConf }[];
-  rules?: { matches?: Match[]; default?: MeshAccessLogConf }[];
-}
+export type MeshAccessLogSpec = PolicySections<MeshAccessLogConf>;
 
 const format = object({ type: string, plain: string, json: arrayOf(object({ key: string, value: string })), omitEmptyValues: boolean });
 const confSchema = object({
@@ -113,12 +107,7 @@ export function validateMeshAccessLog(res: Resource): Violations {
   const rules = spec.rules ?? [];
   if (rules.length > 0 && (to.length > 0 || from.length > 0)) v.add('spec', "fields 'to' and 'from' must be empty when 'rules' is defined");
   if (rules.length === 0 && to.length === 0 && from.length === 0) v.add('spec', "at least one of 'from', 'to' or 'rules' has to be defined");
-  from.forEach((f, i) => checkConf(v, `spec.from[${i}].default`, f.default));
-  to.forEach((t, i) => checkConf(v, `spec.to[${i}].default`, t.default));
-  rules.forEach((r, i) => {
-    (r.matches ?? []).forEach((m, j) => checkMatch(v, `spec.rules[${i}].matches[${j}]`, m));
-    checkConf(v, `spec.rules[${i}].default`, r.default);
-  });
+  checkSectionDefaults(v, spec, checkConf);
   return v;
 }
 

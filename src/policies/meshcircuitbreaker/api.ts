@@ -5,7 +5,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { boolean, duration, integer, object } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkGreaterThanZero, commonWarnings, checkPercentage, checkPositiveDuration, checkTargetRefs, checkUintPercent, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkGreaterThanZero, commonWarnings, checkPercentage, checkPositiveDuration, checkTargetRefs, checkUintPercent, intOrString, meshToMeshDefault, policyDescriptor, policySchema, type DefaultPolicy } from '../common/validate.js';
 
 export interface MeshCircuitBreakerConf {
   connectionLimits?: { maxConnections?: number; maxConnectionPools?: number; maxPendingRequests?: number; maxRetries?: number; maxRequests?: number };
@@ -138,22 +138,8 @@ export const meshCircuitBreakerDescriptor = policyDescriptor('MeshCircuitBreaker
 });
 
 /** Kuma's default circuit breaker (`mesh-circuit-breaker-all-<mesh>`). */
-export function defaultCircuitBreakerPolicy(mesh: string): { type: string; mesh: string; name: string; labels: Record<string, string>; spec: MeshCircuitBreakerSpec } {
-  return {
-    type: 'MeshCircuitBreaker',
-    mesh,
-    name: `mesh-circuit-breaker-all-${mesh}`,
-    labels: {},
-    spec: {
-      targetRef: { kind: 'Mesh' },
-      to: [
-        {
-          targetRef: { kind: 'Mesh' },
-          default: {
-            connectionLimits: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
-          },
-        },
-      ],
-    },
-  };
+export function defaultCircuitBreakerPolicy(mesh: string): DefaultPolicy<MeshCircuitBreakerSpec> {
+  return meshToMeshDefault('MeshCircuitBreaker', mesh, `mesh-circuit-breaker-all-${mesh}`, {
+    connectionLimits: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+  });
 }

@@ -3,9 +3,8 @@
 import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, duration, integer, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
-import { includesGateways, targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import type { Match } from '../../policy-engine/rules.js';
-import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPercentage, checkTargetRefs, intOrString, policyDescriptor, policySchema } from '../common/validate.js';
+import { includesGateways, targetRefSchema } from '../../policy-engine/target-ref.js';
+import { checkSectionDefaults, commonWarnings, checkNonNegativeDuration, checkPercentage, checkTargetRefs, intOrString, policyDescriptor, policySchema, type PolicySections } from '../common/validate.js';
 
 type Percentage = number | string;
 
@@ -19,12 +18,7 @@ export interface MeshFaultInjectionConf {
   http?: Fault[];
 }
 
-export interface MeshFaultInjectionSpec {
-  targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: MeshFaultInjectionConf }[];
-  to?: { targetRef?: TargetRef; default?: MeshFaultInjectionConf }[];
-  rules?: { matches?: Match[]; default?: MeshFaultInjectionConf }[];
-}
+export type MeshFaultInjectionSpec = PolicySections<MeshFaultInjectionConf>;
 
 const confSchema = object({
   http: arrayOf(
@@ -82,12 +76,7 @@ export function validateMeshFaultInjection(res: Resource): Violations {
   if (from.length > 0 && gatewayScope) {
     v.add('spec.from', 'must not be defined when the scope includes a Gateway, select only proxyType Sidecar or select only gateways and use spec.to');
   }
-  from.forEach((f, i) => checkConf(v, `spec.from[${i}].default`, f.default));
-  to.forEach((t, i) => checkConf(v, `spec.to[${i}].default`, t.default));
-  rules.forEach((r, i) => {
-    (r.matches ?? []).forEach((m, j) => checkMatch(v, `spec.rules[${i}].matches[${j}]`, m));
-    checkConf(v, `spec.rules[${i}].default`, r.default);
-  });
+  checkSectionDefaults(v, spec, checkConf);
   return v;
 }
 

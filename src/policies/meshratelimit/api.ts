@@ -3,9 +3,8 @@
 import { Violations, type Resource } from '../../api/resource.js';
 import { boolean, duration, integer, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
-import { includesGateways, targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import type { Match } from '../../policy-engine/rules.js';
-import { checkGreaterThanZero, commonWarnings, checkMatch, checkTargetRefs, durationMs, hasSpiffeMatch, policyDescriptor, policySchema } from '../common/validate.js';
+import { includesGateways, targetRefSchema } from '../../policy-engine/target-ref.js';
+import { checkGreaterThanZero, commonWarnings, checkMatch, checkTargetRefs, durationMs, hasSpiffeMatch, policyDescriptor, policySchema, type PolicySections } from '../common/validate.js';
 
 interface Rate {
   num?: number;
@@ -23,12 +22,7 @@ export interface MeshRateLimitConf {
   };
 }
 
-export interface MeshRateLimitSpec {
-  targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: MeshRateLimitConf }[];
-  to?: { targetRef?: TargetRef; default?: MeshRateLimitConf }[];
-  rules?: { matches?: Match[]; default?: MeshRateLimitConf }[];
-}
+export type MeshRateLimitSpec = PolicySections<MeshRateLimitConf>;
 
 const rateSchema = object({ num: integer, interval: duration });
 const headers = { type: 'array', maxItems: 16, items: object({ name: string, value: string }) };

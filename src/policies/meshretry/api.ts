@@ -4,7 +4,7 @@ import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, duration, integer, object, oneOfValues, string, stringMap } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import { checkGreaterThanZero, commonWarnings, checkPositiveDuration, checkTargetRefs, policyDescriptor, policySchema } from '../common/validate.js';
+import { checkGreaterThanZero, commonWarnings, checkPositiveDuration, checkTargetRefs, meshToMeshDefault, policyDescriptor, policySchema, type DefaultPolicy } from '../common/validate.js';
 
 interface BackOff {
   baseInterval?: string;
@@ -110,25 +110,11 @@ export const meshRetryKind: PolicyKindInfo = { name: 'MeshRetry' };
 export const meshRetryDescriptor = policyDescriptor('MeshRetry', 'mr', 'Mesh Retry', meshRetrySchema, validateMeshRetry, { warnings: (res) => commonWarnings(res) });
 
 /** Kuma's default retries (`mesh-retry-all-<mesh>`). */
-export function defaultRetryPolicy(mesh: string): { type: string; mesh: string; name: string; labels: Record<string, string>; spec: MeshRetrySpec } {
+export function defaultRetryPolicy(mesh: string): DefaultPolicy<MeshRetrySpec> {
   const backOff = { baseInterval: '25ms', maxInterval: '250ms' };
-  return {
-    type: 'MeshRetry',
-    mesh,
-    name: `mesh-retry-all-${mesh}`,
-    labels: {},
-    spec: {
-      targetRef: { kind: 'Mesh' },
-      to: [
-        {
-          targetRef: { kind: 'Mesh' },
-          default: {
-            tcp: { maxConnectAttempt: 5 },
-            http: { numRetries: 5, perTryTimeout: '16s', backOff },
-            grpc: { numRetries: 5, perTryTimeout: '16s', backOff },
-          },
-        },
-      ],
-    },
-  };
+  return meshToMeshDefault('MeshRetry', mesh, `mesh-retry-all-${mesh}`, {
+    tcp: { maxConnectAttempt: 5 },
+    http: { numRetries: 5, perTryTimeout: '16s', backOff },
+    grpc: { numRetries: 5, perTryTimeout: '16s', backOff },
+  });
 }

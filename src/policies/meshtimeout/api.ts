@@ -3,9 +3,8 @@
 import { Violations, type Resource } from '../../api/resource.js';
 import { duration, object } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
-import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
-import type { Match } from '../../policy-engine/rules.js';
-import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPositiveDuration, checkTargetRefs, hasSpiffeMatch, policyDescriptor, policySchema } from '../common/validate.js';
+import { targetRefSchema } from '../../policy-engine/target-ref.js';
+import { checkMatch, commonWarnings, checkNonNegativeDuration, checkPositiveDuration, checkTargetRefs, hasSpiffeMatch, policyDescriptor, policySchema, type DefaultPolicy, type PolicySections } from '../common/validate.js';
 
 export interface MeshTimeoutConf {
   connectionTimeout?: string;
@@ -19,12 +18,7 @@ export interface MeshTimeoutConf {
   };
 }
 
-export interface MeshTimeoutSpec {
-  targetRef?: TargetRef;
-  from?: { targetRef?: TargetRef; default?: MeshTimeoutConf }[];
-  to?: { targetRef?: TargetRef; default?: MeshTimeoutConf }[];
-  rules?: { matches?: Match[]; default?: MeshTimeoutConf }[];
-}
+export type MeshTimeoutSpec = PolicySections<MeshTimeoutConf>;
 
 const confSchema = object({
   connectionTimeout: duration,
@@ -107,7 +101,7 @@ export const meshTimeoutDescriptor = policyDescriptor('MeshTimeout', 'mt', 'Mesh
   warnings: (res) => commonWarnings(res),
 });
 
-type Initial = { type: string; mesh: string; name: string; labels: Record<string, string>; spec: MeshTimeoutSpec };
+type Initial = DefaultPolicy<MeshTimeoutSpec>;
 
 /** Kuma 2.14's default timeouts for sidecars (`mesh-timeout-all-<mesh>`). */
 export function defaultTimeoutPolicy(mesh: string): Initial {

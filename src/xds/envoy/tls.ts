@@ -2,6 +2,7 @@
 // resources on the same ADS stream; contexts refer to them by name.
 import { packAny, TypeUrl } from '../../envoy/protos.js';
 import type { NamedResource } from '../cache/snapshot.js';
+import type { ExternalTlsOptions } from '../context/mesh-context.js';
 import { adsConfigSource, typedExtension } from './common.js';
 import type { StringMatcher, TypedExtensionConfig } from './types.js';
 
@@ -62,15 +63,7 @@ export function upstreamTls(options: { sni?: string }): TypedExtensionConfig {
 }
 
 /** TLS origination toward a server outside the mesh (a MeshExternalService endpoint). */
-export function externalServiceTls(options: {
-  sni?: string;
-  minVersion?: string;
-  maxVersion?: string;
-  caPem?: string;
-  sans?: { type: 'Exact' | 'Prefix'; value: string }[];
-  clientCertPem?: string;
-  clientKeyPem?: string;
-}): TypedExtensionConfig {
+export function externalServiceTls(options: ExternalTlsOptions & { sni?: string }): TypedExtensionConfig {
   const common: Record<string, unknown> = {
     tls_params: { tls_minimum_protocol_version: options.minVersion ?? 'TLSv1_2', ...(options.maxVersion ? { tls_maximum_protocol_version: options.maxVersion } : {}) },
   };

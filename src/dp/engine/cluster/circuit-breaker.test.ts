@@ -1,17 +1,11 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
-import { get, httpListener, routeConfig, startHttpServer, startTcpEcho, staticCluster, statValues, tcpProxyListener, type TestServer } from '../fixtures.js';
+import { cleanupTracker, get, httpListener, routeConfig, startHttpServer, startTcpEcho, staticCluster, statValues, tcpProxyListener } from '../fixtures.js';
 import type { Obj } from '../proto-values.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-function track<X extends TestServer | Engine>(thing: X): X {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
+const { track, stopAll } = cleanupTracker();
+afterEach(stopAll);
 
 async function slowEngine(thresholds: Obj): Promise<{ engine: Engine; port: number }> {
   const slow = track(await startHttpServer('slow', 300));

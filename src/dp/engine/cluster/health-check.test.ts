@@ -5,16 +5,10 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
 import { clustersText } from '../../admin/stats-format.js';
-import { eventually, get, httpListener, listen, routeConfig, startTcpEcho, staticCluster, statValues, type TestServer } from '../fixtures.js';
+import { cleanupTracker, eventually, get, httpListener, listen, routeConfig, startTcpEcho, staticCluster, statValues, type TestServer } from '../fixtures.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-function track<X extends TestServer | Engine>(thing: X): X {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
+const { track, stopAll } = cleanupTracker();
+afterEach(stopAll);
 
 /** Answers `name`; `/health` with health.code, which the test can change. Records the health requests' headers. */
 async function serviceWithHealth(name: string, health: { code: number; seen?: http.IncomingHttpHeaders }): Promise<TestServer> {
@@ -131,7 +125,7 @@ describe('active health checking', () => {
     const server = new grpc.Server();
     health.addToServer(server);
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-    cleanups.push(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
+    track({ close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) });
     const engine = track(new Engine());
     await engine.apply({
       clusters: [staticCluster('grpc', [port], {

@@ -3,16 +3,10 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
 import { clustersText } from '../../admin/stats-format.js';
-import { eventually, get, httpListener, listen, routeConfig, startTcpEcho, staticCluster, statValues, tcpProxyListener, type TestServer } from '../fixtures.js';
+import { cleanupTracker, eventually, get, httpListener, listen, routeConfig, startTcpEcho, staticCluster, statValues, tcpProxyListener, type TestServer } from '../fixtures.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-function track<X extends TestServer | Engine>(thing: X): X {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
+const { track, stopAll } = cleanupTracker();
+afterEach(stopAll);
 
 /** Answers `name` with `status`, which the test can change. */
 async function statusServer(name: string, status: { code: number }): Promise<TestServer> {

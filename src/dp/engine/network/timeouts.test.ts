@@ -3,17 +3,11 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../../envoy/protos.js';
 import { Engine } from '../engine.js';
-import { T, decoded, get, httpListener, listen, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues, type TestServer } from '../fixtures.js';
+import { T, cleanupTracker, decoded, get, httpListener, listen, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues, type TestServer } from '../fixtures.js';
 import type { Obj } from '../proto-values.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-function track<X extends TestServer | Engine>(thing: X): X {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
+const { track, stopAll } = cleanupTracker();
+afterEach(stopAll);
 
 const ms = (n: number): Obj => ({ nanos: n * 1_000_000 });
 

@@ -2,17 +2,11 @@ import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../../../envoy/protos.js';
 import { Engine } from '../../engine.js';
-import { T, get, httpListenerWithFilters, listen, routeConfig, startHttpServer, staticCluster, statValues, type TestServer } from '../../fixtures.js';
+import { T, cleanupTracker, get, httpListenerWithFilters, listen, routeConfig, startHttpServer, staticCluster, statValues } from '../../fixtures.js';
 import type { Obj } from '../../proto-values.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-function track<X extends TestServer | Engine>(thing: X): X {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
+const { track, stopAll } = cleanupTracker();
+afterEach(stopAll);
 
 const percent = (numerator: number, denominator = 'HUNDRED'): Obj => ({ numerator, denominator });
 

@@ -4,18 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { packAny } from '../../../../envoy/protos.js';
 import { Engine } from '../../engine.js';
 import {
-  T, decoded, edsCluster, get, httpListener, httpListenerWithFilters, loadAssignment, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues, type TestServer,
+  T, cleanupTracker, decoded, edsCluster, get, httpListener, httpListenerWithFilters, loadAssignment, routeConfig, socketAddress, startHttpServer, startTcpEcho, staticCluster, statValues,
 } from '../../fixtures.js';
 import type { Obj } from '../../proto-values.js';
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-function track<X extends TestServer | Engine>(thing: X): X {
-  cleanups.push(() => ('stop' in thing ? thing.stop() : thing.close()));
-  return thing;
-}
+const { track, stopAll } = cleanupTracker();
+afterEach(stopAll);
 
 const ALL = { default_value: { numerator: 100, denominator: 'HUNDRED' }, runtime_key: 'rl' };
 
