@@ -104,6 +104,13 @@ networking:
     await expect(httpGet(ports.webInbound!)).rejects.toThrow();
   });
 
+  it('opens many mTLS upstream connections at once without losing a request', async () => {
+    // A burst on fresh client connections makes the client proxy open several upstream mTLS
+    // connections concurrently (a resumed TLS session there used to be refused by the server proxy).
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => httpGet(ports.webOutbound!, `/burst-${i}`).catch((err: Error) => ({ status: 0, body: err.message }))));
+    expect(results.filter((r) => r.status !== 200)).toEqual([]);
+  });
+
   it('denies traffic without a permission and allows it again with a targeted one', async () => {
     expect((await api(cp.apiUrl, 'DELETE', '/meshes/default/meshtrafficpermissions/allow-all')).status).toBe(200);
     const denied = await waitFor(async () => {
