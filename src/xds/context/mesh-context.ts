@@ -57,6 +57,8 @@ export interface MeshContext {
   localityAware: boolean;
   services: Map<string, ServiceInfo>;
   trafficPermissions: Resource[];
+  /** Every policy of the mesh, of every registered kind (MeshTimeout, MeshRateLimit, ...). */
+  policies: Resource[];
   /** Changes when any policy of the mesh changes. */
   policiesHash: string;
   /**
@@ -183,6 +185,8 @@ export interface MeshContextOptions {
    */
   zoneIngresses?: Resource[];
   zoneEgresses?: Resource[];
+  /** Every policy of the mesh (all kinds); defaults to the traffic permissions. */
+  policies?: Resource[];
 }
 
 interface LegacyNetworking {
@@ -410,7 +414,8 @@ export function buildMeshContext(
     localityAware,
     services: infos,
     trafficPermissions,
-    policiesHash: hashOf(trafficPermissions.map((p) => [p.name, p.version, p.spec])),
+    policies: options.policies ?? trafficPermissions,
+    policiesHash: hashOf([trafficPermissions, options.policies ?? []].map((list) => list.map((p) => [p.type, p.name, p.version, p.labels, p.spec]))),
     loadAssignments,
     ingressLoadAssignments,
     sharedResources: new Map(),

@@ -3,11 +3,15 @@
 import type { Resource } from '../../api/resource.js';
 import type { MeshExternalServiceSpec } from '../../api/index.js';
 import type { ResourceManager } from '../../core/resource-manager.js';
+import { registeredPolicyKinds } from '../../policy-engine/kinds.js';
+import '../../policies/kinds.js';
 import { buildMeshContext, type MeshContext } from './mesh-context.js';
 
 export interface MeshInputs {
   mesh: Resource;
   permissions: Resource[];
+  /** Every policy of the mesh, of every registered kind (permissions included). */
+  policies: Resource[];
   externalServices: Resource[];
   meshServices: Resource[];
   multiZoneServices: Resource[];
@@ -21,7 +25,9 @@ export interface MeshInputs {
 export async function readMeshInputs(manager: ResourceManager, meshName: string): Promise<MeshInputs | undefined> {
   const mesh = await manager.get('Mesh', '', meshName);
   if (!mesh) return undefined;
-  const permissions = await manager.list('MeshTrafficPermission', { mesh: meshName });
+  const policies: Resource[] = [];
+  for (const kind of registeredPolicyKinds()) policies.push(...(await manager.list(kind.name, { mesh: meshName })));
+  const permissions = policies.filter((p) => p.type === 'MeshTrafficPermission');
   const externalServices = await manager.list('MeshExternalService', { mesh: meshName });
   const meshServices = await manager.list('MeshService', { mesh: meshName });
   const multiZoneServices = await manager.list('MeshMultiZoneService', { mesh: meshName });
@@ -36,7 +42,7 @@ export async function readMeshInputs(manager: ResourceManager, meshName: string)
     const secret = await manager.get('Secret', meshName, name);
     if (secret) secrets.set(name, Buffer.from(String(secret.spec['data'] ?? ''), 'base64').toString('utf8'));
   }
-  return { mesh, permissions, externalServices, meshServices, multiZoneServices, zoneIngresses, zoneEgresses, secrets };
+  return { mesh, permissions, policies, externalServices, meshServices, multiZoneServices, zoneIngresses, zoneEgresses, secrets };
 }
 
 export function contextFromInputs(inputs: MeshInputs, dataplanes: Iterable<Resource>, zone: string, previous?: MeshContext): MeshContext {
@@ -47,6 +53,7 @@ export function contextFromInputs(inputs: MeshInputs, dataplanes: Iterable<Resou
     multiZoneServices: inputs.multiZoneServices,
     zoneIngresses: inputs.zoneIngresses,
     zoneEgresses: inputs.zoneEgresses,
+    policies: inputs.policies,
     secretText: (name) => inputs.secrets.get(name),
   });
 }

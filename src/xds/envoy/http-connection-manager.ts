@@ -16,6 +16,8 @@ export interface HttpConnectionManagerOptions {
   httpFilters?: HttpFilter[];
   codecType?: CodecType;
   streamIdleTimeoutMs?: number;
+  /** Downstream connection idle timeout (`common_http_protocol_options.idle_timeout`). */
+  idleTimeoutMs?: number;
 }
 
 export function httpConnectionManager(options: HttpConnectionManagerOptions): HttpConnectionManager {
@@ -32,6 +34,7 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Ht
   if (options.routeConfig) hcm.route_config = options.routeConfig;
   if (options.codecType) hcm.codec_type = options.codecType;
   if (options.streamIdleTimeoutMs !== undefined) hcm.stream_idle_timeout = durationFromMs(options.streamIdleTimeoutMs);
+  if (options.idleTimeoutMs !== undefined) hcm.common_http_protocol_options = { idle_timeout: durationFromMs(options.idleTimeoutMs) };
   return hcm;
 }
 

@@ -10,3 +10,4 @@ export * from './endpoint.js';
 export * from './resources.js';
 export * from './rbac.js';
 export * from './tls.js';
+export * from './traffic-filters.js';

@@ -115,6 +115,7 @@ export interface HttpConnectionManager {
   route_config?: RouteConfiguration;
   http_filters: HttpFilter[];
   stream_idle_timeout?: Duration;
+  common_http_protocol_options?: { idle_timeout?: Duration };
 }
 
 // envoy.config.route.v3

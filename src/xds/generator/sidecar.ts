@@ -11,6 +11,10 @@ import type { Resource } from '../../api/resource.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
 import { externalServiceKey, hashOf, networkingOf, type ExternalServiceInfo, type Inbound, type MeshContext, type ServiceEndpoint, type ServiceInfo } from '../context/mesh-context.js';
 import { externalServiceAllowed, inboundPermissions, type InboundPermissions } from '../../policies/index.js';
+import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
+import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
+import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
+import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
 import { destinationClusterName } from '../context/mesh-services.js';
 import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
@@ -44,7 +48,16 @@ import {
 } from '../envoy/index.js';
 
 const HTTP_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
-const OUTBOUND_ROUTE_TIMEOUT_MS = 15_000;
+
+/**
+ * What the traffic policies add to one filter chain: MeshTimeout's timeouts, and on inbounds the
+ * HTTP filters (rate limit, faults) before the router and network filters before tcp_proxy.
+ */
+interface ChainPolicies {
+  timeouts?: Timeouts;
+  httpFilters?: HttpFilter[];
+  networkFilters?: Filter[];
+}
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
 export interface ProxyIdentity {
@@ -182,7 +195,8 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
  * Everything generateSidecarConfig reads, as a string: same key, same resources, so they can be
  * reused and only endpoints can differ. Keep it in step with the generator: the Dataplane
  * (networking, labels for policy matching), the mesh (its hash covers the spec; passthrough is
- * listed as well since the generator reads it), its policies, the identity, and per outbound service
+ * listed as well since the generator reads it), its policies of every kind (MeshTrafficPermission,
+ * MeshTimeout, MeshRateLimit, MeshFaultInjection read here: ctx.policiesHash), the identity, and per outbound service
  * the fields its listener and cluster use (protocol, SNI port).
  */
 export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
@@ -244,32 +258,40 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const protocol = inbound.tags?.['kuma.io/protocol'] ?? 'tcp';
     const servicePort = inbound.servicePort ?? inbound.port;
     const cluster = `localhost:${servicePort}`;
+    const view = inboundView(inbound);
+    const timeouts = inboundTimeouts(ctx.policies, dp, view);
     if (!localClusters.has(cluster)) {
       localClusters.add(cluster);
       const endpoints = [{ address: inbound.serviceAddress ?? '127.0.0.1', port: servicePort }];
       const http2 = isHttp2(protocol);
-      out.push(shared(ctx, ['local', cluster, endpoints, http2], () =>
-        clusterResource(staticCluster({ name: cluster, connectTimeoutMs: 10_000, http2, localities: [{ endpoints }] })),
+      const connectTimeoutMs = timeouts?.connectTimeoutMs ?? 10_000;
+      out.push(shared(ctx, ['local', cluster, endpoints, http2, connectTimeoutMs], () =>
+        clusterResource(staticCluster({ name: cluster, connectTimeoutMs, http2, localities: [{ endpoints }] })),
       ));
     }
+    const rateLimit = inboundRateLimit(ctx.policies, dp, view);
+    const httpFilters = [...(rateLimit.http ? [rateLimit.http] : []), ...inboundFaults(ctx.policies, dp, view)];
+    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [] };
     const address = inbound.address ?? net.address;
     const name = `inbound:${address}:${inbound.port}`;
-    const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, inboundView(inbound)) : undefined;
-    out.push(cachedResource(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions)));
+    const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, view) : undefined;
+    out.push(cachedResource(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions, policies)));
   }
 
   const services = new Set<string>();
   const externals = new Set<string>();
-  const addTarget = (target: OutboundTarget, protocol: string): void => {
+  const timeoutsTo = outboundTimeouts(ctx.policies, dp);
+  const addTarget = (target: OutboundTarget, protocol: string, timeouts: Timeouts): void => {
+    const connectTimeoutMs = timeouts.connectTimeoutMs;
     if (target.type === 'external') {
       if (externals.has(target.key)) return;
       externals.add(target.key);
-      out.push(externalCluster(ctx, mesh, target.external, protocol, identity));
+      out.push(externalCluster(ctx, mesh, target.external, protocol, identity, connectTimeoutMs));
       return;
     }
     if (services.has(target.key)) return;
     services.add(target.key);
-    out.push(target.type === 'destination' ? destinationCluster(ctx, mesh, target.info, identity) : legacyCluster(ctx, mesh, target.key, target.info, protocol, identity));
+    out.push(target.type === 'destination' ? destinationCluster(ctx, mesh, target.info, identity, connectTimeoutMs) : legacyCluster(ctx, mesh, target.key, target.info, protocol, identity, connectTimeoutMs));
   };
   for (const outbound of net.outbound ?? []) {
     const target = resolveOutbound(ctx, outbound);
@@ -279,18 +301,21 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const address = outbound.address ?? '127.0.0.1';
     const name = `outbound:${address}:${outbound.port}`;
     const cluster = target.type === 'external' ? target.external.name : target.key;
-    out.push(shared(ctx, ['outbound', name, cluster, protocol], () =>
-      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol) })] })),
+    const timeouts = timeoutsTo(destinationView(ctx, target));
+    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts], () =>
+      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts }) })] })),
     ));
-    addTarget(target, protocol);
+    addTarget(target, protocol, timeouts);
   }
   // Transparent proxy: MeshService destinations on their VIPs (reached through the redirect only).
   for (const info of implicitDestinations(dp, ctx)) {
     const name = `outbound:${info.destination!.vip}:${info.destination!.port}`;
-    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol], () =>
-      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol) })] })),
+    const target: OutboundTarget = { type: 'destination', key: info.name, info };
+    const timeouts = timeoutsTo(destinationView(ctx, target));
+    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts], () =>
+      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts }) })] })),
     ));
-    addTarget({ type: 'destination', key: info.name, info }, info.protocol);
+    addTarget(target, info.protocol, timeouts);
   }
 
   const redirectPort = redirectPortOutbound(dp);
@@ -302,10 +327,10 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
 }
 
 /** A legacy `kuma.io/service` cluster (EDS); with mTLS the SNI names the service's lowest endpoint port. */
-function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: ServiceInfo | undefined, protocol: string, identity: ProxyIdentity | undefined): CachedResource {
+function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: ServiceInfo | undefined, protocol: string, identity: ProxyIdentity | undefined, connectTimeoutMs?: number): CachedResource {
   const sniPort = identity ? (info?.lowestPort ?? 0) : undefined;
-  return shared(ctx, ['cluster', mesh, service, protocol, sniPort], () => {
-    const cluster = edsCluster({ name: service, http2: isHttp2(protocol) });
+  return shared(ctx, ['cluster', mesh, service, protocol, sniPort, connectTimeoutMs], () => {
+    const cluster = edsCluster({ name: service, http2: isHttp2(protocol), connectTimeoutMs });
     if (sniPort !== undefined) {
       cluster.transport_socket = upstreamMtls({
         identitySecret: identitySecretName(mesh),
@@ -319,10 +344,10 @@ function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: Se
 }
 
 /** A MeshService / MeshMultiZoneService port's cluster (EDS): its KRI SNI, its identities as SANs. */
-function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, identity: ProxyIdentity | undefined): CachedResource {
+function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, identity: ProxyIdentity | undefined, connectTimeoutMs?: number): CachedResource {
   const d = info.destination!;
-  return shared(ctx, ['destination-cluster', mesh, info.name, info.protocol, Boolean(identity), d.sni, d.sans], () => {
-    const cluster = edsCluster({ name: info.name, http2: isHttp2(info.protocol) });
+  return shared(ctx, ['destination-cluster', mesh, info.name, info.protocol, Boolean(identity), d.sni, d.sans, connectTimeoutMs], () => {
+    const cluster = edsCluster({ name: info.name, http2: isHttp2(info.protocol), connectTimeoutMs });
     if (identity) {
       cluster.transport_socket = upstreamMtls({
         identitySecret: identitySecretName(mesh),
@@ -340,18 +365,18 @@ function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, i
  * egresses, with mTLS and the service's SNI, which the egress routes on (no egress, no endpoints).
  * Otherwise straight to its endpoints, the sidecar originating TLS itself when `tls.enabled`.
  */
-function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServiceInfo, protocol: string, identity: ProxyIdentity | undefined): CachedResource {
+function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServiceInfo, protocol: string, identity: ProxyIdentity | undefined, connectTimeoutMs?: number): CachedResource {
   if (!zoneEgressRouting(ctx)) {
-    return shared(ctx, ['extsvc-direct', mesh, external.name, protocol, external.hash], () => {
-      const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), localities: [{ endpoints: external.endpoints.map((e) => ({ address: e.address, port: e.port, weight: 1 })) }] });
+    return shared(ctx, ['extsvc-direct', mesh, external.name, protocol, external.hash, connectTimeoutMs], () => {
+      const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), connectTimeoutMs, localities: [{ endpoints: external.endpoints.map((e) => ({ address: e.address, port: e.port, weight: 1 })) }] });
       if (external.tls) cluster.transport_socket = externalServiceTls({ sni: external.tlsServerName, ...external.tlsOptions });
       return clusterResource(cluster);
     });
   }
   const endpoints = identity ? ctx.egresses : [];
-  return shared(ctx, ['extsvc-cluster', mesh, external.name, protocol, external.sni, endpoints], () => {
+  return shared(ctx, ['extsvc-cluster', mesh, external.name, protocol, external.sni, endpoints, connectTimeoutMs], () => {
     const localities = endpoints.length ? [{ endpoints: endpoints.map((e) => ({ address: e.address, port: e.port, health: e.healthy ? ('HEALTHY' as const) : ('UNHEALTHY' as const), weight: 1 })) }] : [];
-    const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), localities });
+    const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), connectTimeoutMs, localities });
     if (identity) {
       cluster.transport_socket = upstreamMtls({
         identitySecret: identitySecretName(mesh),
@@ -367,6 +392,15 @@ function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServi
 /** `routing.zoneEgress`: external (and, later, cross-zone) traffic leaves through the zone egress. */
 export function zoneEgressRouting(ctx: MeshContext): boolean {
   return (ctx.mesh.spec['routing'] as { zoneEgress?: boolean } | undefined)?.zoneEgress === true;
+}
+
+/** An outbound target as the policy engine names destinations (for `to[]` targetRefs). */
+function destinationView(ctx: MeshContext, target: OutboundTarget): DestinationView {
+  if (target.type === 'external') return { kind: 'MeshExternalService', name: target.external.name };
+  if (target.type === 'service') return { kind: 'MeshService', name: target.key };
+  const d = target.info.destination!;
+  const res = d.kind === 'MeshService' ? ctx.meshServices.get(d.resource) : ctx.multiZoneServices.get(d.resource);
+  return { kind: d.kind, name: d.resource, port: d.port, ...(res ? { labels: res.labels } : {}) };
 }
 
 function inboundView(inbound: Inbound): { name?: string; port: number; tags: Record<string, string> } {
@@ -391,13 +425,14 @@ function inboundListener(
   mesh: string,
   identity: ProxyIdentity | undefined,
   permissions: InboundPermissions | undefined,
+  policies: ChainPolicies,
 ): NamedResource {
   if (!identity) {
-    const chains = [filterChain({ filters: proxyFilters(name, 'INBOUND', service, cluster, protocol) })];
+    const chains = [filterChain({ filters: proxyFilters(name, 'INBOUND', service, cluster, protocol, undefined, policies) })];
     return listenerResource(listener({ name, address, port, trafficDirection: 'INBOUND', filterChains: chains }));
   }
   const mtls: FilterChain = {
-    ...filterChain({ name: `${name}:mtls`, filters: proxyFilters(name, 'INBOUND', service, cluster, protocol, permissions) }),
+    ...filterChain({ name: `${name}:mtls`, filters: proxyFilters(name, 'INBOUND', service, cluster, protocol, permissions, policies) }),
     transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
   };
   if (identity.mode === 'STRICT') {
@@ -405,28 +440,34 @@ function inboundListener(
   }
   // PERMISSIVE: mTLS for mesh clients, plaintext for everyone else (no identity, so no RBAC).
   mtls.filter_chain_match = { transport_protocol: 'tls' };
-  const plaintext = filterChain({ name: `${name}:plaintext`, match: { transportProtocol: 'raw_buffer' }, filters: proxyFilters(name, 'INBOUND', service, cluster, protocol) });
+  const plaintext = filterChain({ name: `${name}:plaintext`, match: { transportProtocol: 'raw_buffer' }, filters: proxyFilters(name, 'INBOUND', service, cluster, protocol, undefined, policies) });
   return listenerResource(listener({ name, address, port, trafficDirection: 'INBOUND', listenerFilters: [tlsInspector()], filterChains: [mtls, plaintext] }));
 }
 
 /** The terminal filter (tcp_proxy or HCM), preceded by RBAC when permissions apply. */
-function proxyFilters(name: string, direction: TrafficDirection, service: string, cluster: string, protocol: string, permissions?: InboundPermissions): Filter[] {
+function proxyFilters(name: string, direction: TrafficDirection, service: string, cluster: string, protocol: string, permissions?: InboundPermissions, policies: ChainPolicies = {}): Filter[] {
   const statPrefix = statPrefixOf(name);
+  const t = policies.timeouts;
   if (HTTP_PROTOCOLS.has(protocol)) {
     const httpFilters: HttpFilter[] = [];
     if (permissions?.deny) httpFilters.push(httpRbacFilter(permissions.deny));
     if (permissions) httpFilters.push(httpRbacFilter(permissions.allow));
-    const timeoutMs = direction === 'OUTBOUND' ? OUTBOUND_ROUTE_TIMEOUT_MS : 0;
+    httpFilters.push(...(policies.httpFilters ?? []));
+    // Without a MeshTimeout an inbound route has no timeout (0 = off); outbounds always get one.
+    const timeoutMs = t?.requestTimeoutMs ?? 0;
     return [
       httpConnectionManagerFilter({
         statPrefix,
         codecType: 'AUTO',
         httpFilters,
+        ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),
+        ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
         routeConfig: routeConfiguration(name, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs })])]),
       }),
     ];
   }
-  return [...networkRbacFilters(statPrefix, permissions), tcpProxyFilter({ statPrefix, cluster })];
+  const tcp = tcpProxyFilter({ statPrefix, cluster, ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}) });
+  return [...(policies.networkFilters ?? []), ...networkRbacFilters(statPrefix, permissions), tcp];
 }
 
 /** Network RBAC filters to put before a tcp_proxy (HTTP chains get HTTP RBAC instead). */

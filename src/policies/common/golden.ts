@@ -1,0 +1,27 @@
+// Golden files for the policy plugins' tests: the Envoy listeners and clusters a sidecar gets, as
+// readable JSON (nested Any expanded as in a config dump). UPDATE_GOLDEN=1 rewrites the files.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Resource } from '../../api/resource.js';
+import { makeSnapshot } from '../../xds/cache/snapshot.js';
+import { configDump } from '../../xds/config-dump.js';
+import { buildMeshContext } from '../../xds/context/mesh-context.js';
+import { generateSidecar } from '../../xds/generator/sidecar.js';
+
+export function policyResource(type: string, name: string, spec: Record<string, unknown>, mesh = 'default'): Resource {
+  return { type, mesh: type === 'Mesh' ? '' : mesh, name, labels: {}, spec, version: 1, creationTime: '', modificationTime: '' };
+}
+
+/** Listeners and clusters of `dp` generated in a context of the mesh's Dataplanes and policies. */
+export function sidecarDump(mesh: Resource, dataplanes: Resource[], dp: Resource, policies: Resource[]): Record<string, unknown> {
+  const ctx = buildMeshContext(mesh, dataplanes, policies.filter((p) => p.type === 'MeshTrafficPermission'), undefined, { policies });
+  const dump = configDump(makeSnapshot(generateSidecar(dp, ctx))).resources as Record<string, { name: string; resource: unknown }[]>;
+  const pick = (type: string) => (dump[type] ?? []).map((r) => r.resource).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  return { listeners: pick('Listener'), clusters: pick('Cluster') };
+}
+
+/** The golden file's content, after rewriting it with `actual` when UPDATE_GOLDEN=1. */
+export function golden(file: string, actual: unknown): unknown {
+  if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(file, `${JSON.stringify(actual, null, 2)}\n`);
+  else if (!existsSync(file)) throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1`);
+  return JSON.parse(readFileSync(file, 'utf8'));
+}

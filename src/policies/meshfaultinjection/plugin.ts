@@ -1,0 +1,34 @@
+// MeshFaultInjection → HTTP fault filters on sidecar inbounds (http/http2/grpc only). Each catch-all
+// rule (`rules[]` without match) and each legacy `from[]` entry naming the whole mesh contributes
+// one `envoy.filters.http.fault` per item of its `http` list, in the engine's order. Rules or
+// `from[]` entries that single out callers are not generated yet (they need a per-caller matcher).
+import type { Resource } from '../../api/resource.js';
+import { parseDuration } from '../../api/rules.js';
+import { matchPolicies, type InboundView } from '../../policy-engine/index.js';
+import { httpFaultFilter, type HttpFaultOptions, type HttpFilter } from '../../xds/envoy/index.js';
+import { inboundViewOf } from '../common/plugin-view.js';
+import type { Fault, MeshFaultInjectionConf } from './api.js';
+
+const UNIT_KBPS: Record<string, number> = { kbps: 1, Mbps: 1_000, Gbps: 1_000_000 };
+
+export function inboundFaults(policies: readonly Resource[], dp: Resource, inbound: InboundView): HttpFilter[] {
+  const rules = matchPolicies<MeshFaultInjectionConf>(inboundViewOf(dp, inbound), policies, 'MeshFaultInjection').inbounds[0];
+  if (!rules) return [];
+  const confs = [...rules.rules.filter((r) => !r.match).map((r) => r.conf), ...rules.from.filter((f) => f.targetRef.kind === 'Mesh').map((f) => f.conf)];
+  return confs.flatMap((c) => c.http ?? []).map(faultOptions).filter((o): o is HttpFaultOptions => o !== undefined).map(httpFaultFilter);
+}
+
+function faultOptions(f: Fault): HttpFaultOptions | undefined {
+  const o: HttpFaultOptions = {};
+  if (f.abort?.httpStatus) o.abort = { httpStatus: f.abort.httpStatus, percent: percent(f.abort.percentage) };
+  const delayMs = f.delay?.value ? parseDuration(f.delay.value) : undefined;
+  if (delayMs !== undefined) o.delay = { delayMs, percent: percent(f.delay?.percentage) };
+  const bw = /^(\d*)\s?([GMk]+bps)$/.exec(f.responseBandwidth?.limit ?? '');
+  if (bw) o.responseRateLimit = { limitKbps: Number(bw[1] || 0) * (UNIT_KBPS[bw[2]!] ?? 1), percent: percent(f.responseBandwidth?.percentage) };
+  return o.abort || o.delay || o.responseRateLimit ? o : undefined;
+}
+
+function percent(p: number | string | undefined): number {
+  const n = Number(p ?? 100);
+  return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 100;
+}

@@ -1,0 +1,40 @@
+// MeshRateLimit → local rate limits on sidecar inbounds, from the merged catch-all conf (`rules[]`
+// without match, `from[]`): `local.http.requestRate` → HTTP local_ratelimit filter (token bucket of
+// `num` per `interval`; `onRateLimit.status` default 429, `headers.add` appended, `headers.set`
+// overwritten, one header per comma-separated value), `local.tcp.connectionRate` → network
+// local_ratelimit filter. Rules matching a caller's spiffeID are not generated yet.
+import type { Resource } from '../../api/resource.js';
+import { parseDuration } from '../../api/rules.js';
+import { matchPolicies, type InboundView } from '../../policy-engine/index.js';
+import { httpLocalRateLimitFilter, networkLocalRateLimitFilter, type Filter, type HttpFilter } from '../../xds/envoy/index.js';
+import { inboundViewOf } from '../common/plugin-view.js';
+import type { MeshRateLimitConf } from './api.js';
+
+export interface InboundRateLimit {
+  http?: HttpFilter;
+  tcp?: Filter;
+}
+
+export function inboundRateLimit(policies: readonly Resource[], dp: Resource, inbound: InboundView): InboundRateLimit {
+  const rules = matchPolicies<MeshRateLimitConf>(inboundViewOf(dp, inbound), policies, 'MeshRateLimit').inbounds[0];
+  const local = rules?.conf?.local;
+  const out: InboundRateLimit = {};
+  const http = local?.http;
+  const httpRate = http && !http.disabled ? rate(http.requestRate) : undefined;
+  if (httpRate) {
+    const headers = [
+      ...(http?.onRateLimit?.headers?.add ?? []).map((h) => ({ name: h.name ?? '', value: h.value ?? '', append: true })),
+      ...(http?.onRateLimit?.headers?.set ?? []).flatMap((h) => (h.value ?? '').split(',').map((value) => ({ name: h.name ?? '', value: value.trim(), append: false }))),
+    ];
+    out.http = httpLocalRateLimitFilter({ statPrefix: 'rate_limit', ...httpRate, ...(http?.onRateLimit?.status ? { status: http.onRateLimit.status } : {}), headers });
+  }
+  const tcp = local?.tcp;
+  const tcpRate = tcp && !tcp.disabled ? rate(tcp.connectionRate) : undefined;
+  if (tcpRate) out.tcp = networkLocalRateLimitFilter({ statPrefix: 'tcp_rate_limit', ...tcpRate });
+  return out;
+}
+
+function rate(r: { num?: number; interval?: string } | undefined): { num: number; intervalMs: number } | undefined {
+  const intervalMs = r?.interval ? parseDuration(r.interval) : undefined;
+  return r?.num && intervalMs ? { num: r.num, intervalMs } : undefined;
+}
