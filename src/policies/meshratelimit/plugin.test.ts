@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import '../kinds.js';
 import { golden, policyResource, sidecarDump } from '../common/golden.js';
 import { goldenBackend, goldenMesh, goldenWeb } from '../common/golden-fixtures.js';
+import { buildMeshContext } from '../../xds/context/mesh-context.js';
+import { sidecarKey } from '../../xds/generator/sidecar.js';
 
 const testdata = (name: string) => path.join(import.meta.dirname, 'testdata', name);
 
@@ -34,5 +36,13 @@ describe('MeshRateLimit plugin', () => {
       from: [{ targetRef: { kind: 'Mesh' }, default: { local: { http: { disabled: true, requestRate: { num: 1, interval: '1s' } } } } }],
     });
     expect(JSON.stringify(sidecarDump(goldenMesh, [goldenBackend], goldenBackend, [policy]))).not.toContain('local_ratelimit');
+  });
+
+  it('a MeshRateLimit change changes the sidecar cache key (policiesHash covers every kind)', () => {
+    const limit = (num: number) => policyResource('MeshRateLimit', 'rl', { targetRef: { kind: 'Mesh', proxyTypes: ['Sidecar'] }, from: [{ targetRef: { kind: 'Mesh' }, default: { local: { http: { requestRate: { num, interval: '1s' } } } } }] });
+    const key = (policies: ReturnType<typeof limit>[]) => sidecarKey(goldenBackend, buildMeshContext(goldenMesh, [goldenBackend], [], undefined, { policies }), 'v1');
+    expect(key([limit(1)])).not.toBe(key([]));
+    expect(key([limit(1)])).not.toBe(key([limit(2)]));
+    expect(key([limit(1)])).toBe(key([limit(1)]));
   });
 });
