@@ -76,6 +76,7 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
   proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
 
+  // A CP that never becomes ready is not left behind.
   const ready = await waitFor(
     () => {
       for (const line of output.split('\n')) {
@@ -90,7 +91,11 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
       return undefined;
     },
     { timeoutMs: 60_000, what: 'control plane ready' },
-  );
+  ).catch(async (err: unknown) => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    await exited;
+    throw err;
+  });
   const stopWith = async (signal: NodeJS.Signals) => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     await exited;

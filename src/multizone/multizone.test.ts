@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import '../api/index.js';
 import '../policies/index.js';
 import { MemoryStore } from '../store/memory.js';
@@ -290,8 +290,8 @@ describe('KDS zone-to-zone forwarding', () => {
     await receiver.apply({ full: true, upserts: [mesh] });
     expect(await store.count('Dataplane')).toBe(2);
     await receiver.apply({ upserts: [dp2] });
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await store.list('Dataplane')).map((r) => r.name)).toEqual([dp2.name]);
+    // After the grace period only what global sent again is left.
+    await vi.waitFor(async () => expect((await store.list('Dataplane')).map((r) => r.name)).toEqual([dp2.name]), { timeout: 2000 });
     receiver.close();
   });
 });

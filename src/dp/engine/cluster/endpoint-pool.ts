@@ -50,10 +50,6 @@ export class EndpointPool {
       maxFreeSockets: 1024,
       timeout: options.idleTimeoutMs || undefined,
       ...options.tls,
-      // No TLS session resumption: a resumed mTLS session carries no fresh client certificate
-      // check, and the receiving proxy (which verifies the peer itself) refuses it. A pooled
-      // connection is long-lived anyway, so full handshakes cost little.
-      maxCachedSessions: 0,
     };
     this.agent = options.tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     if (options.maxConnectionDurationMs) this.agent.on('free', (socket: net.Socket) => this.expired.has(socket) && socket.destroy());

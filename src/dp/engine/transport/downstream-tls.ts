@@ -1,5 +1,6 @@
 // envoy.transport_sockets.tls on listeners (DownstreamTlsContext): TLS termination, optionally
 // requiring and verifying client certificates (mesh mTLS).
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import { bool, checkFields } from '../proto-values.js';
 import { reject } from '../config-error.js';
@@ -26,6 +27,9 @@ downstreamTransports.register(DOWNSTREAM_TLS, (config, path, ctx) => {
         ca: common.validation?.ca,
         minVersion: common.minVersion,
         maxVersion: common.maxVersion,
+        // No session tickets: a resumed session skips the client certificate this proxy verifies
+        // itself, so it would refuse the connection (any client resuming, Envoy included).
+        secureOptions: constants.SSL_OP_NO_TICKET,
       })
     : undefined;
   if (!secureContext && common.missing.length === 0) reject(`${path}.common_tls_context`, 'a TLS certificate is required');
