@@ -8,19 +8,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { freePort, paced, percentile, startCp, startDp, startProcess, tempDir, waitFor } from './support.js';
+import { dataplaneYaml, freePort, paced, percentile, startCp, startDp, startHttpServer, tempDir, waitFor } from './support.js';
 
 const RATE = 1_000;
 const CONNECTIONS = 10;
 const DURATION_S = Number(process.env.BENCH_CROSSZONE_DURATION_S ?? 10);
 
-const SERVER_SOURCE = `
-import http from 'node:http';
-const body = Buffer.alloc(1024, 'x');
-const server = http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end(body); });
-server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => console.log('PORT=' + server.address().port));
-`;
 
 const ms = (v) => `${v.toFixed(2)} ms`.padStart(9);
 
@@ -33,7 +26,7 @@ export async function run({ log }) {
   const dir = tempDir('bench-crosszone');
   const processes = [];
   try {
-    const server = startProcess(['--input-type=module', '-e', SERVER_SOURCE], /PORT=(\d+)/, { what: 'HTTP server' });
+    const server = startHttpServer();
     processes.push(server);
     const serverPort = Number((await server.ready)[1]);
     const cp = await startCp(['--auth', 'none']);
@@ -42,21 +35,16 @@ export async function run({ log }) {
 
     const p = {};
     for (const k of ['local', 'remote', 'ingress', 'client', 'toLocal', 'toRemote']) p[k] = await freePort();
-    const sidecar = (name, labels, inbound, outbounds = []) => [
-      'type: Dataplane', 'mesh: default', `name: ${name}`, `labels: ${JSON.stringify(labels)}`, 'networking:', '  address: 127.0.0.1', '  inbound:',
-      `    - { port: ${inbound.port}, servicePort: ${inbound.servicePort}, tags: { kuma.io/service: ${inbound.service}, kuma.io/protocol: http } }`,
-      ...(outbounds.length ? ['  outbound:', ...outbounds.map((o) => `    - { port: ${o.port}, tags: { kuma.io/service: ${o.service} } }`)] : []),
-    ].join('\n') + '\n';
     const proxies = [
-      startDp(cp.dpPort, dir, 'web-local', sidecar('web-local', {}, { port: p.local, servicePort: serverPort, service: 'web-local' })),
-      startDp(cp.dpPort, dir, 'web-remote', sidecar('web-remote', { 'kuma.io/zone': 'zone-2' }, { port: p.remote, servicePort: serverPort, service: 'web-remote' })),
+      startDp(cp.dpPort, dir, 'web-local', dataplaneYaml('web-local', { port: p.local, servicePort: serverPort, service: 'web-local' })),
+      startDp(cp.dpPort, dir, 'web-remote', dataplaneYaml('web-remote', { port: p.remote, servicePort: serverPort, service: 'web-remote' }, [], { 'kuma.io/zone': 'zone-2' })),
       startDp(cp.dpPort, dir, 'ingress', [
         'type: Dataplane', 'mesh: default', 'name: ingress',
         'labels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: ingress, kuma.io/zone: zone-2 }',
         'networking:', '  address: 127.0.0.1', '  advertisedAddress: 127.0.0.1', `  advertisedPort: ${p.ingress}`,
         `  listeners: [{ type: ZoneIngress, port: ${p.ingress} }]`, '',
       ].join('\n')),
-      startDp(cp.dpPort, dir, 'client', sidecar('client', {}, { port: p.client, servicePort: await freePort(), service: 'client' }, [
+      startDp(cp.dpPort, dir, 'client', dataplaneYaml('client', { port: p.client, servicePort: await freePort(), service: 'client' }, [
         { port: p.toLocal, service: 'web-local' },
         { port: p.toRemote, service: 'web-remote' },
       ])),

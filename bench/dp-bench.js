@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import autocannon from 'autocannon';
-import { cpuSeconds, freePort, paced, pass, percentile, startCp, startDp, startProcess, tempDir, waitFor } from './support.js';
+import { cpuSeconds, dataplaneYaml, freePort, paced, pass, percentile, startCp, startDp, startHttpServer, tempDir, waitFor } from './support.js';
 
 const FIXED_RATE = 1_000;
 const FIXED_RATE_CONNECTIONS = 10;
@@ -15,20 +15,7 @@ const DURATION_S = Number(process.env.BENCH_DP_DURATION_S ?? 10);
 const TARGET_RPS_PER_CORE = 5_000;
 const TARGET_ADDED_P99_MS = 3;
 
-const SERVER_SOURCE = `
-import http from 'node:http';
-const body = Buffer.alloc(1024, 'x');
-const server = http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end(body); });
-server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => console.log('PORT=' + server.address().port));
-`;
 
-function dataplaneYaml(name, inbound, outbound) {
-  const lines = ['type: Dataplane', 'mesh: default', `name: ${name}`, 'networking:', '  address: 127.0.0.1', '  inbound:'];
-  lines.push(`    - port: ${inbound.port}`, `      servicePort: ${inbound.servicePort}`, `      tags: { kuma.io/service: ${inbound.service}, kuma.io/protocol: http }`);
-  if (outbound) lines.push('  outbound:', `    - port: ${outbound.port}`, `      tags: { kuma.io/service: ${outbound.service} }`);
-  return `${lines.join('\n')}\n`;
-}
 
 /** autocannon run that also keeps every response time (autocannon's own histogram has 1 ms resolution). */
 async function load(url, options) {
@@ -48,7 +35,7 @@ export async function run({ log }) {
   const dir = tempDir('bench-dp');
   const processes = [];
   try {
-    const server = startProcess(['--input-type=module', '-e', SERVER_SOURCE], /PORT=(\d+)/, { what: 'HTTP server' });
+    const server = startHttpServer();
     processes.push(server);
     const serverPort = Number((await server.ready)[1]);
     const cp = await startCp(['--auth', 'none']);
@@ -56,7 +43,7 @@ export async function run({ log }) {
 
     const [webInbound, clientInbound, webOutbound] = [await freePort(), await freePort(), await freePort()];
     const backend = startDp(cp.dpPort, dir, 'backend', dataplaneYaml('backend', { port: webInbound, servicePort: serverPort, service: 'web' }));
-    const client = startDp(cp.dpPort, dir, 'client', dataplaneYaml('client', { port: clientInbound, servicePort: await freePort(), service: 'client' }, { port: webOutbound, service: 'web' }));
+    const client = startDp(cp.dpPort, dir, 'client', dataplaneYaml('client', { port: clientInbound, servicePort: await freePort(), service: 'client' }, [{ port: webOutbound, service: 'web' }]));
     processes.push(backend, client);
     await Promise.all([backend.ready, client.ready]);
 

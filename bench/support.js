@@ -200,3 +200,24 @@ export async function paced(url, agent, durationS, rate) {
   return { latencies, seconds: (performance.now() - start) / 1000 };
 }
 
+
+const HTTP_SERVER_SOURCE = `
+import http from 'node:http';
+const body = Buffer.alloc(1024, 'x');
+const server = http.createServer((req, res) => { res.setHeader('content-type', 'text/plain'); res.end(body); });
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => console.log('PORT=' + server.address().port));
+`;
+
+/** An HTTP server answering 1 KB to every request, in its own process; `ready` yields its port at [1]. */
+export function startHttpServer() {
+  return startProcess(['--input-type=module', '-e', HTTP_SERVER_SOURCE], /PORT=(\d+)/, { what: 'HTTP server' });
+}
+
+/** A Universal Dataplane of mesh `default` with one HTTP inbound and `kuma.io/service` outbounds. */
+export function dataplaneYaml(name, inbound, outbounds = [], labels = {}) {
+  const lines = ['type: Dataplane', 'mesh: default', `name: ${name}`, `labels: ${JSON.stringify(labels)}`, 'networking:', '  address: 127.0.0.1', '  inbound:'];
+  lines.push(`    - { port: ${inbound.port}, servicePort: ${inbound.servicePort}, tags: { kuma.io/service: ${inbound.service}, kuma.io/protocol: http } }`);
+  if (outbounds.length) lines.push('  outbound:', ...outbounds.map((o) => `    - { port: ${o.port}, tags: { kuma.io/service: ${o.service} } }`));
+  return `${lines.join('\n')}\n`;
+}
