@@ -118,7 +118,7 @@ export async function startCp(opts: CpOptions = {}): Promise<RunningCp> {
 /** Polls `check` until it returns a value other than undefined/false. */
 export async function waitFor<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  opts: { timeoutMs?: number; intervalMs?: number; /** A function is called at the timeout (e.g. to show logs as they are then). */ what?: string | (() => string) } = {},
 ): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   let lastError: unknown;
@@ -131,7 +131,8 @@ export async function waitFor<T>(
       if (err instanceof Error && err.message.includes('exited with')) throw err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${lastError ? `: ${String(lastError)}` : ''}`);
+      const what = typeof opts.what === 'function' ? opts.what() : opts.what;
+      throw new Error(`timed out waiting for ${what ?? 'condition'}${lastError ? `: ${String(lastError)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }

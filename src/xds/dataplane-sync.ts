@@ -56,6 +56,9 @@ const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService
 /** At least this often a context rebuild re-reads every Dataplane (see meshContext). */
 const FULL_RELIST_MS = 60_000;
 
+/** How long to wait before trying again to configure a proxy whose certificate could not be issued. */
+const RETRY_MS = 1_000;
+
 /** What a context rebuild changed, so that a batch visits only the proxies concerned. */
 interface ContextChanges {
   dataplanes: Set<string>;
@@ -119,6 +122,7 @@ export class DataplaneSync {
 
   async stop(): Promise<void> {
     this.unwatch?.();
+    this.unwatch = undefined;
     await this.legacy.stop();
     this.identities.stop();
     clearTimeout(this.timer);
@@ -157,6 +161,13 @@ export class DataplaneSync {
       this.countConnected(mesh);
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
+      // Nothing generated (its Dataplane is not in the mesh context yet, or no certificate could be
+      // issued): a batch re-reads the Dataplane and tries again, rather than leaving the proxy waiting
+      // for a change that may never come.
+      if (!this.cache.getSnapshot(node.id)) {
+        this.opts.logger.info({ nodeId: node.id }, 'no configuration for a connecting proxy yet; retrying');
+        this.markDirty(mesh, name);
+      }
     },
     onNodeDisconnected: (nodeId: string) => {
       if (this.legacy.has(nodeId)) return this.legacy.onNodeDisconnected(nodeId);
@@ -214,6 +225,14 @@ export class DataplaneSync {
         }
       });
     }, this.opts.debounceMs ?? 20);
+  }
+
+  /** Marks a proxy's Dataplane changed after a pause, so that a later batch tries it again. */
+  private retrySoon(mesh: string, name: string): void {
+    setTimeout(() => {
+      if (!this.unwatch) return; // stopped
+      this.markDirty(mesh, name);
+    }, RETRY_MS).unref();
   }
 
   /**
@@ -305,6 +324,7 @@ export class DataplaneSync {
         // retried with every batch until it gets one.
         this.opts.logger.error({ err: (err as Error).message, nodeId: id }, 'could not issue a workload certificate');
         this.snapshots.forget(id);
+        this.retrySoon(mesh, proxy.name);
         continue;
       }
       let snapshot;

@@ -78,7 +78,7 @@ describe('control plane ↔ data plane TLS', () => {
     fs.writeFileSync(file, dataplaneYaml('tls-web', await freePort(), await freePort()));
     const dp = startDpProcess(['--cp-address', cp.dpUrl, '--ca-cert-file', cp.caCertFile, '--dataplane-file', file]);
     dps.push(dp);
-    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: () => `DP ready:\n${dp.logs()}` });
     const sub = await waitFor(async () => {
       const s = (await insights(cp))['tls-web'];
       return s?.connectTime && !s.disconnectTime ? s : undefined;
@@ -100,7 +100,7 @@ describe('control plane ↔ data plane TLS', () => {
     // Two failures: it retries (with backoff) rather than giving up.
     await waitFor(() => (dp.logs().match(/control plane certificate verification failed: self-signed certificate/g)?.length ?? 0) >= 2, {
       timeoutMs: 15_000,
-      what: `two verification errors in the DP log:\n${dp.logs()}`,
+      what: () => `two verification errors in the DP log:\n${dp.logs()}`,
     });
     expect(dp.logs()).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
     expect(dp.proc.exitCode).toBeNull();
@@ -115,7 +115,7 @@ describe('control plane ↔ data plane TLS', () => {
     dps.push(dp);
     await waitFor(() => dp.logs().includes('control plane certificate verification failed') && dp.logs().includes('ERR_TLS_CERT_ALTNAME_INVALID'), {
       timeoutMs: 15_000,
-      what: `hostname mismatch in the DP log:\n${dp.logs()}`,
+      what: () => `hostname mismatch in the DP log:\n${dp.logs()}`,
     });
     expect(dp.logs()).toContain('hostname/IP mismatch');
     await dp.stop();
@@ -126,7 +126,7 @@ describe('control plane ↔ data plane TLS', () => {
     fs.writeFileSync(file, dataplaneYaml('tls-noca', await freePort(), await freePort()));
     const dp = startDpProcess(['--cp-address', cp.dpUrl, '--dataplane-file', file]);
     dps.push(dp);
-    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: () => `DP ready:\n${dp.logs()}` });
     expect(dp.logs().match(/control plane certificate is not verified: pass --ca-cert-file/g)).toHaveLength(1);
   });
 
@@ -143,7 +143,7 @@ describe('control plane ↔ data plane TLS', () => {
 
     // skein dp run with an http:// address fails for good with that message.
     const dp = startDpProcess(['--cp-address', `http://127.0.0.1:${cp.dpPort}`, '--mesh', 'default', '--name', 'plain']);
-    await waitFor(() => dp.proc.exitCode !== null, { timeoutMs: 15_000, what: `DP to exit:\n${dp.logs()}` });
+    await waitFor(() => dp.proc.exitCode !== null, { timeoutMs: 15_000, what: () => `DP to exit:\n${dp.logs()}` });
     expect(dp.proc.exitCode).toBe(1);
     expect(dp.logs()).toContain('requires TLS');
   });
@@ -167,7 +167,7 @@ describe('control plane ↔ data plane TLS', () => {
     fs.writeFileSync(file, dataplaneYaml('plain-web', await freePort(), await freePort()));
     const dp = startDpProcess(['--cp-address', `http://127.0.0.1:${plain.dpPort}`, '--dataplane-file', file]);
     dps.push(dp);
-    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: () => `DP ready:\n${dp.logs()}` });
     expect(dp.logs()).toMatch(/"tls":false/);
   });
 
@@ -187,7 +187,7 @@ describe('control plane ↔ data plane TLS', () => {
     fs.writeFileSync(file, dataplaneYaml('tls-provided', await freePort(), await freePort()));
     const dp = startDpProcess(['--cp-address', withCert.dpUrl, '--ca-cert-file', certFile, '--dataplane-file', file]);
     dps.push(dp);
-    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `DP ready:\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: () => `DP ready:\n${dp.logs()}` });
   });
 
   it('persists the generated certificate across restarts (same work dir)', async () => {

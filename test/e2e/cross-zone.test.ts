@@ -83,7 +83,7 @@ networking:
     const remoteOnZone1 = await waitFor(async () => {
       const items = (await list(zone1, '/meshes/default/dataplanes')).filter((i) => i.labels?.['kuma.io/zone'] === 'zone-2');
       return items.length === 2 ? items : undefined;
-    }, { what: `zone-2 dataplanes on zone-1\n${logs()}`, timeoutMs: 30_000 });
+    }, { what: () => `zone-2 dataplanes on zone-1\n${logs()}`, timeoutMs: 30_000 });
     expect(remoteOnZone1.map((i) => i.labels?.['kuma.io/display-name']).sort()).toEqual(['backend', 'zone-2-ingress']);
     for (const i of remoteOnZone1) {
       expect(i.labels).toMatchObject({ 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' });
@@ -118,7 +118,7 @@ networking:
     const res = await waitFor(async () => {
       const r = await callBackend();
       return r.status === 200 ? r : undefined;
-    }, { what: `cross-zone request\n${logs()}`, timeoutMs: 30_000 });
+    }, { what: () => `cross-zone request\n${logs()}`, timeoutMs: 30_000 });
     expect(res.body).toBe('backend says hi to /cross');
 
     // The client's endpoint for backend is zone-2's ingress, not the backend itself.

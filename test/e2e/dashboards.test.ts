@@ -84,7 +84,7 @@ networking:
     // Real traffic: HTTP client → web through both proxies, TCP into the client's inbound.
     await waitFor(async () => (await httpGet(ports.webOutbound!, '/x').catch(() => ({ status: 0 }))).status === 200, {
       timeoutMs: 20_000,
-      what: `HTTP through the proxies\n${dps.map((d) => d.logs()).join('\n')}`,
+      what: () => `HTTP through the proxies\n${dps.map((d) => d.logs()).join('\n')}`,
     });
     expect(await tcpEcho(ports.clientInbound!, 'ping')).toBe('echo:ping');
   });

@@ -98,7 +98,7 @@ networking:
     const res = await waitFor(async () => {
       const r = await httpGet(ports.webOutbound!, '/hello').catch(() => undefined);
       return r?.status === 200 ? r : undefined;
-    }, { timeoutMs: 20_000, what: `HTTP through the proxies\n${dps.map((d) => d.logs()).join('\n')}` });
+    }, { timeoutMs: 20_000, what: () => `HTTP through the proxies\n${dps.map((d) => d.logs()).join('\n')}` });
     expect(res.body).toBe('web says hi to /hello');
     expect(await tcpEcho(ports.dbOutbound!, 'ping')).toBe('echo:ping');
 
@@ -156,7 +156,7 @@ networking:
     const file = path.join(dir, 'bad.token');
     fs.writeFileSync(file, 'not-a-jwt');
     const dp = startDp(cp, ['--mesh', 'default', '--name', 'client', '--dataplane-token-file', file]);
-    await waitFor(() => dp.logs().includes('could not parse token'), { timeoutMs: 15_000, what: `token error in log:\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes('could not parse token'), { timeoutMs: 15_000, what: () => `token error in log:\n${dp.logs()}` });
     await dp.stop();
   });
 
@@ -166,7 +166,7 @@ networking:
     const dp = startDp(cp, ['--dataplane-file', file, '--dataplane-token-file', path.join(dir, 'bad.token')]);
     await waitFor(() => dp.logs().includes('mesh: mesh \\"missing\\" does not exist') || dp.logs().includes('mesh: mesh "missing" does not exist'), {
       timeoutMs: 15_000,
-      what: `422 in log:\n${dp.logs()}`,
+      what: () => `422 in log:\n${dp.logs()}`,
     });
     await dp.stop();
   });

@@ -76,7 +76,7 @@ networking:
       const items = (res.body as { items?: { name: string; dataplaneInsight?: { subscriptions?: { disconnectTime?: string; connectTime?: string }[] } }[] }).items ?? [];
       const online = items.filter((i) => i.dataplaneInsight?.subscriptions?.at(-1)?.connectTime && !i.dataplaneInsight.subscriptions.at(-1)!.disconnectTime);
       return online.length === 2;
-    }, { what: `both proxies online on global\n${dps.map((d) => d.logs()).join('\n')}`, timeoutMs: 30_000 });
+    }, { what: () => `both proxies online on global\n${dps.map((d) => d.logs()).join('\n')}`, timeoutMs: 30_000 });
 
     browser = await chromium.launchPersistentContext(tempDir('chromium-profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 } });
     page = browser.pages()[0] ?? (await browser.newPage());

@@ -69,11 +69,11 @@ networking:
       const dump = JSON.stringify((await api(zone1.apiUrl, 'GET', '/meshes/ext/dataplanes/ext-client/xds')).body);
       const found = /"sni":"(sni\.extsvc\.ext\.[^"]+)"/.exec(dump)?.[1];
       return found && dump.includes(`"port_value":${ports.legacyEgress}`) ? found : undefined;
-    }, { what: `ext-client routed to the legacy egress\n${logs()}`, timeoutMs: 30_000 });
+    }, { what: () => `ext-client routed to the legacy egress\n${logs()}`, timeoutMs: 30_000 });
     // The sidecar accepts the egress's identity in mesh ext.
     expect(JSON.stringify((await api(zone1.apiUrl, 'GET', '/meshes/ext/dataplanes/ext-client/xds')).body)).toContain('spiffe://ext/legacy/zone-egress');
     // Deny by default: nothing allows the SNI yet.
-    await waitFor(async () => (await statSum(egress, /rbac\.denied$/)) > 0 || (await callExternal(), undefined), { what: `a denied call\n${logs()}`, timeoutMs: 20_000 });
+    await waitFor(async () => (await statSum(egress, /rbac\.denied$/)) > 0 || (await callExternal(), undefined), { what: () => `a denied call\n${logs()}`, timeoutMs: 20_000 });
     expect(await callExternal()).not.toBe('echo:ping');
 
     await put(zone1, '/meshes/ext/meshtrafficpermissions/legacy-egress-httpbin', {
@@ -83,7 +83,7 @@ networking:
         rules: [{ default: { allow: [{ sni: { type: 'Exact', value: sni }, spiffeID: { type: 'Exact', value: 'spiffe://ext/ext-client' } }] } }],
       },
     });
-    await waitFor(async () => (await callExternal()) === 'echo:ping' || undefined, { what: `the external call through the legacy egress\n${logs()}`, timeoutMs: 20_000 });
+    await waitFor(async () => (await callExternal()) === 'echo:ping' || undefined, { what: () => `the external call through the legacy egress\n${logs()}`, timeoutMs: 20_000 });
     expect(await statSum(egress, /^cluster\.ext:egress:httpbin\.upstream_cx_total$/)).toBeGreaterThan(0);
     expect(await statSum(egress, /rbac\.allowed$/)).toBeGreaterThan(0);
 

@@ -100,7 +100,7 @@ networking:
     // A proxy started with the wrong scope gives up with the CP's reason.
     const dp = startDp(zone2, ['--proxy-type', 'ingress', '-d', file, '--dataplane-token-file', wrongScope]);
     dps.push(dp);
-    await waitFor(() => dp.proc.exitCode !== null || undefined, { what: `refused DP to exit\n${dp.logs()}`, timeoutMs: 15_000 });
+    await waitFor(() => dp.proc.exitCode !== null || undefined, { what: () => `refused DP to exit\n${dp.logs()}`, timeoutMs: 15_000 });
     expect(dp.proc.exitCode).toBe(1);
     expect(dp.logs()).toContain('bootstrap refused by the control plane');
     expect(dp.logs()).toContain("token cannot be used to authenticate zone entity (ingress is out of token's scope: [egress])");
@@ -125,7 +125,7 @@ networking:
     const stored = await waitFor(async () => {
       const r = await api(zone2.apiUrl, 'GET', '/zoneingresses/legacy-ingress');
       return r.status === 200 ? (r.body as Item) : undefined;
-    }, { what: `legacy ingress on zone-2\n${logs()}`, timeoutMs: 20_000 });
+    }, { what: () => `legacy ingress on zone-2\n${logs()}`, timeoutMs: 20_000 });
     expect(stored.zone).toBe('zone-2');
     expect(stored.labels).toMatchObject({ 'kuma.io/origin': 'zone', 'kuma.io/zone': 'zone-2' });
     // Online: its insight has an open subscription.
@@ -137,7 +137,7 @@ networking:
     // Synced to global, and forwarded by global to zone-1.
     for (const cp of [global, zone1]) {
       await waitFor(async () => (await list(cp, '/zoneingresses')).some((i) => i.labels?.['kuma.io/display-name'] === 'legacy-ingress' && i.labels?.['kuma.io/zone'] === 'zone-2') || undefined, {
-        what: `legacy ingress synced\n${logs()}`, timeoutMs: 20_000,
+        what: () => `legacy ingress synced\n${logs()}`, timeoutMs: 20_000,
       });
     }
   });
@@ -146,7 +146,7 @@ networking:
     const res = await waitFor(async () => {
       const r = await callBackend();
       return r.status === 200 ? r : undefined;
-    }, { what: `cross-zone request through the legacy ingress\n${logs()}`, timeoutMs: 30_000 });
+    }, { what: () => `cross-zone request through the legacy ingress\n${logs()}`, timeoutMs: 30_000 });
     expect(res.body).toBe('backend says hi to /legacy');
     const dump = await clientDump();
     expect(dump).toContain(`"port_value":${ports.legacyIngress}`);
@@ -174,7 +174,7 @@ networking:
     await waitFor(async () => {
       const dump = await clientDump();
       return dump.includes(`"port_value":${ports.meshIngress}`) && !dump.includes(`"port_value":${ports.legacyIngress}`) ? true : undefined;
-    }, { what: `client endpoints switched to the mesh-scoped ingress\n${logs()}`, timeoutMs: 30_000 });
+    }, { what: () => `client endpoints switched to the mesh-scoped ingress\n${logs()}`, timeoutMs: 30_000 });
     await waitFor(async () => (await callBackend()).status === 200 || undefined, { what: 'request through the mesh-scoped ingress' });
     const legacyBefore = await legacyCx();
     const meshBefore = await adminStat(meshIngress, 'cluster.ingress:backend.upstream_cx_total');

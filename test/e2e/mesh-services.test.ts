@@ -60,7 +60,7 @@ describe('meshServices.mode', () => {
     dps.push(startDp(cp, ['-d', files.tp, '--dataplane-token-file', await token('tp')]));
     await waitFor(async () => (await httpGet(ports.legacyOutbound!).catch(() => ({ status: 0 }))).status === 200, {
       timeoutMs: 30_000,
-      what: `legacy routing to work\n${dps.map((d) => d.logs()).join('\n')}`,
+      what: () => `legacy routing to work\n${dps.map((d) => d.logs()).join('\n')}\nCP warnings and errors:\n${cp.logs().split('\n').filter((l) => /"level":[456]0/.test(l)).join('\n')}`,
     });
   });
 
@@ -203,7 +203,7 @@ networking:
       type: 'MeshTrafficPermission', mesh: 'ext', name: 'allow-client',
       spec: { targetRef: { kind: 'MeshExternalService', name: 'secure-api' }, from: [{ targetRef: { kind: 'MeshService', name: 'client' }, default: { action: 'Allow' } }] },
     });
-    await waitFor(async () => (await call()).status === 200, { what: `the external call over TLS\n${client.logs()}` });
+    await waitFor(async () => (await call()).status === 200, { what: () => `the external call over TLS\n${client.logs()}` });
     expect((await call()).body).toBe('tls hello /hello');
     const dump = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/ext/dataplanes/client/xds')).body);
     expect(dump).toContain('"sni":"external.test"');

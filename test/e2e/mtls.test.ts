@@ -74,7 +74,7 @@ networking:
     });
     dps.push(startDp(cp, ['-d', backend, '--dataplane-token-file', await token('default', 'backend')]));
     dps.push(startDp(cp, ['-d', client, '--dataplane-token-file', await token('default', 'client')]));
-    await waitFor(async () => (await webThroughMesh()).status === 200, { timeoutMs: 20_000, what: `plaintext traffic\n${dps.map((d) => d.logs()).join('\n')}` });
+    await waitFor(async () => (await webThroughMesh()).status === 200, { timeoutMs: 20_000, what: () => `plaintext traffic\n${dps.map((d) => d.logs()).join('\n')}` });
   });
 
   afterAll(async () => {
@@ -164,7 +164,7 @@ networking:
 `);
     const dp = startDp(cp, ['-d', intruder, '--dataplane-token-file', await token('other', 'intruder')]);
     dps.push(dp);
-    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: `intruder ready\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes('data plane is ready'), { timeoutMs: 20_000, what: () => `intruder ready\n${dp.logs()}` });
     // The intruder's mesh has its own CA: the handshake with the default mesh's backend fails.
     const otherCa = await meshCa('other');
     expect(otherCa).not.toBe(await meshCa('default'));

@@ -57,9 +57,9 @@ describe('zone authentication with zone tokens', () => {
     expect([200, 201]).toContain(put.status);
     const revoked = await startZone('zone-4', revokedToken);
 
-    await waitFor(() => other.logs().includes('is different than in token'), { timeoutMs: 20_000, what: `zone-2 refusal in its log\n${other.logs()}` });
-    await waitFor(() => bad.logs().includes('signature verification failed'), { timeoutMs: 20_000, what: `zone-3 refusal\n${bad.logs()}` });
-    await waitFor(() => revoked.logs().includes('token is revoked'), { timeoutMs: 20_000, what: `zone-4 refusal\n${revoked.logs()}` });
+    await waitFor(() => other.logs().includes('is different than in token'), { timeoutMs: 20_000, what: () => `zone-2 refusal in its log\n${other.logs()}` });
+    await waitFor(() => bad.logs().includes('signature verification failed'), { timeoutMs: 20_000, what: () => `zone-3 refusal\n${bad.logs()}` });
+    await waitFor(() => revoked.logs().includes('token is revoked'), { timeoutMs: 20_000, what: () => `zone-4 refusal\n${revoked.logs()}` });
     expect(await zoneNames()).toEqual(['zone-1']);
   });
 });

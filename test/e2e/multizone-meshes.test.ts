@@ -158,7 +158,7 @@ networking:
 
   it('routes cross-zone in both meshes, each through its own zone proxies', async () => {
     for (const mesh of MESHES) {
-      await waitFor(async () => (await call(mesh)).status === 200 || undefined, { what: `cross-zone request in ${mesh}\n${logs()}`, timeoutMs: 45_000 });
+      await waitFor(async () => (await call(mesh)).status === 200 || undefined, { what: () => `cross-zone request in ${mesh}\n${logs()}`, timeoutMs: 45_000 });
       expect((await call(mesh)).body).toBe('backend says hi to /cross');
     }
     expect(await adminStat(dps['alpha-ingress']!, 'cluster.ingress:backend.upstream_cx_total')).toBeGreaterThan(0);
@@ -176,7 +176,7 @@ networking:
     const mzs = await waitFor(async () => (await items(zone1, '/meshes/beta/meshmultizoneservices')).find((i) => i.labels['kuma.io/display-name'] === 'backend-all'), { what: 'the MeshMultiZoneService on zone-1' });
     expect(mzs.labels['kuma.io/origin']).toBe('global');
     expect(mzs.snis).toEqual([{ port: ports.betaBackendInbound, sni: `sni.mzsvc.beta.backend-all.${ports.betaBackendInbound}` }]);
-    await waitFor(async () => (await get(ZONE_1_IP, ports.betaMzsOutbound!, '/mzs')).status === 200 || undefined, { what: `a request to the MeshMultiZoneService\n${logs()}`, timeoutMs: 30_000 });
+    await waitFor(async () => (await get(ZONE_1_IP, ports.betaMzsOutbound!, '/mzs')).status === 200 || undefined, { what: () => `a request to the MeshMultiZoneService\n${logs()}`, timeoutMs: 30_000 });
     expect((await get(ZONE_1_IP, ports.betaMzsOutbound!, '/mzs')).body).toBe('backend says hi to /mzs');
   });
 
@@ -208,9 +208,9 @@ networking:
 `);
     dps['gamma-ingress'] = startDp(zone1, ['-d', file, '--dataplane-token-file', tokenFile]);
     const dp = dps['gamma-ingress'];
-    await waitFor(() => dp.logs().includes("Mesh 'gamma' not found. Zone proxy waiting for mesh creation.") || undefined, { what: `the zone proxy to wait for its mesh\n${dp.logs()}` });
+    await waitFor(() => dp.logs().includes("Mesh 'gamma' not found. Zone proxy waiting for mesh creation.") || undefined, { what: () => `the zone proxy to wait for its mesh\n${dp.logs()}` });
     await put(global, '/meshes/gamma', { type: 'Mesh', name: 'gamma' });
-    await waitFor(() => dp.logs().includes('data plane is ready') || undefined, { what: `the zone proxy to come up\n${dp.logs()}`, timeoutMs: 30_000 });
+    await waitFor(() => dp.logs().includes('data plane is ready') || undefined, { what: () => `the zone proxy to come up\n${dp.logs()}`, timeoutMs: 30_000 });
     expect(dp.proc.exitCode).toBeNull();
     const onGlobal = await waitFor(async () => (await items(global, '/meshes/gamma/dataplanes')).find((i) => i.labels['kuma.io/display-name'] === 'gamma-ingress'), { what: 'the zone proxy on global' });
     expect(onGlobal.labels).toMatchObject({ 'kuma.io/zone': 'zone-1', 'kuma.io/proxy-type': 'zoneproxy', 'kuma.io/workload': 'zone-proxy-gamma-ingress' });

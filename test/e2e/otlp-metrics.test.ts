@@ -42,7 +42,7 @@ describe('control plane metrics over OTLP', () => {
         const delivery = receiver.latest('skein_xds_delivery_duration_seconds')?.histogramPoints.reduce((n, p) => n + p.count, 0) ?? 0;
         return connected?.value === 1 && delivery > 0;
       },
-      { timeoutMs: 20_000, what: `an OTLP export with the proxy connected (${receiver.exports.length} exports so far)\n${dp.logs()}` },
+      { timeoutMs: 20_000, what: () => `an OTLP export with the proxy connected (${receiver.exports.length} exports so far)\n${dp.logs()}` },
     );
 
     const last = receiver.exports.at(-1)!;

@@ -234,7 +234,7 @@ networking:
     const res = await waitFor(async () => {
       const r = await appGet('127.0.0.2', externalPort, '/outside');
       return r.status === 200 ? r : undefined;
-    }, { timeoutMs: 30_000, what: `the external service through the proxy\n${logs()}` });
+    }, { timeoutMs: 30_000, what: () => `the external service through the proxy\n${logs()}` });
     expect(res.body).toBe('external says hi to /outside');
     // It went through the proxy's passthrough cluster, to the original destination.
     expect(await stat(client, 'cluster.outbound_passthrough_ipv4.upstream_cx_total')).toBeGreaterThanOrEqual(1);
@@ -251,7 +251,7 @@ networking:
     const res = await waitFor(async () => {
       const r = await appGet('127.0.0.1', PORTS.webOutbound, '/mesh');
       return r.status === 200 ? r : undefined;
-    }, { timeoutMs: 20_000, what: `the mesh service through the proxies\n${logs()}` });
+    }, { timeoutMs: 20_000, what: () => `the mesh service through the proxies\n${logs()}` });
     expect(res.body).toBe('web says hi to /mesh');
     expect(await stat(client, 'cluster.web.upstream_rq_total')).toBeGreaterThanOrEqual(1);
     expect(await stat(client, 'cluster.outbound_passthrough_ipv4.upstream_cx_total')).toBe(before);
@@ -263,7 +263,7 @@ networking:
     const refused = await waitFor(async () => {
       const r = await appGet('127.0.0.2', externalPort, '/outside');
       return r.error ? r : undefined;
-    }, { timeoutMs: 20_000, what: `the external call to fail\n${logs()}` });
+    }, { timeoutMs: 20_000, what: () => `the external call to fail\n${logs()}` });
     expect(refused.status).toBeUndefined();
     expect(await stat(client, 'tcp.outbound_passthrough_ipv4.downstream_cx_no_route')).toBeGreaterThanOrEqual(1);
     expect(await adminGet(client, '/config_dump')).not.toContain('"ORIGINAL_DST"');

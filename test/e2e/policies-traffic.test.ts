@@ -41,7 +41,7 @@ describe('traffic policies on sidecars', () => {
       const mesh = name === 'lone' ? 'other' : 'default';
       dps[name] = startDp(cp, ['-d', file, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, mesh, name)]);
     }
-    await waitFor(async () => (await viaClient()).status === 200, { timeoutMs: 30_000, what: `traffic through the mesh\n${Object.values(dps).map((d) => d.logs()).join('\n')}` });
+    await waitFor(async () => (await viaClient()).status === 200, { timeoutMs: 30_000, what: () => `traffic through the mesh\n${Object.values(dps).map((d) => d.logs()).join('\n')}` });
     await waitFor(async () => (await httpGet(ports.loneInbound!).catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 30_000, what: 'the other mesh proxy' });
   });
 

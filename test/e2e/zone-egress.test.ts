@@ -111,7 +111,7 @@ networking:
     // The default allow-all policy (`from`) does not open the egress: nothing allows the SNI.
     await waitFor(async () => (await stat(egress, `${chainPrefix()}.rbac.denied`)) > 0 || (await callExternal(), false), {
       timeoutMs: 20_000,
-      what: `a denied call through the egress\n${dps.map((d) => d.logs()).join('\n')}`,
+      what: () => `a denied call through the egress\n${dps.map((d) => d.logs()).join('\n')}`,
     });
     expect(await callExternal()).not.toBe('echo:ping');
     expect(await stat(egress, 'cluster.egress:httpbin.upstream_cx_total')).toBe(0);
@@ -125,7 +125,7 @@ networking:
         rules: [{ default: { allow: [{ sni: { type: 'Exact', value: sni() }, spiffeID: { type: 'Exact', value: 'spiffe://default/client' } }] } }],
       },
     });
-    await waitFor(async () => (await callExternal()) === 'echo:ping', { timeoutMs: 20_000, what: `the external call to succeed\n${dps.map((d) => d.logs()).join('\n')}` });
+    await waitFor(async () => (await callExternal()) === 'echo:ping', { timeoutMs: 20_000, what: () => `the external call to succeed\n${dps.map((d) => d.logs()).join('\n')}` });
     expect(await stat(egress, `${chainPrefix()}.rbac.allowed`)).toBeGreaterThan(0);
     expect(await stat(egress, 'cluster.egress:httpbin.upstream_cx_total')).toBeGreaterThan(0);
   });

@@ -71,7 +71,7 @@ networking:
   });
 
   it('routes the client to the remote backend through the remote zone ingress, over mTLS', async () => {
-    await waitFor(async () => (await echoThroughMesh()) === 'echo:ping', { timeoutMs: 20_000, what: `cross-zone traffic\n${dps.map((d) => d.logs()).join('\n')}` });
+    await waitFor(async () => (await echoThroughMesh()) === 'echo:ping', { timeoutMs: 20_000, what: () => `cross-zone traffic\n${dps.map((d) => d.logs()).join('\n')}` });
 
     // The client's only endpoint for backend is the ingress's advertised address.
     const clientDump = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/client/xds')).body);
@@ -114,7 +114,7 @@ networking:
     const tokenFile = writeFile(dir, 'later.token', 'not-yet');
     const dp = startDp(cp, ['-d', later, '--dataplane-token-file', tokenFile]);
     dps.push(dp);
-    await waitFor(async () => dp.logs().split("Mesh 'later' not found. Zone proxy waiting for mesh creation.").length > 2, { what: `the zone proxy to wait for its mesh\n${dp.logs()}` });
+    await waitFor(async () => dp.logs().split("Mesh 'later' not found. Zone proxy waiting for mesh creation.").length > 2, { what: () => `the zone proxy to wait for its mesh\n${dp.logs()}` });
     expect(dp.proc.exitCode).toBeNull();
   });
 });
