@@ -57,7 +57,7 @@ const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService
 const FULL_RELIST_MS = 60_000;
 
 /** How long to wait before trying again to configure a proxy whose certificate could not be issued. */
-const RETRY_MS = 1_000;
+const RETRY_MS = 2_000;
 
 /** What a context rebuild changed, so that a batch visits only the proxies concerned. */
 interface ContextChanges {
@@ -227,8 +227,8 @@ export class DataplaneSync {
     }, this.opts.debounceMs ?? 20);
   }
 
-  /** Marks a proxy's Dataplane changed after a pause, so that a later batch tries it again. */
-  private retrySoon(mesh: string, name: string): void {
+  /** Marks the mesh (or one proxy's Dataplane) changed after a pause, so that a later batch tries again. */
+  private retrySoon(mesh: string, name?: string): void {
     setTimeout(() => {
       if (!this.unwatch) return; // stopped
       this.markDirty(mesh, name);
@@ -308,6 +308,7 @@ export class DataplaneSync {
       // Without a usable CA the proxies keep their last config rather than losing mTLS.
       this.opts.logger.error({ err: (err as Error).message, mesh }, 'could not load the mesh CA');
       if (batch) this.meshWideChanges.add(mesh); // the next batch visits everyone again
+      this.retrySoon(mesh);
       return;
     }
     for (const id of ids) {
