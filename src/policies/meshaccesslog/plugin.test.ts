@@ -117,6 +117,21 @@ describe('MeshAccessLog plugin', () => {
     expect(paths['sni.msvc.default.web.8080']).toEqual(['/var/log/zone.log']);
   });
 
+  it('zone proxy: sectionName puts access logs on that listener only', () => {
+    const ingress = {
+      ...policyResource('Dataplane', 'zone-proxy-2', { networking: { address: '10.0.0.9', listeners: [{ type: 'ZoneIngress', port: 10001, name: 'public' }, { type: 'ZoneIngress', port: 10011, name: 'private' }] } }),
+      labels: { 'kuma.io/proxy-type': 'zoneproxy', 'kuma.io/zone-proxy-role': 'ingress' },
+    };
+    const policy = policyResource('MeshAccessLog', 'public-only', {
+      targetRef: { kind: 'Dataplane', name: 'zone-proxy-2', sectionName: 'public' },
+      rules: [{ default: { backends: [{ type: 'File', file: { path: '/var/log/public.log' } }] } }],
+    });
+    const d = dump(ingress, [policy], {}, [goldenBackend, goldenWeb, ingress]);
+    const logs = (name: string) => JSON.stringify((d.listeners.find((l) => (l as { name: string }).name === name) as { filter_chains: unknown[] }).filter_chains);
+    expect(logs('self_zoneingress_dp_public')).toContain('/var/log/public.log');
+    expect(logs('self_zoneingress_dp_private')).not.toContain('access_log');
+  });
+
   it('a policy of another mesh changes nothing', () => {
     const other = policyResource('MeshAccessLog', 'other', { targetRef: { kind: 'Mesh' }, rules: [{ default: { backends: [{ type: 'File', file: { path: '/tmp/x.log' } }] } }] }, 'other-mesh');
     expect(dump(goldenBackend, [other])).toEqual(dump(goldenBackend, []));
