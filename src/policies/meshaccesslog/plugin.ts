@@ -28,7 +28,6 @@ import {
   type OtlpAnyValue,
   type OtlpKeyValue,
 } from '../../xds/envoy/index.js';
-import type { NamedResource } from '../../xds/cache/snapshot.js';
 import { DEFAULT_OTLP_PORT, resolveBackendRef } from '../meshopentelemetrybackend/api.js';
 import type { Format, MeshAccessLogBackend, MeshAccessLogConf } from './api.js';
 
@@ -111,7 +110,7 @@ export class AccessLogPlan {
   }
 
   /** The OTLP collector clusters of the entries handed out so far. */
-  clusters(): NamedResource[] {
+  clusters(): ReturnType<typeof clusterResource>[] {
     return [...this.collectors.values()].map((c) => clusterResource(collectorCluster(c)));
   }
 
