@@ -26,6 +26,7 @@ import type { MeshCaManager } from '../pki/index.js';
 import { descriptorByName } from '../api/descriptor.js';
 import type { CpMetrics } from '../observability/metrics.js';
 import type { Snapshot } from './cache/snapshot.js';
+import type { ProxyMetadata } from '../policies/meshaccesslog/plugin.js';
 
 export interface DataplaneSyncOptions {
   manager: ResourceManager;
@@ -48,6 +49,13 @@ export interface DataplaneSyncOptions {
 interface ConnectedProxy {
   mesh: string;
   name: string;
+  /** What the generators read from the node metadata (MeshAccessLog's Tcp pipe). */
+  meta?: ProxyMetadata;
+}
+
+function proxyMetadataOf(node: XdsNode): ProxyMetadata {
+  const path = node.metadata['accessLogSocketPath'];
+  return typeof path === 'string' && path ? { accessLogSocketPath: path } : {};
 }
 
 /** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */
@@ -109,7 +117,7 @@ export class DataplaneSync {
       // secrets (a provided CA).
       if (ev.type === 'Mesh') this.markDirty(ev.name);
       else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
-      else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy || ev.type === 'MeshOpenTelemetryBackend') this.markDirty(ev.mesh);
       // Legacy zone proxies are global: any mesh's sidecars may route through them.
       else if (ev.type === 'ZoneIngress' || ev.type === 'ZoneEgress') for (const mesh of this.connectedMeshes()) this.markDirty(mesh);
     });
@@ -157,7 +165,7 @@ export class DataplaneSync {
     onNodeConnected: async (node: XdsNode) => {
       if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
-      this.proxies.set(node.id, { mesh, name });
+      this.proxies.set(node.id, { mesh, name, meta: proxyMetadataOf(node) });
       this.countConnected(mesh);
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
@@ -331,7 +339,7 @@ export class DataplaneSync {
       let snapshot;
       const endTimer = this.opts.metrics?.xdsGeneration.startTimer({ mesh });
       try {
-        snapshot = this.snapshots.build(id, dp, ctx, identity);
+        snapshot = this.snapshots.build(id, dp, ctx, identity, proxy.meta);
         endTimer?.();
       } catch (err) {
         endTimer?.();

@@ -12,6 +12,7 @@ import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type B
 import { DeltaAdsClient } from './delta-ads-client.js';
 import { certificateVerificationFailure, isPlaintextPeer, xdsCredentials } from './cp-tls.js';
 import { jsonToStruct } from './struct.js';
+import { startAccessLogStreamer, type AccessLogStreamer } from './access-log-streamer.js';
 import { SKEIN_VERSION } from '../../version.js';
 
 export interface RunDataplaneOptions {
@@ -58,6 +59,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
   let admin: AdminServer | undefined;
   let readiness: ReadinessServer | undefined;
   let ads: DeltaAdsClient | undefined;
+  let accessLogs: AccessLogStreamer | undefined;
   let warm = false;
   // Each state is said once, not on every retry.
   let lastProgress = '';
@@ -81,6 +83,8 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
     const dataplaneResource = opts.dataplaneYaml ?? (opts.dataplaneFile ? fs.readFileSync(opts.dataplaneFile, 'utf8') : '');
     const proxyType = opts.proxyType ?? 'dataplane';
     const identity = identityFrom(opts, dataplaneResource);
+    // MeshAccessLog Tcp backends: the pipe the proxy logs to and the agent forwards from.
+    accessLogs = startAccessLogStreamer(path.join(opts.workDir, `kuma-al-${identity.name}-${identity.mesh}.sock`), logger);
     const ca = opts.caCertFile ? fs.readFileSync(opts.caCertFile) : opts.caCertPem ? Buffer.from(opts.caCertPem) : undefined;
     const cpTls = new URL(opts.cpAddress).protocol === 'https:';
     if (cpTls && !ca) logger.warn({ cpAddress: opts.cpAddress }, 'control plane certificate is not verified: pass --ca-cert-file');
@@ -118,6 +122,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
           'dataplane.token': token || undefined,
           'dataplane.proxyType': proxyType,
           'dataplane.admin.socketPath': adminSocketPath,
+          accessLogSocketPath: accessLogs?.path,
           'dataplane.resource': dataplaneResource ? JSON.stringify(YAML.parse(dataplaneResource)) : undefined,
           version: { kumaDp: { version: SKEIN_VERSION } },
         }),
@@ -148,6 +153,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       await ready.catch(() => undefined);
       ads?.stop();
       await engine.stop();
+      accessLogs?.close();
       await readiness?.close();
       await admin?.close();
     },

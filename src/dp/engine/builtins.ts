@@ -13,6 +13,7 @@ import './transport/raw-buffer.js';
 import './transport/downstream-tls.js';
 import './transport/upstream-tls.js';
 import './cluster/static.js';
+import './cluster/strict-dns.js';
 import './cluster/eds.js';
 import './cluster/original-dst.js';
 import './access-log/file.js';

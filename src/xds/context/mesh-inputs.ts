@@ -27,6 +27,8 @@ export async function readMeshInputs(manager: ResourceManager, meshName: string)
   if (!mesh) return undefined;
   const policies: Resource[] = [];
   for (const kind of registeredPolicyKinds()) policies.push(...(await manager.list(kind.name, { mesh: meshName })));
+  // Not a policy, but what MeshAccessLog (MeshTrace, MeshMetric) backendRefs name; in policiesHash.
+  policies.push(...(await manager.list('MeshOpenTelemetryBackend', { mesh: meshName })));
   const permissions = policies.filter((p) => p.type === 'MeshTrafficPermission');
   const externalServices = await manager.list('MeshExternalService', { mesh: meshName });
   const meshServices = await manager.list('MeshService', { mesh: meshName });

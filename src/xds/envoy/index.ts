@@ -11,3 +11,4 @@ export * from './resources.js';
 export * from './rbac.js';
 export * from './tls.js';
 export * from './traffic-filters.js';
+export * from './access-log.js';

@@ -1,6 +1,6 @@
 // tcp_proxy network filter: plain TCP forwarding to one cluster or split across several.
 import { durationFromMs, typedExtension } from './common.js';
-import type { Filter, TcpProxy } from './types.js';
+import type { Filter, TcpProxy, TypedExtensionConfig } from './types.js';
 
 const TCP_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
@@ -10,6 +10,8 @@ export interface TcpProxyOptions {
   cluster?: string;
   weightedClusters?: { name: string; weight: number }[];
   idleTimeoutMs?: number;
+  /** Access log entries (MeshAccessLog), written when the connection closes. */
+  accessLogs?: TypedExtensionConfig[];
 }
 
 export function tcpProxy(options: TcpProxyOptions): TcpProxy {
@@ -20,6 +22,7 @@ export function tcpProxy(options: TcpProxyOptions): TcpProxy {
   if (options.cluster) proxy.cluster = options.cluster;
   if (options.weightedClusters) proxy.weighted_clusters = { clusters: options.weightedClusters };
   if (options.idleTimeoutMs !== undefined) proxy.idle_timeout = durationFromMs(options.idleTimeoutMs);
+  if (options.accessLogs?.length) proxy.access_log = options.accessLogs;
   return proxy;
 }
 

@@ -91,6 +91,7 @@ export interface TcpProxy {
   cluster?: string;
   weighted_clusters?: { clusters: { name: string; weight: number }[] };
   idle_timeout?: Duration;
+  access_log?: TypedExtensionConfig[];
 }
 
 // envoy.extensions.filters.network.http_connection_manager.v3
@@ -116,6 +117,7 @@ export interface HttpConnectionManager {
   http_filters: HttpFilter[];
   stream_idle_timeout?: Duration;
   common_http_protocol_options?: { idle_timeout?: Duration };
+  access_log?: TypedExtensionConfig[];
 }
 
 // envoy.config.route.v3

@@ -14,6 +14,7 @@ import { externalServiceAllowed, inboundPermissions, type InboundPermissions } f
 import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
+import { AccessLogPlan, accessLogEntries, type AccessLogEntry, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
 import { destinationClusterName } from '../context/mesh-services.js';
@@ -57,6 +58,8 @@ interface ChainPolicies {
   timeouts?: Timeouts;
   httpFilters?: HttpFilter[];
   networkFilters?: Filter[];
+  /** MeshAccessLog's entries on the HCM / tcp_proxy. */
+  accessLogs?: AccessLogEntry[];
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
@@ -186,8 +189,8 @@ export function implicitDestinations(dp: Resource, ctx: MeshContext): ServiceInf
   });
 }
 
-export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
-  const { resources, endpointServices } = generateSidecarConfig(dp, ctx, identity);
+export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): NamedResource[] {
+  const { resources, endpointServices } = generateSidecarConfig(dp, ctx, identity, meta);
   return [...resources, ...endpointServices.map((service) => loadAssignment(ctx, service))];
 }
 
@@ -199,10 +202,10 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
  * MeshTimeout, MeshRateLimit, MeshFaultInjection read here: ctx.policiesHash), the identity, and per outbound service
  * the fields its listener and cluster use (protocol, SNI port).
  */
-export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
+export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string, meta?: ProxyMetadata): string {
   const outbound = (networkingOf(dp).outbound ?? []).map((o) => targetKey(ctx, dp, resolveOutbound(ctx, o)));
   const implicit = implicitDestinations(dp, ctx).map((i) => [i.name, i.protocol, i.destination!.sni, i.destination!.sans, i.destination!.vip]);
-  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit]);
+  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit, meta ?? {}]);
 }
 
 function targetKey(ctx: MeshContext, dp: Resource, target: OutboundTarget | undefined): unknown {
@@ -243,8 +246,9 @@ export function shared(ctx: MeshContext, key: unknown[], build: () => NamedResou
 }
 
 /** Everything but the endpoints; reads only what sidecarKey covers. */
-export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): SidecarConfig {
+export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): SidecarConfig {
   const out: CachedResource[] = [];
+  const accessLogs = new AccessLogPlan(ctx.policies, dp, meta);
   const net = networkingOf(dp);
   const localClusters = new Set<string>();
   const mesh = dp.mesh;
@@ -271,7 +275,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     }
     const rateLimit = inboundRateLimit(ctx.policies, dp, view);
     const httpFilters = [...(rateLimit.http ? [rateLimit.http] : []), ...inboundFaults(ctx.policies, dp, view)];
-    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [] };
+    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [], accessLogs: accessLogs.inbound(view, service, protocol) };
     const address = inbound.address ?? net.address;
     const name = `inbound:${address}:${inbound.port}`;
     const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, view) : undefined;
@@ -281,6 +285,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   const services = new Set<string>();
   const externals = new Set<string>();
   const timeoutsTo = outboundTimeouts(ctx.policies, dp);
+  const accessLogsTo = accessLogs.outbound();
   const addTarget = (target: OutboundTarget, protocol: string, timeouts: Timeouts): void => {
     const connectTimeoutMs = timeouts.connectTimeoutMs;
     if (target.type === 'external') {
@@ -302,8 +307,9 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const name = `outbound:${address}:${outbound.port}`;
     const cluster = target.type === 'external' ? target.external.name : target.key;
     const timeouts = timeoutsTo(destinationView(ctx, target));
-    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts], () =>
-      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts }) })] })),
+    const logs = accessLogsTo(destinationView(ctx, target), cluster, protocol);
+    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts, logs], () =>
+      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts, accessLogs: logs }) })] })),
     ));
     addTarget(target, protocol, timeouts);
   }
@@ -312,8 +318,9 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const name = `outbound:${info.destination!.vip}:${info.destination!.port}`;
     const target: OutboundTarget = { type: 'destination', key: info.name, info };
     const timeouts = timeoutsTo(destinationView(ctx, target));
-    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts], () =>
-      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts }) })] })),
+    const logs = accessLogsTo(destinationView(ctx, target), info.name, info.protocol);
+    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts, logs], () =>
+      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts, accessLogs: logs }) })] })),
     ));
     addTarget(target, info.protocol, timeouts);
   }
@@ -323,6 +330,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     out.push(shared(ctx, ['passthrough-listener', redirectPort], () => outboundPassthroughListener(redirectPort)));
     if (meshPassthrough(ctx.mesh)) out.push(shared(ctx, ['passthrough-cluster'], () => outboundPassthroughCluster()));
   }
+  out.push(...accessLogs.clusters().map((c) => cachedResource(c)));
   return { resources: out, endpointServices: [...services], externalServices: [...externals] };
 }
 
@@ -462,11 +470,12 @@ function proxyFilters(name: string, direction: TrafficDirection, service: string
         httpFilters,
         ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),
         ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
+        accessLogs: accessLogEntries(policies.accessLogs),
         routeConfig: routeConfiguration(name, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs })])]),
       }),
     ];
   }
-  const tcp = tcpProxyFilter({ statPrefix, cluster, ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}) });
+  const tcp = tcpProxyFilter({ statPrefix, cluster, ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}), accessLogs: accessLogEntries(policies.accessLogs) });
   return [...(policies.networkFilters ?? []), ...networkRbacFilters(statPrefix, permissions), tcp];
 }
 

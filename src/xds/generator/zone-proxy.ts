@@ -44,6 +44,7 @@ import {
   validationSecret,
 } from '../envoy/index.js';
 import { egressPermissions } from '../../policies/index.js';
+import { AccessLogPlan, accessLogEntries, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
 import type { FilterChain } from '../envoy/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
 
@@ -97,26 +98,34 @@ export function ingressDestinations(ctx: MeshContext, zone: string): { service: 
  * Everything generateZoneProxyConfig reads: the Dataplane, the mesh, its policies, the identity and
  * the ingress destinations (service + SNI). Local endpoints themselves are load assignments.
  */
-export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string): string {
-  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx)]);
+export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string, meta?: ProxyMetadata): string {
+  return JSON.stringify(['zoneproxy', meta ?? {}, dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx)]);
 }
 
-export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): NamedResource[] {
-  const { resources, endpointServices } = generateZoneProxyConfig(dp, ctx, identity);
+export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): NamedResource[] {
+  const { resources, endpointServices } = generateZoneProxyConfig(dp, ctx, identity, meta);
   return [...resources, ...endpointServices.map((service) => ingressLoadAssignment(ctx, zoneProxyZone(dp, ctx), service))];
 }
 
-export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity): ZoneProxyConfig {
+export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): ZoneProxyConfig {
+  if (!zoneProxyRole(dp)) return { resources: [], endpointServices: [] };
+  const accessLogs = new AccessLogPlan(ctx.policies, dp, meta);
+  const config = zoneProxyResources(dp, ctx, accessLogs, identity);
+  // MeshAccessLog's OpenTelemetry collectors, for the chains generated above.
+  config.resources.push(...accessLogs.clusters().map((c) => cachedResource(c)));
+  return config;
+}
+
+function zoneProxyResources(dp: Resource, ctx: MeshContext, accessLogs: AccessLogPlan, identity?: ProxyIdentity): ZoneProxyConfig {
   const out: CachedResource[] = [];
   const mesh = dp.mesh;
-  if (!zoneProxyRole(dp)) return { resources: out, endpointServices: [] };
   // The identity (workload SPIFFE ID) is what the egress listener terminates mTLS with; the ingress
   // does not use it.
   if (identity) {
     out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));
     out.push(shared(ctx, ['ca', mesh, identity.caPem], () => validationSecret(caSecretName(mesh), identity.caPem)));
   }
-  if (identity) out.push(...zoneEgressResources(dp, ctx));
+  if (identity) out.push(...zoneEgressResources(dp, ctx, accessLogs));
   const ingresses = effectiveListeners(dp).filter((l) => l.type === 'ZoneIngress');
   const destinations = ingresses.length ? ingressDestinations(ctx, zoneProxyZone(dp, ctx)) : [];
   if (destinations.length === 0) return { resources: out, endpointServices: [] };
@@ -128,14 +137,15 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
   }
   for (const l of ingresses) {
     const name = zoneIngressListenerName(l.name);
-    const chains = destinations.map(({ service, sni }) =>
+    const logs = destinations.map(({ service, sni }) => accessLogs.zoneProxyChain({ type: 'ZoneIngress', name: l.name, port: l.port }, sni, service));
+    const chains = destinations.map(({ service, sni }, i) =>
       filterChain({
         name: sni,
         match: { transportProtocol: 'tls', serverNames: [sni] },
-        filters: [tcpProxyFilter({ statPrefix: `${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), cluster: ingressClusterName(service) })],
+        filters: [tcpProxyFilter({ statPrefix: `${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), cluster: ingressClusterName(service), accessLogs: accessLogEntries(logs[i]) })],
       }),
     );
-    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name)], () =>
+    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name), logs], () =>
       listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'INBOUND', listenerFilters: [tlsInspector()], filterChains: chains })),
     ));
   }
@@ -166,7 +176,7 @@ export function egressZoneClusterName(service: string): string {
  * other zones, toward their ingresses. Passthrough keeps mTLS end to end: the remote sidecar still
  * sees, and authorizes, the caller's own identity.
  */
-function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
+function zoneEgressResources(dp: Resource, ctx: MeshContext, accessLogs: AccessLogPlan): CachedResource[] {
   const out: CachedResource[] = [];
   const mesh = dp.mesh;
   const egresses = effectiveListeners(dp).filter((l) => l.type === 'ZoneEgress');
@@ -198,7 +208,7 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
           filters: [
             ...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []),
             networkRbacFilter(`${statPrefix}.`, permissions.allow),
-            tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name) }),
+            tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name), accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name)) }),
           ],
         }),
         transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
@@ -208,7 +218,7 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
       chains.push(filterChain({
         name: d.sni,
         match: { transportProtocol: 'tls', serverNames: [d.sni] },
-        filters: [tcpProxyFilter({ statPrefix: `${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), cluster: egressZoneClusterName(d.service) })],
+        filters: [tcpProxyFilter({ statPrefix: `${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), cluster: egressZoneClusterName(d.service), accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, d.sni, d.service)) })],
       }));
     }
     out.push(cachedResource(listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'OUTBOUND', listenerFilters: [tlsInspector()], filterChains: chains }))));

@@ -88,6 +88,26 @@ describe('access logs', () => {
     expect(JSON.parse(line)).toEqual({ status: 200, method: 'GET', missing: null, line: 'GET 200', nested: { cluster: 'a' } });
   });
 
+  it('omit_empty_values: unavailable values print nothing (text) or are left out (JSON)', async () => {
+    const backend = track(await startHttpServer('a'));
+    const [text, json] = [tempFile(), tempFile()];
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [httpListener('http', { route_config: routeConfig('rc', [{ match: { prefix: '/' }, route: { cluster: 'a' } }]) }, 0, {
+        access_log: [
+          fileLog(text, { text_format_source: { inline_string: '%RESPONSE_CODE% [%REQ(X-NOPE)%] %RESPONSE_FLAGS%\n' }, omit_empty_values: true }),
+          fileLog(json, { json_format: { fields: { status: { stringValue: '%RESPONSE_CODE%' }, missing: { stringValue: '%REQ(X-NOPE)%' }, nested: { structValue: { fields: { flags: { stringValue: '%RESPONSE_FLAGS%' } } } } } }, omit_empty_values: true }),
+        ],
+      })],
+      clusters: [staticCluster('a', [backend.port])],
+    });
+    await get(engine.listenerPort('http') ?? 0, '/');
+    await eventually(() => {
+      expect(readLines(text)).toEqual(['200 [] ']);
+      expect(readLines(json).map((l) => JSON.parse(l) as unknown)).toEqual([{ status: 200 }]);
+    });
+  });
+
   it('logs tcp_proxy connections', async () => {
     const echo = track(await startTcpEcho('echo'));
     const file = tempFile();

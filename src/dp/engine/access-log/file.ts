@@ -3,7 +3,7 @@
 // one stream per path, shared by every logger writing there.
 import fs from 'node:fs';
 import { reject } from '../config-error.js';
-import { checkFields, dataSource, obj, str, structToJson, type Obj } from '../proto-values.js';
+import { bool, checkFields, dataSource, obj, str, structToJson, type Obj } from '../proto-values.js';
 import type { RequestLog } from '../registry.js';
 import { accessLoggers } from './access-log.js';
 import { compileFormat, compileJsonFormat, DEFAULT_FORMAT } from './format.js';
@@ -40,11 +40,12 @@ accessLoggers.register(FILE_ACCESS_LOG, (config, path) => {
 
 /** core.v3.SubstitutionFormatString. Text formats are written as they are (a newline must be in the format, as in Envoy); JSON gets one. */
 export function substitutionFormat(format: Obj, path: string): (log: RequestLog) => string {
-  checkFields(format, path, ['text_format', 'json_format', 'text_format_source', 'format']);
-  if (format.text_format !== undefined) return compileFormat(str(format.text_format), `${path}.text_format`).render;
+  checkFields(format, path, ['text_format', 'json_format', 'text_format_source', 'format', 'omit_empty_values']);
+  const omitEmpty = bool(format.omit_empty_values, false);
+  if (format.text_format !== undefined) return compileFormat(str(format.text_format), `${path}.text_format`, omitEmpty).render;
   if (format.text_format_source !== undefined) {
-    return compileFormat(dataSource(format.text_format_source, `${path}.text_format_source`).toString(), `${path}.text_format_source`).render;
+    return compileFormat(dataSource(format.text_format_source, `${path}.text_format_source`).toString(), `${path}.text_format_source`, omitEmpty).render;
   }
-  if (format.json_format !== undefined) return compileJsonFormat(structToJson(format.json_format), `${path}.json_format`);
+  if (format.json_format !== undefined) return compileJsonFormat(structToJson(format.json_format), `${path}.json_format`, omitEmpty);
   return reject(path, 'one of text_format, text_format_source, json_format is required');
 }

@@ -57,7 +57,8 @@ export interface CompiledFormat {
   single: Operator | undefined;
 }
 
-export function compileFormat(format: string, path: string): CompiledFormat {
+/** `omitEmpty`: an unavailable value prints nothing instead of `-` (omit_empty_values). */
+export function compileFormat(format: string, path: string, omitEmpty = false): CompiledFormat {
   const parts: (string | Operator)[] = [];
   let last = 0;
   let single: Operator | undefined;
@@ -85,7 +86,7 @@ export function compileFormat(format: string, path: string): CompiledFormat {
       if (typeof p === 'string') out += p;
       else {
         const v = p(log);
-        out += v === undefined || v === '' ? '-' : String(v);
+        out += v === undefined || v === '' ? (omitEmpty ? '' : '-') : String(v);
       }
     }
     return out;
@@ -173,17 +174,19 @@ function compileTimeFormat(spec: string, path: string): (d: Date) => string {
 }
 
 /** json_format: a google.protobuf.Struct (decoded to plain JSON) whose strings are format strings. */
-export function compileJsonFormat(struct: unknown, path: string): (log: RequestLog) => string {
+/** `omitEmpty`: fields whose value is unavailable or empty are left out (omit_empty_values). */
+export function compileJsonFormat(struct: unknown, path: string, omitEmpty = false): (log: RequestLog) => string {
   const build = (value: unknown, vpath: string): ((log: RequestLog) => unknown) => {
     if (typeof value === 'string') {
-      const f = compileFormat(value, vpath);
+      const f = compileFormat(value, vpath, omitEmpty);
       const single = f.single;
       if (single) return (l) => single(l) ?? null;
       return (l) => f.render(l);
     }
     if (value && typeof value === 'object' && !Array.isArray(value)) {
       const fields = Object.entries(value).map(([k, v]) => [k, build(v, `${vpath}.${k}`)] as const);
-      return (l) => Object.fromEntries(fields.map(([k, f]) => [k, f(l)]));
+      const empty = (v: unknown) => v === null || v === '' || (typeof v === 'object' && Object.keys(v as object).length === 0);
+      return (l) => Object.fromEntries(fields.map(([k, f]) => [k, f(l)] as const).filter(([, v]) => !omitEmpty || !empty(v)));
     }
     return () => value;
   };
