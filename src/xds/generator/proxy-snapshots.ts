@@ -8,6 +8,7 @@ import type { MeshContext } from '../context/mesh-context.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
 import { generateSidecarConfig, loadAssignment, sidecarKey, type ProxyIdentity, type SidecarConfig } from './sidecar.js';
 import { generateZoneProxyConfig, ingressLoadAssignment, zoneProxyKey, zoneProxyZone } from './zone-proxy.js';
+import { withProxyPatches } from '../../policies/meshproxypatch/plugin.js';
 
 interface ProxyEntry extends SidecarConfig {
   key: string;
@@ -31,7 +32,8 @@ export class ProxySnapshots {
     const key = zoneProxy ? zoneProxyKey(dp, ctx, identity.version) : sidecarKey(dp, ctx, identity.version);
     const previous = this.entries.get(nodeId);
     const generate = zoneProxy ? generateZoneProxyConfig : generateSidecarConfig;
-    const config: SidecarConfig = previous?.key === key ? previous : generate(dp, ctx, identity.identity);
+    // MeshProxyPatch runs last, on everything generated (its policies are part of the key).
+    const config: SidecarConfig = previous?.key === key ? previous : withProxyPatches(dp, ctx.policies, generate(dp, ctx, identity.identity));
     const zone = zoneProxy ? zoneProxyZone(dp, ctx) : '';
     const loadAssignments = config.endpointServices.map((service) => (zoneProxy ? ingressLoadAssignment(ctx, zone, service) : loadAssignment(ctx, service)));
     if (config === previous && loadAssignments.every((cla, i) => cla === previous.loadAssignments[i])) return undefined;
