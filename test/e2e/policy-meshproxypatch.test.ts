@@ -136,6 +136,13 @@ describe('MeshProxyPatch', () => {
     expect((await viaClient('/still')).status).toBe(200);
     expect(await dumpOf('client')).not.toContain('per_connection_buffer_limit_bytes');
     await del('/meshes/default/meshproxypatches/breaking');
+    // A listener on a port another proxy holds: the proxy cannot bind it and NACKs the listeners.
+    const busy = `name: busy\naddress: {socketAddress: {address: 127.0.0.1, portValue: ${ports.backendInbound}}}\nfilterChains:\n- filters:\n  - name: envoy.filters.network.tcp_proxy\n    typedConfig: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, statPrefix: busy, cluster: backend}`;
+    await mpp('busy-port', [{ listener: { operation: 'Add', value: busy } }], { kind: 'Dataplane', name: 'client' });
+    await waitFor(async () => (await overview()).includes(`cannot bind 127.0.0.1:${ports.backendInbound}`), { timeoutMs: 30_000, what: () => `the bind failure NACK\n${last}\n${logs()}` });
+    expect((await viaClient('/still')).status).toBe(200);
+    expect(await dumpOf('client')).not.toContain('"name": "busy"');
+    await del('/meshes/default/meshproxypatches/busy-port');
     // Back to a config the proxy takes: a later patch of the same cluster is applied again.
     await mpp('after-nack', [{ cluster: { match: { name: 'backend' }, operation: 'Patch', value: 'connectTimeout: 6s' } }], { kind: 'Dataplane', name: 'client' });
     await waitFor(async () => Number((await clusterOf('client', 'backend'))?.connect_timeout?.seconds) === 6, { timeoutMs: 30_000, what: () => `a good patch after the NACK\n${logs()}` });
@@ -147,6 +154,13 @@ describe('MeshProxyPatch', () => {
     await mpp('bad-path', [{ cluster: { match: { name: 'backend' }, operation: 'Patch', jsonPatches: [{ op: 'replace', path: '/outlierDetection/interval', value: '1s' }] } }], { kind: 'Dataplane', name: 'client' });
     await waitFor(() => cp.logs().includes('MeshProxyPatch \\"bad-path\\"') || cp.logs().includes('MeshProxyPatch "bad-path"'), { timeoutMs: 30_000, what: () => `the CP to log the failed patch\n${logs()}` });
     expect(cp.logs()).toContain('jsonPatches[0] (replace /outlierDetection/interval)');
+    // A value the CP cannot encode is warned about when the policy is stored.
+    const stored = await api(cp.apiUrl, 'PUT', '/meshes/default/meshproxypatches/bad-value', {
+      type: 'MeshProxyPatch', mesh: 'default', name: 'bad-value',
+      spec: { targetRef: { kind: 'Dataplane', name: 'client' }, default: { appendModifications: [{ cluster: { match: { name: 'backend' }, operation: 'Patch', value: 'conectTimeout: 1s' } }] } },
+    });
+    expect(JSON.stringify(stored.body)).toContain('unknown field \\"conectTimeout\\" in envoy.config.cluster.v3.Cluster');
+    await del('/meshes/default/meshproxypatches/bad-value');
     expect((await viaClient()).status).toBe(200);
     // The backend is regenerated as usual meanwhile.
     await mpp('backend-vh', [{ virtualHost: { match: { origin: 'inbound' }, operation: 'Add', value: 'name: while-broken\ndomains: [broken.example]\nroutes:\n- match: {prefix: /}\n  directResponse: {status: 418}' } }], { kind: 'Dataplane', name: 'backend' });

@@ -24,13 +24,13 @@ import { TypeUrl } from '../../envoy/protos.js';
 import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
 import { cachedResource, type CachedResource } from '../../xds/cache/snapshot.js';
 import { networkingOf } from '../../xds/context/mesh-context.js';
-import type { JsonPatch, MeshProxyPatchConf, MeshProxyPatchSpec, Modification, ModificationKind } from './api.js';
+import { VALUE_TYPE_URLS, type JsonPatch, type MeshProxyPatchConf, type MeshProxyPatchSpec, type Modification, type ModificationKind } from './api.js';
 import { anyToJson, canonicalJson, jsonToAny, type Json, type JsonObject } from './envoy-json.js';
 
 const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const FILTER_TYPE_URL = 'type.googleapis.com/envoy.config.listener.v3.Filter';
-const HTTP_FILTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter';
-const VIRTUAL_HOST_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
+const FILTER_TYPE_URL = VALUE_TYPE_URLS.networkFilter;
+const HTTP_FILTER_TYPE_URL = VALUE_TYPE_URLS.httpFilter;
+const VIRTUAL_HOST_TYPE_URL = VALUE_TYPE_URLS.virtualHost;
 
 export class ProxyPatchError extends Error {}
 
