@@ -9,15 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, adminStat, dataplaneTokenFile, freePort, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
 
-function request(port: number, p: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function request(port: number, p: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: p, headers, agent: false, timeout: 3000 }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => resolve({ status: 0, body: err.message }));
+    req.on('error', (err) => resolve({ status: 0, body: err.message, headers: {} }));
   });
 }
 
@@ -82,6 +82,7 @@ describe('MeshProxyPatch', () => {
     await mpp('patch', [
       { cluster: { match: { name: 'backend', origin: 'outbound' }, operation: 'Patch', value: 'connect_timeout: 7s' } },
       { networkFilter: { match: { name: 'envoy.filters.network.http_connection_manager', origin: 'inbound', listenerTags: { 'kuma.io/service': 'backend' } }, operation: 'Patch', jsonPatches: [{ op: 'replace', path: '/statPrefix', value: 'patched_backend' }] } },
+      { virtualHost: { match: { origin: 'inbound', name: 'backend' }, operation: 'Patch', value: 'responseHeadersToAdd: [{header: {key: x-patched, value: by-mpp}}]' } },
       { virtualHost: { match: { origin: 'inbound' }, operation: 'Add', value: 'name: teapot\ndomains: [teapot.example]\nroutes:\n- match: {prefix: /}\n  directResponse: {status: 418, body: {inlineString: short and stout}}' } },
       {
         httpFilter: {
@@ -95,7 +96,10 @@ describe('MeshProxyPatch', () => {
     // The virtual host added to the backend's inbound answers for its domain; others still reach the service.
     await waitFor(async () => (await request(ports.backendInbound!, '/', { host: 'teapot.example' })).status === 418, { timeoutMs: 30_000, what: () => `the added virtual host\n${logs()}` });
     expect((await request(ports.backendInbound!, '/', { host: 'teapot.example' })).body).toBe('short and stout');
-    expect((await viaClient('/hello')).status).toBe(200);
+    // The header the patch adds on the backend's inbound virtual host reaches the client.
+    const hello = await viaClient('/hello');
+    expect(hello.status).toBe(200);
+    expect(hello.headers['x-patched']).toBe('by-mpp');
     // The HTTP filter inserted on the client's outbound aborts the requests it matches.
     await waitFor(async () => (await viaClient('/', { 'x-patched-fault': '1' })).status === 451, { timeoutMs: 30_000, what: () => `the added fault filter\n${logs()}` });
     expect((await viaClient('/')).status).toBe(200);
@@ -116,6 +120,7 @@ describe('MeshProxyPatch', () => {
     await waitFor(async () => (await request(ports.backendInbound!, '/', { host: 'teapot.example' })).status === 200, { timeoutMs: 30_000, what: () => `the virtual host to go\n${logs()}` });
     await waitFor(async () => (await viaClient('/', { 'x-patched-fault': '1' })).status === 200, { timeoutMs: 30_000, what: () => `the fault filter to go\n${logs()}` });
     expect(Number((await clusterOf('client', 'backend'))?.connect_timeout?.seconds)).toBe(5);
+    expect((await viaClient('/hello')).headers['x-patched']).toBeUndefined();
   });
 
   it('Remove of a listener closes its port; removing the policy opens it again', async () => {
