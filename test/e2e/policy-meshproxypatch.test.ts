@@ -2,8 +2,8 @@
 // ingress) and real HTTP: patches show in the proxies' config_dump and in traffic (a virtual host
 // answering for its own domain, an HTTP filter, a renamed stat prefix, a removed listener closing
 // its port); a patch the proxy rejects is NACKed (traffic keeps flowing, the NACK shows in the
-// DataplaneInsight and the CP log); a patch the CP cannot apply is logged and leaves the proxy's
-// config and the other proxies' generation alone; a policy of another mesh changes nothing here.
+// DataplaneInsight and the CP log); a patch the CP cannot apply is logged and shown in the insight,
+// and leaves the proxy's config and the other proxies' generation alone; a policy of another mesh changes nothing here.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
@@ -159,6 +159,11 @@ describe('MeshProxyPatch', () => {
     await mpp('bad-path', [{ cluster: { match: { name: 'backend' }, operation: 'Patch', jsonPatches: [{ op: 'replace', path: '/outlierDetection/interval', value: '1s' }] } }], { kind: 'Dataplane', name: 'client' });
     await waitFor(() => cp.logs().includes('MeshProxyPatch \\"bad-path\\"') || cp.logs().includes('MeshProxyPatch "bad-path"'), { timeoutMs: 30_000, what: () => `the CP to log the failed patch\n${logs()}` });
     expect(cp.logs()).toContain('jsonPatches[0] (replace /outlierDetection/interval)');
+    // ... and shows in the proxy's DataplaneInsight until generation works again.
+    let last = '';
+    const overview = async () => (last = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/client/_overview')).body));
+    await waitFor(async () => (await overview()).includes('lastGenerationError'), { timeoutMs: 30_000, what: () => `the failure in the insight\n${last}` });
+    expect(last).toContain('MeshProxyPatch \\"bad-path\\"');
     // A value the CP cannot encode is warned about when the policy is stored.
     const stored = await api(cp.apiUrl, 'PUT', '/meshes/default/meshproxypatches/bad-value', {
       type: 'MeshProxyPatch', mesh: 'default', name: 'bad-value',
@@ -172,6 +177,7 @@ describe('MeshProxyPatch', () => {
     await waitFor(async () => (await request(ports.backendInbound!, '/', { host: 'broken.example' })).status === 418, { timeoutMs: 30_000, what: () => `the backend's patch\n${logs()}` });
     expect((await viaClient()).status).toBe(200);
     await del('/meshes/default/meshproxypatches/bad-path');
+    await waitFor(async () => !(await overview()).includes('lastGenerationError'), { timeoutMs: 30_000, what: () => `the failure to clear from the insight\n${last}` });
     await del('/meshes/default/meshproxypatches/backend-vh');
     await waitFor(async () => (await request(ports.backendInbound!, '/', { host: 'broken.example' })).status === 200, { timeoutMs: 30_000, what: () => `the backend's patch to go\n${logs()}` });
   });
