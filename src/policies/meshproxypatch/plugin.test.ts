@@ -108,6 +108,17 @@ describe('MeshProxyPatch plugin', () => {
     expect(tcp.map((f: { name: string }) => f.name)).toEqual(['envoy.filters.network.tcp_proxy', 'after-tcp']);
   });
 
+  it("matches the passthrough listener and cluster by Kuma's unified names too", () => {
+    const tp = policyResource('Dataplane', 'web-1', { ...(goldenWeb.spec as object), networking: { ...(goldenWeb.spec as { networking: object }).networking, transparentProxying: { redirectPortOutbound: 15001 } } });
+    const policy = mpp('passthrough', [
+      { cluster: { match: { name: 'self_transparentproxy_passthrough_outbound_ipv4' }, operation: 'Patch', value: 'connectTimeout: 2s' } },
+      { listener: { match: { name: 'self_transparentproxy_passthrough_outbound_ipv4', origin: 'transparent' }, operation: 'Patch', value: 'perConnectionBufferLimitBytes: 1024' } },
+    ]);
+    const dump = patchedDump(tp, [policy]);
+    expect(byName(dump, 'clusters', 'outbound:passthrough:ipv4').connect_timeout).toEqual({ seconds: '2' });
+    expect(byName(dump, 'listeners', 'outbound:passthrough:ipv4').per_connection_buffer_limit_bytes).toEqual({ value: 1024 });
+  });
+
   it('leaves the generated resources as they are without a policy, and unchanged ones keep their encoding', () => {
     const resources = generated(goldenWeb, []);
     expect(applyProxyPatches(goldenWeb, [], resources)).toBe(resources);

@@ -34,6 +34,18 @@ const VIRTUAL_HOST_TYPE_URL = VALUE_TYPE_URLS.virtualHost;
 
 export class ProxyPatchError extends Error {}
 
+/** Kuma's unified names of the passthrough listeners and clusters, matching Skein's (legacy) names. */
+const UNIFIED_NAMES: Record<string, string> = {
+  self_transparentproxy_passthrough_outbound_ipv4: 'outbound:passthrough:ipv4',
+  self_transparentproxy_passthrough_outbound_ipv6: 'outbound:passthrough:ipv6',
+  self_transparentproxy_passthrough_inbound_ipv4: 'inbound:passthrough:ipv4',
+  self_transparentproxy_passthrough_inbound_ipv6: 'inbound:passthrough:ipv6',
+};
+
+function nameMatches(name: string, wanted: string | undefined): boolean {
+  return wanted === undefined || name === wanted || UNIFIED_NAMES[wanted] === name;
+}
+
 /** One modification with the policy it comes from (for error messages). */
 export interface SourcedModification {
   policy: string;
@@ -139,7 +151,7 @@ class PatchState {
 
   private listenerMatches(entry: Entry, match: { origin?: string; name?: string; tags?: Record<string, string> } = {}): boolean {
     if (match.origin !== undefined && entry.origin !== match.origin) return false;
-    if (match.name !== undefined && entry.name !== match.name) return false;
+    if (!nameMatches(entry.name, match.name)) return false;
     if (match.tags && Object.keys(match.tags).length) {
       const metadata = this.jsonOf(entry)['metadata'] as { filterMetadata?: Record<string, Record<string, string>> } | undefined;
       const tags = metadata?.filterMetadata?.['io.kuma.tags'] ?? this.tagsByListener.get(entry.name) ?? {};
@@ -151,7 +163,7 @@ class PatchState {
   private resourceModification(kind: 'cluster' | 'listener', m: Modification, touched: Set<Entry>): void {
     const typeUrl = kind === 'cluster' ? TypeUrl.Cluster : TypeUrl.Listener;
     const matches = (e: Entry) =>
-      kind === 'cluster' ? (m.match?.origin === undefined || e.origin === m.match.origin) && (m.match?.name === undefined || e.name === m.match.name) : this.listenerMatches(e, m.match);
+      kind === 'cluster' ? (m.match?.origin === undefined || e.origin === m.match.origin) && nameMatches(e.name, m.match?.name) : this.listenerMatches(e, m.match);
     if (m.operation === 'Add') {
       const json = canonicalJson(typeUrl, parseValue(m.value));
       const name = json['name'];
@@ -172,7 +184,7 @@ class PatchState {
   }
 
   private matchingListeners(match: Modification['match'] = {}): Entry[] {
-    return this.live(TypeUrl.Listener).filter((e) => (match.listenerName === undefined || e.name === match.listenerName) && this.listenerMatches(e, { origin: match.origin, tags: match.listenerTags }));
+    return this.live(TypeUrl.Listener).filter((e) => nameMatches(e.name, match.listenerName) && this.listenerMatches(e, { origin: match.origin, tags: match.listenerTags }));
   }
 
   /** Filter operations on every filter list `listsOf` finds in the matching listeners. */
