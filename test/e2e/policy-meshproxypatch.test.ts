@@ -137,7 +137,7 @@ describe('MeshProxyPatch', () => {
     const overview = async () => (last = JSON.stringify((await api(cp.apiUrl, 'GET', '/meshes/default/dataplanes/client/_overview')).body));
     await waitFor(async () => (await overview()).includes('per_connection_buffer_limit_bytes'), { timeoutMs: 30_000, what: () => `the NACK in the insight\n${last}\n${logs()}` });
     expect(await overview()).toContain('lastNack');
-    expect(cp.logs()).toContain('proxy rejected configuration (NACK)');
+    await waitFor(() => cp.logs().includes('proxy rejected configuration (NACK)'), { timeoutMs: 30_000, what: () => `the NACK in the CP log\n${logs()}` });
     expect((await viaClient('/still')).status).toBe(200);
     expect(await dumpOf('client')).not.toContain('per_connection_buffer_limit_bytes');
     await del('/meshes/default/meshproxypatches/breaking');
