@@ -123,6 +123,8 @@ class PatchState {
       if (typeof name !== 'string' || !name) throw new Error(`the ${kind === 'cluster' ? 'cluster' : 'listener'} must have a name`);
       entry.name = name;
       entry.cached = cachedResource({ name, any });
+      // Canonical again (a JSON patch may have written snake_case names) for the next modifications.
+      entry.json = undefined;
     }
   }
 
