@@ -1,9 +1,10 @@
 // MeshProxyPatch with a real CP, real `skein dp run` proxies (sidecars and a mesh-scoped zone
-// ingress) and real HTTP: patches show in the proxies' config_dump and in traffic (a virtual host
-// answering for its own domain, an HTTP filter, a renamed stat prefix, a removed listener closing
-// its port); a patch the proxy rejects is NACKed (traffic keeps flowing, the NACK shows in the
-// DataplaneInsight and the CP log); a patch the CP cannot apply is logged and shown in the insight,
-// and leaves the proxy's config and the other proxies' generation alone; a policy of another mesh changes nothing here.
+// ingress) and real HTTP: patches show in the proxies' config_dump and in traffic (a response
+// header, a virtual host answering for its own domain, an HTTP filter, a renamed stat prefix, an
+// added listener, a removed listener closing its port); a patch the proxy rejects is NACKed
+// (traffic keeps flowing, the NACK shows in the DataplaneInsight and the CP log); a patch the CP
+// cannot apply is logged and shown in the insight, and leaves the proxy's config and the other
+// proxies' generation alone; a policy of another mesh changes nothing here.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
@@ -129,6 +130,16 @@ describe('MeshProxyPatch', () => {
     expect(await dumpOf('client')).not.toContain(`outbound:127.0.0.1:${ports.clientOutbound}`);
     await del('/meshes/default/meshproxypatches/no-outbound');
     await waitFor(async () => (await viaClient()).status === 200, { timeoutMs: 30_000, what: () => `the outbound listener back\n${logs()}` });
+  });
+
+  it('Add of a listener opens a new port that proxies to a mesh service', async () => {
+    const port = await freePort();
+    const added = `name: added\naddress: {socketAddress: {address: 127.0.0.1, portValue: ${port}}}\nfilterChains:\n- filters:\n  - name: envoy.filters.network.tcp_proxy\n    typedConfig: {'@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, statPrefix: added, cluster: backend}`;
+    await mpp('added-listener', [{ listener: { operation: 'Add', value: added } }], { kind: 'Dataplane', name: 'client' });
+    await waitFor(async () => (await request(port, '/through-added')).status === 200, { timeoutMs: 30_000, what: () => `traffic through the added listener\n${logs()}` });
+    expect((await request(port, '/through-added')).body).toBe('backend says hi to /through-added');
+    await del('/meshes/default/meshproxypatches/added-listener');
+    await waitFor(async () => (await request(port, '/')).status === 0, { timeoutMs: 30_000, what: () => `the added listener to close\n${logs()}` });
   });
 
   it('a patch the proxy cannot take is NACKed: it keeps its last good config and the NACK shows over the API', async () => {
