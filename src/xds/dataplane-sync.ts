@@ -344,12 +344,14 @@ export class DataplaneSync {
       } catch (err) {
         endTimer?.();
         this.opts.metrics?.xdsGenerations.inc({ mesh, result: 'error' });
+        this.insights.generationFailed(mesh, proxy.name, (err as Error).message);
         if (!batch) throw err; // the connecting stream fails with the reason
         // One proxy's unusable Dataplane must not hold up the others' configs.
         this.opts.logger.error({ err: (err as Error).message, nodeId: id }, 'xDS generation failed');
         this.snapshots.forget(id);
         continue;
       }
+      this.insights.generated(mesh, proxy.name);
       const previous = this.cache.getSnapshot(id);
       const changed = !!snapshot && this.cache.setSnapshot(id, snapshot);
       if (changed) this.trackDelivery(id, snapshot!, previous);

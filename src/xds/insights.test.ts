@@ -67,3 +67,26 @@ describe('DataplaneInsights', () => {
     expect((await stored())!.subscriptions[0]!.ackedVersions['Listener']).toBe('l1');
   });
 });
+
+describe('DataplaneInsights generation errors', () => {
+  it('records a generation failure once and clears it when generation works again', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const store = new MemoryStore();
+      const insights = new DataplaneInsights(store, 'cp-1', createLogger('silent'));
+      const status = async () => ((await store.get(key))?.spec as { subscriptions: { status: { lastGenerationError?: { reason: string } } }[] }).subscriptions[0]!.status;
+      insights.connected('default', 'web-1', node);
+      insights.generationFailed('default', 'web-1', 'MeshProxyPatch "p": broken');
+      await vi.advanceTimersByTimeAsync(300);
+      expect((await status()).lastGenerationError?.reason).toBe('MeshProxyPatch "p": broken');
+      const update = vi.spyOn(store, 'update');
+      insights.generationFailed('default', 'web-1', 'MeshProxyPatch "p": broken');
+      insights.generated('default', 'web-1');
+      await vi.advanceTimersByTimeAsync(300);
+      expect(update).toHaveBeenCalledTimes(1);
+      expect((await status()).lastGenerationError).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

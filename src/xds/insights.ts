@@ -15,6 +15,8 @@ interface Subscription {
     lastUpdateTime?: string;
     total: { responsesAcknowledged: number; responsesRejected: number };
     lastNack?: { typeUrl: string; version: string; reason: string; time: string };
+    /** The CP could not generate the proxy's config (it keeps its last one); gone once it can again. */
+    lastGenerationError?: { reason: string; time: string };
   };
   version?: { kumaDp?: { version: string } };
   ackedVersions: Record<string, string>;
@@ -88,6 +90,22 @@ export class DataplaneInsights {
     if (!sub) return;
     sub.status.total.responsesRejected++;
     sub.status.lastNack = { typeUrl, version, reason, time: new Date().toISOString() };
+    this.markDirty(mesh, name);
+  }
+
+  /** Generation of the proxy's config failed (e.g. a MeshProxyPatch the CP cannot apply). */
+  generationFailed(mesh: string, name: string, reason: string): void {
+    const sub = this.current(mesh, name);
+    if (!sub || sub.status.lastGenerationError?.reason === reason) return;
+    sub.status.lastGenerationError = { reason, time: new Date().toISOString() };
+    this.markDirty(mesh, name);
+  }
+
+  /** The proxy's config was generated: a recorded failure is over. */
+  generated(mesh: string, name: string): void {
+    const sub = this.current(mesh, name);
+    if (!sub?.status.lastGenerationError) return;
+    delete sub.status.lastGenerationError;
     this.markDirty(mesh, name);
   }
 

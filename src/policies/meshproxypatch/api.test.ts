@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { validateResource } from '../../api/index.js';
 import type { Resource } from '../../api/resource.js';
 import '../kinds.js';
+import { valueWarnings } from './api.js';
 
 const ctx = { mode: 'standalone', environment: 'universal' } as const;
 
@@ -47,5 +48,19 @@ describe('MeshProxyPatch validation', () => {
     ['sectionName', { targetRef: { kind: 'Dataplane', sectionName: '10002' }, default: { appendModifications: [{ cluster: { operation: 'Remove' } }] } }, ['spec.targetRef.sectionName: can only be used with inbound policies']],
   ])('%s', (_name, spec, want) => {
     expect(mpp(spec)).toEqual(want);
+  });
+});
+
+describe('MeshProxyPatch value warnings', () => {
+  it('warns about a value the control plane cannot encode, naming the field', () => {
+    const res = { type: 'MeshProxyPatch', mesh: 'default', name: 'w', labels: {}, version: 1, creationTime: '', modificationTime: '', spec: { targetRef: { kind: 'Mesh' }, default: { appendModifications: [
+      { cluster: { operation: 'Add', value: 'name: c\nconnectTimeout: 5s' } },
+      { cluster: { operation: 'Add', value: 'name: c\nconectTimeout: 5s' } },
+      { httpFilter: { match: { name: 'envoy.filters.http.router' }, operation: 'AddBefore', value: "name: f\ntypedConfig: {'@type': type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope}" } },
+    ] } } };
+    expect(valueWarnings(res)).toEqual([
+      'spec.default.appendModifications[1].cluster.value: cannot be encoded as envoy.config.cluster.v3.Cluster: conectTimeout: unknown field "conectTimeout" in envoy.config.cluster.v3.Cluster; the proxies it applies to keep their last configuration',
+      'spec.default.appendModifications[2].httpFilter.value: cannot be encoded as envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter: typedConfig.@type: type "type.googleapis.com/envoy.extensions.filters.http.nope.v3.Nope" is not known to the control plane; the proxies it applies to keep their last configuration',
+    ]);
   });
 });

@@ -7,6 +7,7 @@ import { arrayOf, object, string, stringMap, type Schema } from '../../api/schem
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
 import { targetRefSchema, type TargetRef } from '../../policy-engine/target-ref.js';
 import { anyValue, checkTargetRefs, commonWarnings, policyDescriptor, policySchema } from '../common/validate.js';
+import { canonicalJson, type JsonObject } from './envoy-json.js';
 
 export interface JsonPatch {
   op?: string;
@@ -129,4 +130,33 @@ export function validateMeshProxyPatch(res: Resource): Violations {
 
 export const meshProxyPatchKind: PolicyKindInfo = { name: 'MeshProxyPatch', singleItem: true, appendPaths: [['appendModifications']] };
 
-export const meshProxyPatchDescriptor = policyDescriptor('MeshProxyPatch', 'mpp', 'Mesh Proxy Patch', meshProxyPatchSchema, validateMeshProxyPatch, { warnings: (res) => commonWarnings(res) });
+/** The Envoy message a modification's `value` is. */
+export const VALUE_TYPE_URLS: Record<ModificationKind, string> = {
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  networkFilter: 'type.googleapis.com/envoy.config.listener.v3.Filter',
+  httpFilter: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter',
+  virtualHost: 'type.googleapis.com/envoy.config.route.v3.VirtualHost',
+};
+
+/**
+ * Values the control plane cannot encode (a field or type its Envoy protos lack): warned about when
+ * the policy is stored, since every proxy it applies to would keep its last config.
+ */
+export function valueWarnings(res: Resource): string[] {
+  const out: string[] = [];
+  ((res.spec as MeshProxyPatchSpec).default?.appendModifications ?? []).forEach((mod, i) => {
+    for (const [kind, m] of Object.entries(mod) as [ModificationKind, Modification][]) {
+      if (typeof m?.value !== 'string') continue;
+      try {
+        const parsed: unknown = YAML.parse(m.value);
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) canonicalJson(VALUE_TYPE_URLS[kind], parsed as JsonObject);
+      } catch (err) {
+        out.push(`spec.default.appendModifications[${i}].${kind}.value: cannot be encoded as ${VALUE_TYPE_URLS[kind].split('/')[1]}: ${(err as Error).message}; the proxies it applies to keep their last configuration`);
+      }
+    }
+  });
+  return out;
+}
+
+export const meshProxyPatchDescriptor = policyDescriptor('MeshProxyPatch', 'mpp', 'Mesh Proxy Patch', meshProxyPatchSchema, validateMeshProxyPatch, { warnings: (res) => [...commonWarnings(res), ...valueWarnings(res)] });

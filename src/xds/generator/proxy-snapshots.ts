@@ -9,6 +9,7 @@ import { isZoneProxy } from '../../api/zone-proxy.js';
 import type { ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
 import { generateSidecarConfig, loadAssignment, sidecarKey, type ProxyIdentity, type SidecarConfig } from './sidecar.js';
 import { generateZoneProxyConfig, ingressLoadAssignment, zoneProxyKey, zoneProxyZone } from './zone-proxy.js';
+import { withProxyPatches } from '../../policies/meshproxypatch/plugin.js';
 
 interface ProxyEntry extends SidecarConfig {
   key: string;
@@ -32,7 +33,8 @@ export class ProxySnapshots {
     const key = zoneProxy ? zoneProxyKey(dp, ctx, identity.version, meta) : sidecarKey(dp, ctx, identity.version, meta);
     const previous = this.entries.get(nodeId);
     const generate = zoneProxy ? generateZoneProxyConfig : generateSidecarConfig;
-    const config: SidecarConfig = previous?.key === key ? previous : generate(dp, ctx, identity.identity, meta);
+    // MeshProxyPatch runs last, on everything generated (its policies are part of the key).
+    const config: SidecarConfig = previous?.key === key ? previous : withProxyPatches(dp, ctx.policies, generate(dp, ctx, identity.identity, meta));
     const zone = zoneProxy ? zoneProxyZone(dp, ctx) : '';
     const loadAssignments = config.endpointServices.map((service) => (zoneProxy ? ingressLoadAssignment(ctx, zone, service) : loadAssignment(ctx, service)));
     if (config === previous && loadAssignments.every((cla, i) => cla === previous.loadAssignments[i])) return undefined;

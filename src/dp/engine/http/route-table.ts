@@ -4,6 +4,7 @@ import { reject } from '../config-error.js';
 import { bool, checkFields, durationMs, list, num, obj, str, type Obj } from '../proto-values.js';
 import { compileRegex, compileStringMatcher } from '../string-matcher.js';
 import { perRouteConfigs, type CompileContext } from '../registry.js';
+import { headerValueOptions } from './header-options.js';
 
 export interface WeightedCluster {
   name: string;
@@ -41,6 +42,8 @@ export interface Route {
    * undefined when there is none, so filters without overrides pay one property read.
    */
   perFilter: Map<string, unknown> | undefined;
+  /** response_headers_to_add of the route, then of its virtual host (name, value, ...); undefined when none. */
+  responseHeaders: string[] | undefined;
 }
 
 export interface VirtualHost {
@@ -109,11 +112,12 @@ export function compileRouteConfiguration(rc: Obj, path: string, ctx: CompileCon
   if (bool(rc.validate_clusters, false)) reject(`${path}.validate_clusters`, 'only false is supported');
   const vhosts = list(rc.virtual_hosts, `${path}.virtual_hosts`).map((vh, i) => {
     const vpath = `${path}.virtual_hosts[${i}]`;
-    checkFields(vh, vpath, ['name', 'domains', 'routes', 'typed_per_filter_config']);
+    checkFields(vh, vpath, ['name', 'domains', 'routes', 'typed_per_filter_config', 'response_headers_to_add']);
     const domains = (vh.domains as string[] | undefined) ?? [];
     if (domains.length === 0) reject(`${vpath}.domains`, 'at least one domain is required');
     const vhPerFilter = compilePerFilterConfig(vh.typed_per_filter_config, `${vpath}.typed_per_filter_config`, ctx);
-    const routes = list(vh.routes, `${vpath}.routes`).map((r, j) => compileRoute(r, `${vpath}.routes[${j}]`, ctx, vhPerFilter));
+    const vhHeaders = responseHeadersToAdd(vh.response_headers_to_add, `${vpath}.response_headers_to_add`);
+    const routes = list(vh.routes, `${vpath}.routes`).map((r, j) => compileRoute(r, `${vpath}.routes[${j}]`, ctx, vhPerFilter, vhHeaders));
     return { vh: { name: str(vh.name), routes }, domains };
   });
   return new RouteTable(str(rc.name), vhosts);
@@ -128,9 +132,24 @@ function compilePerFilterConfig(value: unknown, path: string, ctx: CompileContex
   return out;
 }
 
-function compileRoute(route: Obj, path: string, ctx: CompileContext, vhPerFilter: Map<string, unknown> | undefined): Route {
+/**
+ * Route / virtual host response_headers_to_add. Only appending (Envoy's default): the headers are
+ * added next to the upstream's, so replacing one it sent is not supported.
+ */
+function responseHeadersToAdd(value: unknown, path: string): string[] | undefined {
+  list(value, path).forEach((o, i) => {
+    if (o.append_action !== undefined && o.append_action !== 'APPEND_IF_EXISTS_OR_ADD') reject(`${path}[${i}].append_action`, `${String(o.append_action)} is not supported`);
+    if (o.append !== undefined && (o.append as { value?: boolean }).value !== true) reject(`${path}[${i}].append`, 'only true is supported');
+  });
+  const headers = headerValueOptions(value, path);
+  return headers.length ? headers : undefined;
+}
+
+function compileRoute(route: Obj, path: string, ctx: CompileContext, vhPerFilter: Map<string, unknown> | undefined, vhHeaders: string[] | undefined): Route {
   // metadata is informational (filters that read it are not supported).
-  checkFields(route, path, ['name', 'match', 'route', 'direct_response', 'metadata', 'typed_per_filter_config']);
+  checkFields(route, path, ['name', 'match', 'route', 'direct_response', 'metadata', 'typed_per_filter_config', 'response_headers_to_add']);
+  const ownHeaders = responseHeadersToAdd(route.response_headers_to_add, `${path}.response_headers_to_add`);
+  const responseHeaders = ownHeaders && vhHeaders ? [...ownHeaders, ...vhHeaders] : ownHeaders ?? vhHeaders;
   const own = compilePerFilterConfig(route.typed_per_filter_config, `${path}.typed_per_filter_config`, ctx);
   const perFilter = own && vhPerFilter ? new Map([...vhPerFilter, ...own]) : own ?? vhPerFilter;
   const match = obj(route.match, `${path}.match`);
@@ -171,7 +190,7 @@ function compileRoute(route: Obj, path: string, ctx: CompileContext, vhPerFilter
   if (route.route) action = compileForward(obj(route.route, `${path}.route`), `${path}.route`);
   else if (route.direct_response) action = compileDirectResponse(obj(route.direct_response, path), `${path}.direct_response`);
   else return reject(path, 'one of route, direct_response is required');
-  return { name: str(route.name), prefix, matches, action, perFilter };
+  return { name: str(route.name), prefix, matches, action, perFilter, responseHeaders };
 }
 
 function withoutQuery(p: string): string {

@@ -279,6 +279,7 @@ class HttpConnectionManager implements NetworkFilter {
       return;
     }
     ex.route = route;
+    if (route.responseHeaders) (ex.responseHeaders ??= []).push(...route.responseHeaders);
     if (ex.log) ex.log.routeName = route.name;
     const idleMs = (route.action.kind === 'forward' && route.action.idleTimeoutMs) || this.settings.streamIdleTimeoutMs;
     if (idleMs > 0) this.armStreamIdleTimer(ex, idleMs);
