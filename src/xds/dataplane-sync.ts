@@ -51,7 +51,7 @@ interface ConnectedProxy {
 }
 
 /** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */
-const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService']);
+const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService', 'MeshOpenTelemetryBackend']);
 
 /** At least this often a context rebuild re-reads every Dataplane (see meshContext). */
 const FULL_RELIST_MS = 60_000;

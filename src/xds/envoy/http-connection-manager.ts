@@ -1,6 +1,6 @@
 // http_connection_manager network filter, with routes from RDS or inline, and its HTTP filters.
 import { adsConfigSource, durationFromMs, typedExtension } from './common.js';
-import type { CodecType, Filter, HttpConnectionManager, HttpFilter, RouteConfiguration } from './types.js';
+import type { CodecType, Filter, HcmTracing, HttpConnectionManager, HttpFilter, RouteConfiguration } from './types.js';
 
 export const HTTP_CONNECTION_MANAGER_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -18,6 +18,8 @@ export interface HttpConnectionManagerOptions {
   streamIdleTimeoutMs?: number;
   /** Downstream connection idle timeout (`common_http_protocol_options.idle_timeout`). */
   idleTimeoutMs?: number;
+  /** Request tracing (MeshTrace). */
+  tracing?: HcmTracing;
 }
 
 export function httpConnectionManager(options: HttpConnectionManagerOptions): HttpConnectionManager {
@@ -35,6 +37,7 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Ht
   if (options.codecType) hcm.codec_type = options.codecType;
   if (options.streamIdleTimeoutMs !== undefined) hcm.stream_idle_timeout = durationFromMs(options.streamIdleTimeoutMs);
   if (options.idleTimeoutMs !== undefined) hcm.common_http_protocol_options = { idle_timeout: durationFromMs(options.idleTimeoutMs) };
+  if (options.tracing) hcm.tracing = options.tracing;
   return hcm;
 }
 

@@ -116,6 +116,17 @@ export interface HttpConnectionManager {
   http_filters: HttpFilter[];
   stream_idle_timeout?: Duration;
   common_http_protocol_options?: { idle_timeout?: Duration };
+  tracing?: HcmTracing;
+}
+
+/** HttpConnectionManager.Tracing (MeshTrace). */
+export interface HcmTracing {
+  provider: TypedExtensionConfig;
+  random_sampling?: { value: number };
+  client_sampling?: { value: number };
+  overall_sampling?: { value: number };
+  custom_tags?: ({ tag: string; literal: { value: string } } | { tag: string; request_header: { name: string; default_value?: string } })[];
+  spawn_upstream_span?: { value: boolean };
 }
 
 // envoy.config.route.v3

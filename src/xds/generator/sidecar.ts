@@ -14,6 +14,7 @@ import { externalServiceAllowed, inboundPermissions, type InboundPermissions } f
 import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
+import { proxyTracing } from '../../policies/meshtrace/plugin.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
 import { destinationClusterName } from '../context/mesh-services.js';
@@ -42,6 +43,7 @@ import {
   virtualHost,
   type Filter,
   type FilterChain,
+  type HcmTracing,
   type HttpFilter,
   type LocalityOptions,
   type TrafficDirection,
@@ -57,6 +59,7 @@ interface ChainPolicies {
   timeouts?: Timeouts;
   httpFilters?: HttpFilter[];
   networkFilters?: Filter[];
+  tracing?: HcmTracing;
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
@@ -248,6 +251,9 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   const net = networkingOf(dp);
   const localClusters = new Set<string>();
   const mesh = dp.mesh;
+  const trace = proxyTracing(ctx.policies, dp, ctx.zone);
+  if (trace) out.push(shared(ctx, [trace.key], trace.cluster));
+  const tracing = trace ? { tracing: trace.tracing } : {};
   if (identity) {
     out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));
     out.push(shared(ctx, ['ca', mesh, identity.caPem], () => validationSecret(caSecretName(mesh), identity.caPem)));
@@ -271,7 +277,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     }
     const rateLimit = inboundRateLimit(ctx.policies, dp, view);
     const httpFilters = [...(rateLimit.http ? [rateLimit.http] : []), ...inboundFaults(ctx.policies, dp, view)];
-    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [] };
+    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [], ...tracing };
     const address = inbound.address ?? net.address;
     const name = `inbound:${address}:${inbound.port}`;
     const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, view) : undefined;
@@ -302,8 +308,10 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const name = `outbound:${address}:${outbound.port}`;
     const cluster = target.type === 'external' ? target.external.name : target.key;
     const timeouts = timeoutsTo(destinationView(ctx, target));
-    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts], () =>
-      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts }) })] })),
+    // As Kuma: no tracing on MeshExternalService outbounds.
+    const outboundTracing = target.type === 'external' ? {} : tracing;
+    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts, target.type === 'external' ? null : trace?.key], () =>
+      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts, ...outboundTracing }) })] })),
     ));
     addTarget(target, protocol, timeouts);
   }
@@ -312,8 +320,8 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const name = `outbound:${info.destination!.vip}:${info.destination!.port}`;
     const target: OutboundTarget = { type: 'destination', key: info.name, info };
     const timeouts = timeoutsTo(destinationView(ctx, target));
-    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts], () =>
-      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts }) })] })),
+    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts, trace?.key], () =>
+      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts, ...tracing }) })] })),
     ));
     addTarget(target, info.protocol, timeouts);
   }
@@ -462,6 +470,7 @@ function proxyFilters(name: string, direction: TrafficDirection, service: string
         httpFilters,
         ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),
         ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
+        ...(policies.tracing ? { tracing: policies.tracing } : {}),
         routeConfig: routeConfiguration(name, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs })])]),
       }),
     ];

@@ -1,0 +1,92 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import '../kinds.js';
+import type { Resource } from '../../api/resource.js';
+import { golden, policyResource, sidecarDump } from '../common/golden.js';
+import { goldenBackend, goldenMesh, goldenWeb } from '../common/golden-fixtures.js';
+import { unpackAny } from '../../envoy/protos.js';
+import { proxyTracing, TRACING_CLUSTER } from './plugin.js';
+
+const testdata = (name: string) => path.join(import.meta.dirname, 'testdata', name);
+const dataplanes = [goldenBackend, goldenWeb];
+const meshTrace = (name: string, spec: Record<string, unknown>) => policyResource('MeshTrace', name, spec);
+const otelBackend = (name: string, labels: Record<string, string>, spec: Record<string, unknown>): Resource => ({ ...policyResource('MeshOpenTelemetryBackend', name, spec), labels });
+
+const inline = meshTrace('inline', {
+  targetRef: { kind: 'Mesh' },
+  default: {
+    backends: [{ type: 'OpenTelemetry', openTelemetry: { endpoint: 'otel-collector.observability:4317' } }],
+    sampling: { overall: 80, client: '99.5', random: 50 },
+    tags: [{ name: 'team', literal: 'core' }, { name: 'env', header: { name: 'x-env', default: 'prod' } }, { name: 'kuma.mesh', literal: 'mine' }],
+  },
+});
+
+/** The HCM `tracing` of each listener (null when it has none), by listener name. */
+function tracingByListener(dump: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const l of dump['listeners'] as { name: string; filter_chains: { filters: { typed_config: { tracing?: unknown } }[] }[] }[]) {
+    out[l.name] = l.filter_chains[0]!.filters.at(-1)!.typed_config.tracing ?? null;
+  }
+  return out;
+}
+
+describe('MeshTrace plugin', () => {
+  it('a mesh-wide MeshTrace with an inline endpoint: tracing on every HTTP listener and the collector cluster', () => {
+    const dump = sidecarDump(goldenMesh, dataplanes, goldenWeb, [inline]);
+    expect(dump).toEqual(golden(testdata('inline-endpoint.golden.json'), dump));
+    const tracing = tracingByListener(dump);
+    // HTTP inbound and HTTP outbound traced; the TCP outbound has no HCM.
+    expect(tracing['inbound:10.0.0.2:8080']).toMatchObject({ overall_sampling: { value: 80 }, client_sampling: { value: 99.5 }, random_sampling: { value: 50 } });
+    expect(tracing['outbound:127.0.0.1:20001']).toEqual(tracing['inbound:10.0.0.2:8080']);
+    expect(tracing['outbound:127.0.0.1:20002']).toBeNull();
+    const text = JSON.stringify(tracing['inbound:10.0.0.2:8080']);
+    expect(text).toContain('"service_name":"web"');
+    expect(text).toContain(`"cluster_name":"${TRACING_CLUSTER}"`);
+    // A user tag named kuma.mesh wins over the built-in one.
+    expect(text).toContain('{"tag":"kuma.mesh","literal":{"value":"mine"}}');
+    expect(text.match(/kuma\.mesh/g)).toHaveLength(1);
+    const cluster = (dump['clusters'] as { name: string }[]).find((c) => c.name === TRACING_CLUSTER);
+    expect(JSON.stringify(cluster)).toContain('"address":"otel-collector.observability","port_value":4317');
+  });
+
+  it('backendRef to a MeshOpenTelemetryBackend (empty address = the proxy\'s own); a Dataplane policy overrides the mesh one', () => {
+    const motb = otelBackend('otel', { 'kuma.io/display-name': 'otel' }, { endpoint: { port: 14317 }, protocol: 'grpc' });
+    const viaRef = meshTrace('via-ref', { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { backendRef: { kind: 'MeshOpenTelemetryBackend', labels: { 'kuma.io/display-name': 'otel' } } } }] } });
+    const forBackend = meshTrace('backend-sampling', { targetRef: { kind: 'Dataplane', name: 'backend-1' }, default: { sampling: { overall: 0 } } });
+    const dump = sidecarDump(goldenMesh, dataplanes, goldenBackend, [viaRef, forBackend, motb]);
+    expect(dump).toEqual(golden(testdata('backend-ref.golden.json'), dump));
+    const tracing = tracingByListener(dump)['inbound:10.0.0.1:8080'];
+    // overall_sampling {value: 0} (a proto3 default: shown empty).
+    expect(tracing).toMatchObject({ overall_sampling: {}, custom_tags: [{ tag: 'kuma.mesh', literal: { value: 'default' } }] });
+    expect(JSON.stringify(tracing)).toContain('"service_name":"backend"');
+    expect(tracingByListener(dump)['inbound:10.0.0.1:9090']).toBeNull();
+    expect(JSON.stringify(dump['clusters'])).toContain('"address":"10.0.0.1","port_value":14317');
+    // web is not selected by the Dataplane policy: no overall_sampling.
+    expect(tracingByListener(sidecarDump(goldenMesh, dataplanes, goldenWeb, [viaRef, forBackend, motb]))['inbound:10.0.0.2:8080']).not.toHaveProperty('overall_sampling');
+  });
+
+  it('no tracing without a usable backend: empty backends, a dangling backendRef', () => {
+    const empty = meshTrace('empty', { targetRef: { kind: 'Mesh' }, default: { backends: [] } });
+    const dangling = meshTrace('dangling', { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { backendRef: { kind: 'MeshOpenTelemetryBackend', labels: { 'kuma.io/display-name': 'nope' } } } }] } });
+    const noTracing = JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, []));
+    for (const policies of [[empty], [dangling]]) {
+      const text = JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, policies));
+      expect(text).not.toContain('tracing');
+      expect(text).toBe(noTracing);
+    }
+    // Same level: the policy whose name sorts first merges last, its empty backends replace the other's.
+    const later = { ...empty, name: 'a-empty' };
+    expect(JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, [inline, later]))).toBe(noTracing);
+  });
+
+  it('kuma.zone is the CP zone; zone proxies are named by their workload label, else their name', () => {
+    const zoneProxy: Resource = {
+      ...policyResource('Dataplane', 'zp-1', { networking: { address: '10.0.0.9', listeners: [{ type: 'ZoneEgress', port: 10002 }] } }),
+      labels: { 'kuma.io/proxy-type': 'zoneproxy', 'kuma.io/zone-proxy-role': 'egress' },
+    };
+    const serviceName = (dp: Resource) => unpackAny(proxyTracing([inline], dp, 'zone-1')!.tracing.provider.typed_config)['service_name'];
+    expect(serviceName(zoneProxy)).toBe('zp-1');
+    expect(serviceName({ ...zoneProxy, labels: { ...zoneProxy.labels, 'kuma.io/workload': 'egress-workload' } })).toBe('egress-workload');
+    expect(proxyTracing([inline], goldenWeb, 'zone-1')!.tracing.custom_tags).toContainEqual({ tag: 'kuma.zone', literal: { value: 'zone-1' } });
+  });
+});

@@ -1,0 +1,111 @@
+// MeshTrace → request tracing on every HTTP connection manager of a proxy (a single proxy-wide
+// conf: the merged `default` of the policies selecting the proxy, as Kuma's single-item kinds):
+//   sidecars: every HTTP inbound and every HTTP outbound (MeshExternalService outbounds excepted, as
+//   in Kuma); zone proxies: the HTTP chains of the zone egress (zone ingress is TLS passthrough:
+//   no HTTP, no spans).
+// Envoy output (Kuma 2.14, legacy names): HCM `tracing {provider, *_sampling, custom_tags,
+// spawn_upstream_span: false}` with provider `envoy.tracers.opentelemetry` (OpenTelemetryConfig
+// {grpc_service.envoy_grpc.cluster_name, service_name}) and one STATIC HTTP/2 cluster
+// `meshtrace:opentelemetry` toward the collector (OTLP/gRPC, connect timeout 5s).
+//   service_name  = the proxy's first `kuma.io/service` (zone proxies: `kuma.io/workload`, else
+//                   the Dataplane name)
+//   sampling      = `{value: <percent>}` only for the fields the policy sets
+//   custom_tags   = the policy's tags (literal / request header with default), then `kuma.mesh`
+//                   and `kuma.zone` literals unless a tag of that name is already there
+// Backends: OpenTelemetry with `endpoint` (host:port, port 4317 by default) or `backendRef` to a
+// MeshOpenTelemetryBackend (grpc; an empty address is the proxy's own). A dangling backendRef, or
+// an empty `backends` list, means no tracing. Zipkin and Datadog are refused by validation (api.ts):
+// the Skein data plane only exports OTLP.
+import type { DataplaneSpec } from '../../api/kinds/dataplane-spec.js';
+import type { Resource } from '../../api/resource.js';
+import { isZoneProxy } from '../../api/zone-proxy.js';
+import { WORKLOAD_LABEL } from '../../api/well-known.js';
+import { packAny } from '../../envoy/protos.js';
+import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
+import { clusterResource, staticCluster, type HcmTracing } from '../../xds/envoy/index.js';
+import type { NamedResource } from '../../xds/cache/snapshot.js';
+import { DEFAULT_OTLP_PORT, resolveBackendRef } from '../meshopentelemetrybackend/api.js';
+import type { MeshTraceConf } from './api.js';
+
+export const TRACING_CLUSTER = 'meshtrace:opentelemetry';
+const OPENTELEMETRY_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+const COLLECTOR_CONNECT_TIMEOUT_MS = 5_000;
+
+export interface ProxyTracing {
+  /** The HCM `tracing` every HTTP listener of the proxy gets. */
+  tracing: HcmTracing;
+  /** Determines `tracing` and `cluster` completely: part of shared resources' cache keys. */
+  key: string;
+  /** The collector cluster `tracing` exports to. */
+  cluster: () => NamedResource;
+}
+
+/**
+ * The tracing of a proxy, or undefined when no MeshTrace with a usable backend selects it.
+ * `resources` are the mesh's policies and MeshOpenTelemetryBackends; `zone` is the CP's zone.
+ */
+export function proxyTracing(resources: readonly Resource[], dp: Resource, zone: string): ProxyTracing | undefined {
+  const conf = matchPolicies<MeshTraceConf>(proxyViewOf(dp), resources, 'MeshTrace').proxy?.conf;
+  const otel = conf?.backends?.[0]?.openTelemetry;
+  if (!conf || !otel) return undefined;
+  const collector = otel.backendRef ? backendRefCollector(resources, otel.backendRef, dp) : endpointCollector(otel.endpoint);
+  if (!collector) return undefined;
+
+  const tracing: HcmTracing = {
+    provider: {
+      name: 'envoy.tracers.opentelemetry',
+      typed_config: packAny(OPENTELEMETRY_CONFIG, { grpc_service: { envoy_grpc: { cluster_name: TRACING_CLUSTER } }, service_name: serviceNameOf(dp) }),
+    },
+    spawn_upstream_span: { value: false },
+  };
+  for (const [field, key] of [['overall_sampling', 'overall'], ['client_sampling', 'client'], ['random_sampling', 'random']] as const) {
+    const value = conf.sampling?.[key];
+    if (value !== undefined) tracing[field] = { value: Number(value) };
+  }
+  const tags: NonNullable<HcmTracing['custom_tags']> = (conf.tags ?? []).map((t) =>
+    t.header
+      ? { tag: t.name ?? '', request_header: { name: t.header.name ?? '', ...(t.header.default ? { default_value: t.header.default } : {}) } }
+      : { tag: t.name ?? '', literal: { value: t.literal ?? '' } },
+  );
+  // Envoy's literal tags need a value: no `kuma.zone` on a standalone CP (no zone name).
+  for (const [tag, value] of [['kuma.mesh', dp.mesh], ['kuma.zone', zone]]) {
+    if (value && !tags.some((t) => t.tag === tag)) tags.push({ tag, literal: { value } });
+  }
+  if (tags.length) tracing.custom_tags = tags;
+
+  return {
+    tracing,
+    key: JSON.stringify(['meshtrace', serviceNameOf(dp), dp.mesh, zone, conf.sampling, conf.tags, collector]),
+    cluster: () => {
+      const cluster = staticCluster({ name: TRACING_CLUSTER, connectTimeoutMs: COLLECTOR_CONNECT_TIMEOUT_MS, http2: true, localities: [{ endpoints: [collector] }] });
+      cluster.alt_stat_name = TRACING_CLUSTER.replace(/:/g, '_');
+      return clusterResource(cluster);
+    },
+  };
+}
+
+/** Kuma's identifying name: the first `kuma.io/service` of the proxy's inbounds. */
+function serviceNameOf(dp: Resource): string {
+  const networking = (dp.spec as DataplaneSpec).networking ?? {};
+  const services = [...new Set((networking.inbound ?? []).map((i) => i.tags?.['kuma.io/service']).filter((s): s is string => Boolean(s)))].sort();
+  if (services[0]) return services[0];
+  if (isZoneProxy(dp)) return dp.labels[WORKLOAD_LABEL] || dp.name;
+  return 'unknown';
+}
+
+/** `endpoint: host:port` (inline, deprecated): OTLP/gRPC, port 4317 when left out. */
+function endpointCollector(endpoint: string | undefined): { address: string; port: number } | undefined {
+  if (!endpoint) return undefined;
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(endpoint) ?? /^([^:]+)(?::(\d+))?$/.exec(endpoint);
+  if (!m) return undefined;
+  return { address: m[1]!, port: m[2] ? Number(m[2]) : DEFAULT_OTLP_PORT };
+}
+
+/** A MeshOpenTelemetryBackend: its address (empty = the proxy's own address) and port. */
+function backendRefCollector(resources: readonly Resource[], ref: { kind?: string; labels?: Record<string, string> }, dp: Resource): { address: string; port: number } | undefined {
+  const backend = resolveBackendRef(resources, ref, 'traces');
+  if (!backend) return undefined;
+  // OTLP/HTTP (`protocol: http`) would need the tracer's http_service, which the data plane does not export with.
+  if (backend.protocol !== 'grpc') return undefined;
+  return { address: backend.address || ((dp.spec as DataplaneSpec).networking?.address ?? '127.0.0.1'), port: backend.port };
+}
