@@ -5,6 +5,10 @@ import type { Resource } from '../../api/resource.js';
 import { golden, policyResource, sidecarDump } from '../common/golden.js';
 import { goldenBackend, goldenMesh, goldenWeb } from '../common/golden-fixtures.js';
 import { unpackAny } from '../../envoy/protos.js';
+import { makeSnapshot } from '../../xds/cache/snapshot.js';
+import { configDump } from '../../xds/config-dump.js';
+import { buildMeshContext } from '../../xds/context/mesh-context.js';
+import { generateZoneProxy } from '../../xds/generator/zone-proxy.js';
 import { proxyTracing, TRACING_CLUSTER } from './plugin.js';
 
 const testdata = (name: string) => path.join(import.meta.dirname, 'testdata', name);
@@ -88,5 +92,39 @@ describe('MeshTrace plugin', () => {
     expect(serviceName(zoneProxy)).toBe('zp-1');
     expect(serviceName({ ...zoneProxy, labels: { ...zoneProxy.labels, 'kuma.io/workload': 'egress-workload' } })).toBe('egress-workload');
     expect(proxyTracing([inline], goldenWeb, 'zone-1')!.tracing.custom_tags).toContainEqual({ tag: 'kuma.zone', literal: { value: 'zone-1' } });
+  });
+
+  it('zone proxy: the egress chains of HTTP external services get an HCM with tracing; TCP ones and the ingress stay passthrough', () => {
+    const mesh = policyResource('Mesh', 'default', { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] }, routing: { zoneEgress: true } });
+    const zoneProxy: Resource = {
+      ...policyResource('Dataplane', 'zp-1', { networking: { address: '10.0.0.9' } }),
+      labels: { 'kuma.io/proxy-type': 'zoneproxy', 'kuma.io/zone-proxy-role': 'all' },
+    };
+    const external = (name: string, protocol: string, port: number) =>
+      policyResource('MeshExternalService', name, { match: { type: 'HostnameGenerator', port: 80, protocol }, endpoints: [{ address: '192.0.2.1', port }] });
+    const ctx = buildMeshContext(mesh, [goldenBackend, goldenWeb, zoneProxy], [], undefined, {
+      zone: 'zone-1',
+      externalServices: [external('httpbin', 'http', 8080), external('grpcbin', 'grpc', 9000), external('redis', 'tcp', 6379)],
+      policies: [inline],
+    });
+    const identity = { mode: 'STRICT' as const, certPem: 'CERT', keyPem: 'KEY', caPem: 'CA' };
+    const resources = configDump(makeSnapshot(generateZoneProxy(zoneProxy, ctx, identity))).resources as Record<string, { resource: { name: string } }[]>;
+    const pick = (type: string) => (resources[type] ?? []).map((r) => r.resource).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const dump = { listeners: pick('Listener'), clusters: pick('Cluster') };
+    expect(dump).toEqual(golden(testdata('zone-egress.golden.json'), dump));
+    type Chain = { name: string; filters: { name: string; typed_config: { tracing?: { provider: { typed_config: { service_name: string } } } } }[] };
+    const egress = (dump.listeners as unknown as { name: string; filter_chains: Chain[] }[]).find((l) => l.name === 'self_zoneegress_dp_10002')!;
+    const terminal = (sni: string) => egress.filter_chains.find((c) => c.name === sni)!.filters.at(-1)!;
+    expect(terminal('sni.extsvc.default.httpbin.80').typed_config.tracing?.provider.typed_config.service_name).toBe('zp-1');
+    expect(terminal('sni.extsvc.default.grpcbin.80').typed_config.tracing).toBeDefined();
+    expect(terminal('sni.extsvc.default.redis.80').name).toBe('envoy.filters.network.tcp_proxy');
+    // gRPC upstream: HTTP/2 toward the external endpoint; the ingress listener has no HCM at all.
+    expect(JSON.stringify(dump.clusters.find((c) => c.name === 'egress:grpcbin'))).toContain('http2_protocol_options');
+    expect(JSON.stringify(dump.clusters.find((c) => c.name === 'egress:httpbin'))).not.toContain('http2_protocol_options');
+    expect(JSON.stringify(dump.listeners.find((l) => l.name.startsWith('self_zoneingress')))).not.toContain('http_connection_manager');
+    expect(dump.clusters.map((c) => c.name)).toContain(TRACING_CLUSTER);
+    // Without a MeshTrace the egress relays bytes only.
+    const plain = configDump(makeSnapshot(generateZoneProxy(zoneProxy, buildMeshContext(mesh, [goldenBackend, goldenWeb, zoneProxy], [], undefined, { zone: 'zone-1', externalServices: [external('httpbin', 'http', 8080)] }), identity)));
+    expect(JSON.stringify(plain)).not.toContain('http_connection_manager');
   });
 });

@@ -22,7 +22,7 @@ import { isZoneProxy } from '../../api/zone-proxy.js';
 import { WORKLOAD_LABEL } from '../../api/well-known.js';
 import { packAny } from '../../envoy/protos.js';
 import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
-import { clusterResource, staticCluster, type HcmTracing } from '../../xds/envoy/index.js';
+import { clusterResource, httpConnectionManagerFilter, route, routeConfiguration, staticCluster, virtualHost, type Filter, type HcmTracing } from '../../xds/envoy/index.js';
 import type { NamedResource } from '../../xds/cache/snapshot.js';
 import { DEFAULT_OTLP_PORT, resolveBackendRef } from '../meshopentelemetrybackend/api.js';
 import type { MeshTraceConf } from './api.js';
@@ -82,6 +82,27 @@ export function proxyTracing(resources: readonly Resource[], dp: Resource, zone:
       return clusterResource(cluster);
     },
   };
+}
+
+const HTTP_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
+
+/**
+ * Whether a zone egress chain toward an external service of `protocol` is HTTP (an HCM that can
+ * carry tracing) rather than a tcp_proxy: only when the egress is traced, so egresses without a
+ * MeshTrace keep relaying bytes.
+ */
+export function tracedEgressProtocol(trace: ProxyTracing | undefined, protocol: string): boolean {
+  return trace !== undefined && HTTP_PROTOCOLS.has(protocol);
+}
+
+/** The HCM of a traced egress chain: every request to `cluster` (no route timeout: the calling sidecar has one). */
+export function tracedEgressFilter(trace: ProxyTracing, statPrefix: string, cluster: string): Filter {
+  return httpConnectionManagerFilter({
+    statPrefix,
+    codecType: 'AUTO',
+    tracing: trace.tracing,
+    routeConfig: routeConfiguration(statPrefix, [virtualHost(cluster, ['*'], [route({ prefix: '/', cluster, timeoutMs: 0 })])]),
+  });
 }
 
 /** Kuma's identifying name: the first `kuma.io/service` of the proxy's inbounds. */
