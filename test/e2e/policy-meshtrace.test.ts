@@ -204,3 +204,92 @@ describe('MeshTrace on sidecars', () => {
     await del('/meshes/default/meshtraces/trace-all');
   });
 });
+
+// SKEIN-SPEC §3: MeshTrace applies to the whole proxy on zone proxies too. The zone egress
+// terminates the sidecar's mTLS; toward an HTTP MeshExternalService it then has an HCM, which a
+// MeshTrace traces. (The zone ingress is TLS passthrough: no HTTP, no spans.)
+describe('MeshTrace on a zone egress', () => {
+  let cp: RunningCp;
+  let receiver: OtlpReceiver;
+  const dir = tempDir('policy-meshtrace-egress');
+  const dps: Record<string, RunningDp> = {};
+  let external: http.Server;
+  const ports: Record<string, number> = {};
+  const seen = new Map<string, string>();
+
+  const put = async (p: string, body: unknown) => {
+    const res = await api(cp.apiUrl, 'PUT', p, body);
+    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+  };
+  const logs = () => Object.entries(dps).map(([n, d]) => `--- ${n}\n${d.logs()}`).join('\n');
+  const callExternal = (p: string) => new Promise<number>((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port: ports.externalOutbound, path: p, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(0));
+  });
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    cp = await startCp({ store: 'memory' });
+    external = http.createServer((req, res) => {
+      seen.set(req.url ?? '', String(req.headers.traceparent ?? ''));
+      res.end('external');
+    });
+    await new Promise<void>((r) => external.listen(0, '127.0.0.1', () => r()));
+    ports.external = (external.address() as AddressInfo).port;
+    for (const k of ['egress', 'clientInbound', 'externalOutbound']) ports[k] = await freePort();
+    await put('/meshes/default', {
+      type: 'Mesh', name: 'default', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] }, routing: { zoneEgress: true },
+    });
+    await put('/meshes/default/meshexternalservices/httpbin', {
+      type: 'MeshExternalService', mesh: 'default', name: 'httpbin',
+      spec: { match: { type: 'HostnameGenerator', port: ports.external, protocol: 'http' }, endpoints: [{ address: '127.0.0.1', port: ports.external }] },
+    });
+    await put('/meshes/default/meshtrafficpermissions/egress-httpbin', {
+      type: 'MeshTrafficPermission', mesh: 'default', name: 'egress-httpbin',
+      spec: {
+        targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } },
+        rules: [{ default: { allow: [{ sni: { type: 'Exact', value: `sni.extsvc.default.httpbin.${ports.external}` } }] } }],
+      },
+    });
+    // Before the proxies start: a chain turning from tcp_proxy into an HCM applies to new connections
+    // only, and the client's sidecar keeps its pooled connection to the egress.
+    await put('/meshes/default/meshtraces/trace-all', {
+      type: 'MeshTrace', mesh: 'default', name: 'trace-all',
+      spec: { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { endpoint: `127.0.0.1:${receiver.port}` } }], tags: [{ name: 'phase', literal: 'egress' }] } },
+    });
+    const files = {
+      egress: writeFile(dir, 'egress.yaml', `type: Dataplane\nmesh: default\nname: egress\nlabels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }\nnetworking:\n  address: 127.0.0.1\n  listeners:\n    - { type: ZoneEgress, port: ${ports.egress} }\n`),
+      client: writeFile(dir, 'client.yaml', `type: Dataplane\nmesh: default\nname: client\nnetworking:\n  address: 127.0.0.1\n  inbound:\n    - { port: ${ports.clientInbound}, servicePort: 1, tags: { kuma.io/service: client } }\n  outbound:\n    - { port: ${ports.externalOutbound}, tags: { kuma.io/service: httpbin } }\n`),
+    };
+    for (const [name, file] of Object.entries(files)) dps[name] = startDp(cp, ['-d', file, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'default', name)]);
+    let last = 0;
+    let stats = '';
+    await waitFor(async () => {
+      last = await callExternal('/ready');
+      stats = dps.egress ? (await adminGet(dps.egress, '/stats').catch(() => '')).split('\n').filter((l) => /rbac|egress:httpbin|ssl/.test(l)).join('\n') : '';
+      return last === 200;
+    }, { timeoutMs: 45_000, what: () => `the external service through the egress (last status ${last})\n${stats}\n${logs()}` });
+  });
+
+  afterAll(async () => {
+    for (const dp of Object.values(dps)) await dp.stop();
+    external?.close();
+    await cp?.stop();
+    await receiver?.close();
+  });
+
+  it('the egress exports a span of the request and passes its trace context on', async () => {
+    expect(await adminGet(dps.egress!, '/config_dump')).toContain('meshtrace:opentelemetry');
+    expect(await callExternal('/traced-egress')).toBe(200);
+    const span = await waitFor(() => spansOf(receiver).find((s) => s.tags['http.url']?.endsWith('/traced-egress')), { timeoutMs: 20_000, what: () => `the egress span (got ${JSON.stringify(spansOf(receiver))})\n${logs()}` });
+    // A zone proxy's service name is its kuma.io/workload label (the CP sets it for zone proxies).
+    expect(span).toMatchObject({ service: 'zone-proxy-default-egress', kind: 'SPAN_KIND_CLIENT', parentSpanId: '', tags: { 'phase': 'egress', 'kuma.mesh': 'default', 'upstream_cluster': 'egress:httpbin' } });
+    expect(seen.get('/traced-egress')).toBe(`00-${span.traceId}-${span.spanId}-01`);
+    // MeshExternalService outbounds of sidecars are not traced (as in Kuma): the egress span is the only one.
+    expect(spansOf(receiver).filter((s) => s.tags['http.url']?.endsWith('/traced-egress')).map((s) => s.service)).toEqual(['zone-proxy-default-egress']);
+  });
+});
