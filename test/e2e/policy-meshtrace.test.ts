@@ -1,14 +1,15 @@
 // MeshTrace with a real CP, real `skein dp run` sidecars, a real HTTP server and real OTLP/gRPC
 // trace receivers (TraceService from the OpenTelemetry protos): both proxies export spans of one
 // trace, the backend sees the W3C traceparent of it, service names and tags are the configured ones;
-// sampling 0 exports nothing; a backendRef to a MeshOpenTelemetryBackend sends spans there; a
+// sampling 0 exports nothing; a backendRef to a MeshOpenTelemetryBackend sends spans there (OTLP/gRPC
+// or OTLP/HTTP); a
 // MeshTrace of another mesh leaves this mesh's proxies alone.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, dataplaneTokenFile, freePort, startDp, writeFile, type RunningDp } from '../dp-harness.js';
-import { startOtlpReceiver, type OtlpReceiver } from '../../src/dp/engine/tracing/otlp-receiver.js';
+import { startOtlpHttpReceiver, startOtlpReceiver, type OtlpReceiver } from '../../src/dp/engine/tracing/otlp-receiver.js';
 
 interface Span {
   service: string;
@@ -201,6 +202,27 @@ describe('MeshTrace on sidecars', () => {
     }
     expect(await viaClient('/via-ref-moved')).toBe(200);
     await waitFor(() => spansOf(receiver).filter((s) => s.tags['http.url']?.endsWith('/via-ref-moved')).length === 2, { timeoutMs: 20_000, what: 'spans at the moved collector' });
+
+    // protocol http: OTLP/HTTP (protobuf POST to <path>/v1/traces).
+    const httpReceiver = await startOtlpHttpReceiver();
+    try {
+      await put('/meshes/default/meshopentelemetrybackends/collector', {
+        type: 'MeshOpenTelemetryBackend', mesh: 'default', name: 'collector', labels: { team: 'observability' },
+        spec: { endpoint: { address: '127.0.0.1', port: httpReceiver.port }, protocol: 'http' },
+      });
+      for (const name of ['client', 'backend']) {
+        await waitFor(async () => (await dumpOf(name)).includes(`http://127.0.0.1:${httpReceiver.port}/v1/traces`), { timeoutMs: 30_000, what: () => `OTLP/HTTP export on ${name}\n${logs()}` });
+      }
+      expect(await viaClient('/via-http')).toBe(200);
+      const overHttp = await waitFor(() => {
+        const got = spansOf(httpReceiver).filter((s) => s.tags['http.url']?.endsWith('/via-http'));
+        return got.length === 2 ? got : undefined;
+      }, { timeoutMs: 20_000, what: () => `spans at the OTLP/HTTP collector (paths ${httpReceiver.paths.join(',')})\n${logs()}` });
+      expect(overHttp.map((s) => s.service).sort()).toEqual(['backend', 'client']);
+      expect(new Set(httpReceiver.paths)).toEqual(new Set(['/v1/traces']));
+    } finally {
+      await httpReceiver.close();
+    }
     await del('/meshes/default/meshtraces/trace-all');
   });
 });

@@ -69,6 +69,19 @@ describe('MeshTrace plugin', () => {
     expect(tracingByListener(sidecarDump(goldenMesh, dataplanes, goldenWeb, [viaRef, forBackend, motb]))['inbound:10.0.0.2:8080']).not.toHaveProperty('overall_sampling');
   });
 
+  it('a MeshOpenTelemetryBackend with protocol http: OTLP/HTTP through http_service, an HTTP/1 collector cluster', () => {
+    const motb = otelBackend('otel-http', { 'kuma.io/display-name': 'otel-http' }, { endpoint: { address: 'collector.obs', port: 4318, path: '/otlp' }, protocol: 'http' });
+    const viaRef = meshTrace('via-ref', { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { backendRef: { kind: 'MeshOpenTelemetryBackend', labels: { 'kuma.io/display-name': 'otel-http' } } } }] } });
+    const trace = proxyTracing([viaRef, motb], goldenWeb, '')!;
+    expect(unpackAny(trace.tracing.provider.typed_config)).toMatchObject({
+      http_service: { http_uri: { uri: 'http://collector.obs:4318/otlp/v1/traces', cluster: TRACING_CLUSTER, timeout: { seconds: '10' } } },
+      service_name: 'web',
+    });
+    const cluster = JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, [viaRef, motb])['clusters']);
+    expect(cluster).toContain('"address":"collector.obs","port_value":4318');
+    expect(cluster).not.toContain('http2_protocol_options');
+  });
+
   it('no tracing without a usable backend: empty backends, a dangling backendRef', () => {
     const empty = meshTrace('empty', { targetRef: { kind: 'Mesh' }, default: { backends: [] } });
     const dangling = meshTrace('dangling', { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { backendRef: { kind: 'MeshOpenTelemetryBackend', labels: { 'kuma.io/display-name': 'nope' } } } }] } });

@@ -6,14 +6,16 @@
 // Envoy output (Kuma 2.14, legacy names): HCM `tracing {provider, *_sampling, custom_tags,
 // spawn_upstream_span: false}` with provider `envoy.tracers.opentelemetry` (OpenTelemetryConfig
 // {grpc_service.envoy_grpc.cluster_name, service_name}) and one STATIC HTTP/2 cluster
-// `meshtrace:opentelemetry` toward the collector (OTLP/gRPC, connect timeout 5s).
+// `meshtrace:opentelemetry` toward the collector (OTLP/gRPC, connect timeout 5s); a
+// MeshOpenTelemetryBackend with `protocol: http` gets `http_service {http_uri {uri, cluster,
+// timeout: 10s}}` (OTLP/HTTP) and an HTTP/1 cluster instead, as in Kuma.
 //   service_name  = the proxy's first `kuma.io/service` (zone proxies: `kuma.io/workload`, else
 //                   the Dataplane name)
 //   sampling      = `{value: <percent>}` only for the fields the policy sets
 //   custom_tags   = the policy's tags (literal / request header with default), then `kuma.mesh`
 //                   and `kuma.zone` literals unless a tag of that name is already there
 // Backends: OpenTelemetry with `endpoint` (host:port, port 4317 by default) or `backendRef` to a
-// MeshOpenTelemetryBackend (grpc; an empty address is the proxy's own). A dangling backendRef, or
+// MeshOpenTelemetryBackend (an empty address is the proxy's own). A dangling backendRef, or
 // an empty `backends` list, means no tracing. Zipkin and Datadog are refused by validation (api.ts):
 // the Skein data plane only exports OTLP.
 import type { DataplaneSpec } from '../../api/kinds/dataplane-spec.js';
@@ -30,6 +32,14 @@ import type { MeshTraceConf } from './api.js';
 export const TRACING_CLUSTER = 'meshtrace:opentelemetry';
 const OPENTELEMETRY_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
 const COLLECTOR_CONNECT_TIMEOUT_MS = 5_000;
+const HTTP_EXPORT_TIMEOUT_S = 10;
+
+/** Where spans go: OTLP/gRPC to address:port, or OTLP/HTTP (`http`) to that URI through it. */
+interface Collector {
+  address: string;
+  port: number;
+  http?: { uri: string };
+}
 
 export interface ProxyTracing {
   /** The HCM `tracing` every HTTP listener of the proxy gets. */
@@ -51,10 +61,13 @@ export function proxyTracing(resources: readonly Resource[], dp: Resource, zone:
   const collector = otel.backendRef ? backendRefCollector(resources, otel.backendRef, dp) : endpointCollector(otel.endpoint);
   if (!collector) return undefined;
 
+  const exporter = collector.http
+    ? { http_service: { http_uri: { uri: collector.http.uri, cluster: TRACING_CLUSTER, timeout: { seconds: HTTP_EXPORT_TIMEOUT_S } } } }
+    : { grpc_service: { envoy_grpc: { cluster_name: TRACING_CLUSTER } } };
   const tracing: HcmTracing = {
     provider: {
       name: 'envoy.tracers.opentelemetry',
-      typed_config: packAny(OPENTELEMETRY_CONFIG, { grpc_service: { envoy_grpc: { cluster_name: TRACING_CLUSTER } }, service_name: serviceNameOf(dp) }),
+      typed_config: packAny(OPENTELEMETRY_CONFIG, { ...exporter, service_name: serviceNameOf(dp) }),
     },
     spawn_upstream_span: { value: false },
   };
@@ -77,7 +90,8 @@ export function proxyTracing(resources: readonly Resource[], dp: Resource, zone:
     tracing,
     key: JSON.stringify(['meshtrace', serviceNameOf(dp), dp.mesh, zone, conf.sampling, conf.tags, collector]),
     cluster: () => {
-      const cluster = staticCluster({ name: TRACING_CLUSTER, connectTimeoutMs: COLLECTOR_CONNECT_TIMEOUT_MS, http2: true, localities: [{ endpoints: [collector] }] });
+      const endpoints = [{ address: collector.address, port: collector.port }];
+      const cluster = staticCluster({ name: TRACING_CLUSTER, connectTimeoutMs: COLLECTOR_CONNECT_TIMEOUT_MS, http2: !collector.http, localities: [{ endpoints }] });
       cluster.alt_stat_name = TRACING_CLUSTER.replace(/:/g, '_');
       return clusterResource(cluster);
     },
@@ -115,18 +129,22 @@ function serviceNameOf(dp: Resource): string {
 }
 
 /** `endpoint: host:port` (inline, deprecated): OTLP/gRPC, port 4317 when left out. */
-function endpointCollector(endpoint: string | undefined): { address: string; port: number } | undefined {
+function endpointCollector(endpoint: string | undefined): Collector | undefined {
   if (!endpoint) return undefined;
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(endpoint) ?? /^([^:]+)(?::(\d+))?$/.exec(endpoint);
   if (!m) return undefined;
   return { address: m[1]!, port: m[2] ? Number(m[2]) : DEFAULT_OTLP_PORT };
 }
 
-/** A MeshOpenTelemetryBackend: its address (empty = the proxy's own address) and port. */
-function backendRefCollector(resources: readonly Resource[], ref: { kind?: string; labels?: Record<string, string> }, dp: Resource): { address: string; port: number } | undefined {
+/**
+ * A MeshOpenTelemetryBackend: its address (empty = the proxy's own address) and port; with
+ * `protocol: http`, OTLP/HTTP to `http(s)://address:port<path>/v1/traces` (https on port 443).
+ */
+function backendRefCollector(resources: readonly Resource[], ref: { kind?: string; labels?: Record<string, string> }, dp: Resource): Collector | undefined {
   const backend = resolveBackendRef(resources, ref, 'traces');
   if (!backend) return undefined;
-  // OTLP/HTTP (`protocol: http`) would need the tracer's http_service, which the data plane does not export with.
-  if (backend.protocol !== 'grpc') return undefined;
-  return { address: backend.address || ((dp.spec as DataplaneSpec).networking?.address ?? '127.0.0.1'), port: backend.port };
+  const address = backend.address || ((dp.spec as DataplaneSpec).networking?.address ?? '127.0.0.1');
+  if (backend.protocol !== 'http') return { address, port: backend.port };
+  const host = address.includes(':') ? `[${address}]` : address;
+  return { address, port: backend.port, http: { uri: `${backend.useHttps ? 'https' : 'http'}://${host}:${backend.port}${backend.path ?? '/v1/traces'}` } };
 }
