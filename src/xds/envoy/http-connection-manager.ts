@@ -1,6 +1,6 @@
 // http_connection_manager network filter, with routes from RDS or inline, and its HTTP filters.
 import { adsConfigSource, durationFromMs, typedExtension } from './common.js';
-import type { CodecType, Filter, HcmTracing, HttpConnectionManager, HttpFilter, RouteConfiguration } from './types.js';
+import type { CodecType, Filter, HttpConnectionManager, HttpFilter, RouteConfiguration } from './types.js';
 
 export const HTTP_CONNECTION_MANAGER_TYPE_URL =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -14,12 +14,12 @@ export interface HttpConnectionManagerOptions {
   routeConfig?: RouteConfiguration;
   /** Filters before the router; the router is always appended last, as Envoy and gRPC require. */
   httpFilters?: HttpFilter[];
+  /** Request tracing (MeshTrace). */
+  tracing?: HttpConnectionManager['tracing'];
   codecType?: CodecType;
   streamIdleTimeoutMs?: number;
   /** Downstream connection idle timeout (`common_http_protocol_options.idle_timeout`). */
   idleTimeoutMs?: number;
-  /** Request tracing (MeshTrace). */
-  tracing?: HcmTracing;
 }
 
 export function httpConnectionManager(options: HttpConnectionManagerOptions): HttpConnectionManager {
@@ -34,10 +34,10 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Ht
     hcm.rds = { route_config_name: options.rdsRouteConfigName, config_source: adsConfigSource() };
   }
   if (options.routeConfig) hcm.route_config = options.routeConfig;
+  if (options.tracing) hcm.tracing = options.tracing;
   if (options.codecType) hcm.codec_type = options.codecType;
   if (options.streamIdleTimeoutMs !== undefined) hcm.stream_idle_timeout = durationFromMs(options.streamIdleTimeoutMs);
   if (options.idleTimeoutMs !== undefined) hcm.common_http_protocol_options = { idle_timeout: durationFromMs(options.idleTimeoutMs) };
-  if (options.tracing) hcm.tracing = options.tracing;
   return hcm;
 }
 

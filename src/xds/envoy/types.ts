@@ -108,17 +108,6 @@ export interface HttpFilter {
 
 export type CodecType = 'AUTO' | 'HTTP1' | 'HTTP2';
 
-export interface HttpConnectionManager {
-  stat_prefix: string;
-  codec_type?: CodecType;
-  rds?: Rds;
-  route_config?: RouteConfiguration;
-  http_filters: HttpFilter[];
-  stream_idle_timeout?: Duration;
-  common_http_protocol_options?: { idle_timeout?: Duration };
-  tracing?: HcmTracing;
-}
-
 /** HttpConnectionManager.Tracing (MeshTrace). */
 export interface HcmTracing {
   provider: TypedExtensionConfig;
@@ -127,6 +116,17 @@ export interface HcmTracing {
   overall_sampling?: { value: number };
   custom_tags?: ({ tag: string; literal: { value: string } } | { tag: string; request_header: { name: string; default_value?: string } })[];
   spawn_upstream_span?: { value: boolean };
+}
+
+export interface HttpConnectionManager {
+  stat_prefix: string;
+  codec_type?: CodecType;
+  tracing?: HcmTracing;
+  rds?: Rds;
+  route_config?: RouteConfiguration;
+  http_filters: HttpFilter[];
+  stream_idle_timeout?: Duration;
+  common_http_protocol_options?: { idle_timeout?: Duration };
 }
 
 // envoy.config.route.v3
