@@ -51,6 +51,8 @@ describe('MeshTrace plugin', () => {
     expect(text.match(/kuma\.mesh/g)).toHaveLength(1);
     const cluster = (dump['clusters'] as { name: string }[]).find((c) => c.name === TRACING_CLUSTER);
     expect(JSON.stringify(cluster)).toContain('"address":"otel-collector.observability","port_value":4317');
+    // A host name: resolved by DNS (an IP address gets a STATIC cluster, see below).
+    expect(cluster).toMatchObject({ type: 'STRICT_DNS', alt_stat_name: 'meshtrace_opentelemetry' });
   });
 
   it('backendRef to a MeshOpenTelemetryBackend (empty address = the proxy\'s own); a Dataplane policy overrides the mesh one', () => {
@@ -65,6 +67,7 @@ describe('MeshTrace plugin', () => {
     expect(JSON.stringify(tracing)).toContain('"service_name":"backend"');
     expect(tracingByListener(dump)['inbound:10.0.0.1:9090']).toBeNull();
     expect(JSON.stringify(dump['clusters'])).toContain('"address":"10.0.0.1","port_value":14317');
+    expect((dump['clusters'] as { name: string; type: string }[]).find((c) => c.name === TRACING_CLUSTER)?.type).toBe('STATIC');
     // web is not selected by the Dataplane policy: no overall_sampling.
     expect(tracingByListener(sidecarDump(goldenMesh, dataplanes, goldenWeb, [viaRef, forBackend, motb]))['inbound:10.0.0.2:8080']).not.toHaveProperty('overall_sampling');
   });

@@ -5,8 +5,8 @@
 //   no HTTP, no spans).
 // Envoy output (Kuma 2.14, legacy names): HCM `tracing {provider, *_sampling, custom_tags,
 // spawn_upstream_span: false}` with provider `envoy.tracers.opentelemetry` (OpenTelemetryConfig
-// {grpc_service.envoy_grpc.cluster_name, service_name}) and one STATIC HTTP/2 cluster
-// `meshtrace:opentelemetry` toward the collector (OTLP/gRPC, connect timeout 5s); a
+// {grpc_service.envoy_grpc.cluster_name, service_name}) and one HTTP/2 cluster
+// `meshtrace:opentelemetry` (STATIC for an IP, STRICT_DNS for a host name) toward the collector (OTLP/gRPC, connect timeout 5s); a
 // MeshOpenTelemetryBackend with `protocol: http` gets `http_service {http_uri {uri, cluster,
 // timeout: 10s}}` (OTLP/HTTP) and an HTTP/1 cluster instead, as in Kuma.
 //   service_name  = the proxy's first `kuma.io/service` (zone proxies: `kuma.io/workload`, else
@@ -18,6 +18,7 @@
 // MeshOpenTelemetryBackend (an empty address is the proxy's own). A dangling backendRef, or
 // an empty `backends` list, means no tracing. Zipkin and Datadog are refused by validation (api.ts):
 // the Skein data plane only exports OTLP.
+import { isIP } from 'node:net';
 import type { DataplaneSpec } from '../../api/kinds/dataplane-spec.js';
 import type { Resource } from '../../api/resource.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
@@ -93,6 +94,8 @@ export function proxyTracing(resources: readonly Resource[], dp: Resource, zone:
       const endpoints = [{ address: collector.address, port: collector.port }];
       const cluster = staticCluster({ name: TRACING_CLUSTER, connectTimeoutMs: COLLECTOR_CONNECT_TIMEOUT_MS, http2: !collector.http, localities: [{ endpoints }] });
       cluster.alt_stat_name = TRACING_CLUSTER.replace(/:/g, '_');
+      // As Kuma: a collector named by host name is resolved by DNS.
+      if (isIP(collector.address) === 0) cluster.type = 'STRICT_DNS';
       return clusterResource(cluster);
     },
   };
