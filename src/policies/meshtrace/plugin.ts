@@ -6,9 +6,10 @@
 // Envoy output (Kuma 2.14, legacy names): HCM `tracing {provider, *_sampling, custom_tags,
 // spawn_upstream_span: false}` with provider `envoy.tracers.opentelemetry` (OpenTelemetryConfig
 // {grpc_service.envoy_grpc.cluster_name, service_name}) and one HTTP/2 cluster
-// `meshtrace:opentelemetry` (STATIC for an IP, STRICT_DNS for a host name) toward the collector (OTLP/gRPC, connect timeout 5s); a
-// MeshOpenTelemetryBackend with `protocol: http` gets `http_service {http_uri {uri, cluster,
-// timeout: 10s}}` (OTLP/HTTP) and an HTTP/1 cluster instead, as in Kuma.
+// `meshtrace:opentelemetry` (STATIC for an IP, STRICT_DNS for a host name) toward the collector
+// (OTLP/gRPC, connect timeout 5s); a MeshOpenTelemetryBackend with `protocol: http` gets
+// `http_service {http_uri {uri, cluster, timeout: 10s}}` (OTLP/HTTP) and an HTTP/1 cluster
+// instead, as in Kuma.
 //   service_name  = the proxy's first `kuma.io/service` (zone proxies: `kuma.io/workload`, else
 //                   the Dataplane name)
 //   sampling      = `{value: <percent>}` only for the fields the policy sets
@@ -23,10 +24,8 @@ import type { DataplaneSpec } from '../../api/kinds/dataplane-spec.js';
 import type { Resource } from '../../api/resource.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
 import { WORKLOAD_LABEL } from '../../api/well-known.js';
-import { packAny } from '../../envoy/protos.js';
 import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
-import { clusterResource, httpConnectionManagerFilter, route, routeConfiguration, staticCluster, virtualHost, type Filter, type HcmTracing } from '../../xds/envoy/index.js';
-import type { NamedResource } from '../../xds/cache/snapshot.js';
+import { httpConnectionManagerFilter, route, routeConfiguration, staticCluster, typedExtension, virtualHost, type Cluster, type Filter, type HcmTracing } from '../../xds/envoy/index.js';
 import { DEFAULT_OTLP_PORT, resolveBackendRef } from '../meshopentelemetrybackend/api.js';
 import type { MeshTraceConf } from './api.js';
 
@@ -48,7 +47,7 @@ export interface ProxyTracing {
   /** Determines `tracing` and `cluster` completely: part of shared resources' cache keys. */
   key: string;
   /** The collector cluster `tracing` exports to. */
-  cluster: () => NamedResource;
+  cluster: () => Cluster;
 }
 
 /**
@@ -66,10 +65,7 @@ export function proxyTracing(resources: readonly Resource[], dp: Resource, zone:
     ? { http_service: { http_uri: { uri: collector.http.uri, cluster: TRACING_CLUSTER, timeout: { seconds: HTTP_EXPORT_TIMEOUT_S } } } }
     : { grpc_service: { envoy_grpc: { cluster_name: TRACING_CLUSTER } } };
   const tracing: HcmTracing = {
-    provider: {
-      name: 'envoy.tracers.opentelemetry',
-      typed_config: packAny(OPENTELEMETRY_CONFIG, { ...exporter, service_name: serviceNameOf(dp) }),
-    },
+    provider: typedExtension('envoy.tracers.opentelemetry', OPENTELEMETRY_CONFIG, { ...exporter, service_name: serviceNameOf(dp) }),
     spawn_upstream_span: { value: false },
   };
   for (const [field, key] of [['overall_sampling', 'overall'], ['client_sampling', 'client'], ['random_sampling', 'random']] as const) {
@@ -96,7 +92,7 @@ export function proxyTracing(resources: readonly Resource[], dp: Resource, zone:
       cluster.alt_stat_name = TRACING_CLUSTER.replace(/:/g, '_');
       // As Kuma: a collector named by host name is resolved by DNS.
       if (isIP(collector.address) === 0) cluster.type = 'STRICT_DNS';
-      return clusterResource(cluster);
+      return cluster;
     },
   };
 }

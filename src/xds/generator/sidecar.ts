@@ -252,7 +252,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   const localClusters = new Set<string>();
   const mesh = dp.mesh;
   const trace = proxyTracing(ctx.policies, dp, ctx.zone);
-  if (trace) out.push(shared(ctx, [trace.key], trace.cluster));
+  if (trace) out.push(shared(ctx, [trace.key], () => clusterResource(trace.cluster())));
   const tracing = trace ? { tracing: trace.tracing } : {};
   if (identity) {
     out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));

@@ -178,7 +178,7 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
   if (egresses.length === 0 || externals.length + crossZone.length === 0) return out;
   // MeshTrace: HTTP external services get an HCM with tracing instead of a tcp_proxy.
   const trace = proxyTracing(ctx.policies, dp, ctx.zone);
-  if (trace && externals.some((e) => tracedEgressProtocol(trace, e.protocol))) out.push(shared(ctx, [trace.key], trace.cluster));
+  if (trace && externals.some((e) => tracedEgressProtocol(trace, e.protocol))) out.push(shared(ctx, [trace.key], () => clusterResource(trace.cluster())));
   for (const e of externals) {
     const name = egressClusterName(e.name);
     const http2 = tracedEgressProtocol(trace, e.protocol) && e.protocol !== 'http';
