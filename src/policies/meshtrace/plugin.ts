@@ -25,7 +25,7 @@ import type { Resource } from '../../api/resource.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
 import { WORKLOAD_LABEL } from '../../api/well-known.js';
 import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
-import { httpConnectionManagerFilter, route, routeConfiguration, staticCluster, typedExtension, virtualHost, type Cluster, type Filter, type HcmTracing } from '../../xds/envoy/index.js';
+import { httpConnectionManagerFilter, route, routeConfiguration, staticCluster, typedExtension, virtualHost, type Cluster, type Filter, type HcmTracing, type HttpConnectionManagerOptions } from '../../xds/envoy/index.js';
 import { DEFAULT_OTLP_PORT, resolveBackendRef } from '../meshopentelemetrybackend/api.js';
 import type { MeshTraceConf } from './api.js';
 
@@ -108,9 +108,13 @@ export function tracedEgressProtocol(trace: ProxyTracing | undefined, protocol: 
   return trace !== undefined && HTTP_PROTOCOLS.has(protocol);
 }
 
-/** The HCM of a traced egress chain: every request to `cluster` (no route timeout: the calling sidecar has one). */
-export function tracedEgressFilter(trace: ProxyTracing, statPrefix: string, cluster: string): Filter {
+/**
+ * The HCM of a traced egress chain: every request to `cluster` (no route timeout: the calling
+ * sidecar has one); `extra` HCM options from other policies (access logs).
+ */
+export function tracedEgressFilter(trace: ProxyTracing, statPrefix: string, cluster: string, extra: Partial<HttpConnectionManagerOptions> = {}): Filter {
   return httpConnectionManagerFilter({
+    ...extra,
     statPrefix,
     codecType: 'AUTO',
     tracing: trace.tracing,

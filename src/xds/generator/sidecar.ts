@@ -14,9 +14,9 @@ import { externalServiceAllowed, inboundPermissions, type InboundPermissions } f
 import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
-import { proxyTracing } from '../../policies/meshtrace/plugin.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
+import { proxyTracing } from '../../policies/meshtrace/plugin.js';
 import { destinationClusterName } from '../context/mesh-services.js';
 import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
 import {
@@ -56,10 +56,10 @@ const HTTP_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
  * HTTP filters (rate limit, faults) before the router and network filters before tcp_proxy.
  */
 interface ChainPolicies {
+  tracing?: HcmTracing;
   timeouts?: Timeouts;
   httpFilters?: HttpFilter[];
   networkFilters?: Filter[];
-  tracing?: HcmTracing;
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
@@ -277,10 +277,11 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     }
     const rateLimit = inboundRateLimit(ctx.policies, dp, view);
     const httpFilters = [...(rateLimit.http ? [rateLimit.http] : []), ...inboundFaults(ctx.policies, dp, view)];
-    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [], ...tracing };
+    const policies: ChainPolicies = { ...(timeouts ? { timeouts } : {}), httpFilters, networkFilters: rateLimit.tcp ? [rateLimit.tcp] : [] };
     const address = inbound.address ?? net.address;
     const name = `inbound:${address}:${inbound.port}`;
     const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, view) : undefined;
+    if (trace) policies.tracing = trace.tracing;
     out.push(cachedResource(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions, policies)));
   }
 
@@ -466,11 +467,11 @@ function proxyFilters(name: string, direction: TrafficDirection, service: string
     return [
       httpConnectionManagerFilter({
         statPrefix,
+        ...(policies.tracing ? { tracing: policies.tracing } : {}),
         codecType: 'AUTO',
         httpFilters,
         ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),
         ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
-        ...(policies.tracing ? { tracing: policies.tracing } : {}),
         routeConfig: routeConfiguration(name, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs })])]),
       }),
     ];

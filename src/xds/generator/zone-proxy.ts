@@ -46,9 +46,9 @@ import {
   validationSecret,
 } from '../envoy/index.js';
 import { egressPermissions } from '../../policies/index.js';
-import { proxyTracing, tracedEgressFilter, tracedEgressProtocol } from '../../policies/meshtrace/plugin.js';
 import type { FilterChain } from '../envoy/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
+import { proxyTracing, tracedEgressFilter, tracedEgressProtocol } from '../../policies/meshtrace/plugin.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
 export interface ZoneProxyConfig {
