@@ -1,6 +1,7 @@
-// MeshTrace (Kuma 2.14): tracing on a proxy's HTTP connection managers, to Zipkin, Datadog or an
-// OpenTelemetry collector (inline `endpoint`, deprecated, or `backendRef` to a
-// MeshOpenTelemetryBackend). Proxy-wide single conf.
+// MeshTrace (Kuma 2.14): tracing on a proxy's HTTP connection managers, to an OpenTelemetry
+// collector (inline `endpoint`, deprecated, or `backendRef` to a MeshOpenTelemetryBackend).
+// Proxy-wide single conf. Kuma's Zipkin and Datadog backends are validated as Kuma does and then
+// refused (`backends[0].type`): the Skein data plane has no tracer for them.
 import { Violations, type Resource } from '../../api/resource.js';
 import { arrayOf, boolean, object, string } from '../../api/schema.js';
 import type { PolicyKindInfo } from '../../policy-engine/kinds.js';
@@ -39,6 +40,10 @@ export const meshTraceSchema = policySchema(targetRefSchema, {
     tags: arrayOf(object({ name: string, literal: string, header: object({ name: string, default: string }) })),
   }),
 });
+
+/** Why a Zipkin or Datadog backend is refused. */
+export const UNSUPPORTED_BACKEND = (type: string): string =>
+  `${type} is not supported: the Skein data plane exports traces with OpenTelemetry (OTLP/gRPC) only, use type OpenTelemetry`;
 
 function checkDatadogUrl(v: Violations, at: string, raw: string | undefined): void {
   let url: URL;
@@ -81,6 +86,10 @@ export function validateMeshTrace(res: Resource): Violations {
       if (!b.openTelemetry) v.add(`${at}.openTelemetry`, 'must be defined');
       else checkOtelBackend(v, `${at}.openTelemetry`, b.openTelemetry);
     } else v.add(`${at}.type`, '"type" must be one of ["Zipkin", "Datadog", "OpenTelemetry"]');
+    // Kuma's schema has them, Skein's data plane has no Zipkin or Datadog tracer: refused here rather
+    // than accepted and never applied (or NACKed by every proxy of the mesh).
+    const unsupported = b.type ?? (b.zipkin ? 'Zipkin' : b.datadog ? 'Datadog' : undefined);
+    if (unsupported === 'Zipkin' || unsupported === 'Datadog') v.add(`${at}.type`, UNSUPPORTED_BACKEND(unsupported));
   }
   for (const key of ['overall', 'client', 'random'] as const) {
     const value = conf.sampling?.[key];

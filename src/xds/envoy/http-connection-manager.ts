@@ -14,6 +14,8 @@ export interface HttpConnectionManagerOptions {
   routeConfig?: RouteConfiguration;
   /** Filters before the router; the router is always appended last, as Envoy and gRPC require. */
   httpFilters?: HttpFilter[];
+  /** Request tracing (MeshTrace). */
+  tracing?: HttpConnectionManager['tracing'];
   codecType?: CodecType;
   streamIdleTimeoutMs?: number;
   /** Downstream connection idle timeout (`common_http_protocol_options.idle_timeout`). */
@@ -34,6 +36,7 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Ht
     hcm.rds = { route_config_name: options.rdsRouteConfigName, config_source: adsConfigSource() };
   }
   if (options.routeConfig) hcm.route_config = options.routeConfig;
+  if (options.tracing) hcm.tracing = options.tracing;
   if (options.codecType) hcm.codec_type = options.codecType;
   if (options.streamIdleTimeoutMs !== undefined) hcm.stream_idle_timeout = durationFromMs(options.streamIdleTimeoutMs);
   if (options.idleTimeoutMs !== undefined) hcm.common_http_protocol_options = { idle_timeout: durationFromMs(options.idleTimeoutMs) };

@@ -109,9 +109,20 @@ export interface HttpFilter {
 
 export type CodecType = 'AUTO' | 'HTTP1' | 'HTTP2';
 
+/** HttpConnectionManager.Tracing (MeshTrace). */
+export interface HcmTracing {
+  provider: TypedExtensionConfig;
+  random_sampling?: { value: number };
+  client_sampling?: { value: number };
+  overall_sampling?: { value: number };
+  custom_tags?: ({ tag: string; literal: { value: string } } | { tag: string; request_header: { name: string; default_value?: string } })[];
+  spawn_upstream_span?: { value: boolean };
+}
+
 export interface HttpConnectionManager {
   stat_prefix: string;
   codec_type?: CodecType;
+  tracing?: HcmTracing;
   rds?: Rds;
   route_config?: RouteConfiguration;
   http_filters: HttpFilter[];

@@ -17,6 +17,7 @@ import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
 import { AccessLogPlan, accessLogEntries, type AccessLogEntry, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
+import { proxyTracing } from '../../policies/meshtrace/plugin.js';
 import { destinationClusterName } from '../context/mesh-services.js';
 import { meshPassthrough, outboundPassthroughCluster, outboundPassthroughListener, redirectPortOutbound } from './transparent-proxy.js';
 import {
@@ -43,6 +44,7 @@ import {
   virtualHost,
   type Filter,
   type FilterChain,
+  type HcmTracing,
   type HttpFilter,
   type LocalityOptions,
   type TrafficDirection,
@@ -55,6 +57,7 @@ const HTTP_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
  * HTTP filters (rate limit, faults) before the router and network filters before tcp_proxy.
  */
 interface ChainPolicies {
+  tracing?: HcmTracing;
   timeouts?: Timeouts;
   httpFilters?: HttpFilter[];
   networkFilters?: Filter[];
@@ -252,6 +255,9 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   const net = networkingOf(dp);
   const localClusters = new Set<string>();
   const mesh = dp.mesh;
+  const trace = proxyTracing(ctx.policies, dp, ctx.zone);
+  if (trace) out.push(shared(ctx, [trace.key], () => clusterResource(trace.cluster())));
+  const tracing = trace ? { tracing: trace.tracing } : {};
   if (identity) {
     out.push(cachedResource(certificateSecret(identitySecretName(mesh), identity.certPem, identity.keyPem)));
     out.push(shared(ctx, ['ca', mesh, identity.caPem], () => validationSecret(caSecretName(mesh), identity.caPem)));
@@ -279,6 +285,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const address = inbound.address ?? net.address;
     const name = `inbound:${address}:${inbound.port}`;
     const permissions = identity ? inboundPermissions(mesh, ctx.trafficPermissions, dp, view) : undefined;
+    if (trace) policies.tracing = trace.tracing;
     out.push(cachedResource(inboundListener(name, address, inbound.port, service, cluster, protocol, mesh, identity, permissions, policies)));
   }
 
@@ -308,8 +315,10 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const cluster = target.type === 'external' ? target.external.name : target.key;
     const timeouts = timeoutsTo(destinationView(ctx, target));
     const logs = accessLogsTo(destinationView(ctx, target), cluster, protocol);
-    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts, logs], () =>
-      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts, accessLogs: logs }) })] })),
+    // As Kuma: no tracing on MeshExternalService outbounds.
+    const outboundTracing = target.type === 'external' ? {} : tracing;
+    out.push(shared(ctx, ['outbound', name, cluster, protocol, timeouts, logs, target.type === 'external' ? null : trace?.key], () =>
+      listenerResource(listener({ name, address, port: outbound.port, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', cluster, cluster, protocol, undefined, { timeouts, accessLogs: logs, ...outboundTracing }) })] })),
     ));
     addTarget(target, protocol, timeouts);
   }
@@ -319,8 +328,8 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     const target: OutboundTarget = { type: 'destination', key: info.name, info };
     const timeouts = timeoutsTo(destinationView(ctx, target));
     const logs = accessLogsTo(destinationView(ctx, target), info.name, info.protocol);
-    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts, logs], () =>
-      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts, accessLogs: logs }) })] })),
+    out.push(shared(ctx, ['outbound-vip', name, info.name, info.protocol, timeouts, logs, trace?.key], () =>
+      listenerResource(listener({ name, address: info.destination!.vip, port: info.destination!.port, bindToPort: false, trafficDirection: 'OUTBOUND', filterChains: [filterChain({ filters: proxyFilters(name, 'OUTBOUND', info.name, info.name, info.protocol, undefined, { timeouts, accessLogs: logs, ...tracing }) })] })),
     ));
     addTarget(target, info.protocol, timeouts);
   }
@@ -466,6 +475,7 @@ function proxyFilters(name: string, direction: TrafficDirection, service: string
     return [
       httpConnectionManagerFilter({
         statPrefix,
+        ...(policies.tracing ? { tracing: policies.tracing } : {}),
         codecType: 'AUTO',
         httpFilters,
         ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),

@@ -20,6 +20,8 @@
 //   allowed = deny-all, see egressPermissions) and a tcp_proxy to the STATIC cluster
 //   `egress:<name>` of the service's endpoints (plaintext, or TLS with `tls.enabled`).
 //   One chain per SNI because the DP's RBAC has no `requested_server_name` permission.
+//   With a MeshTrace selecting the proxy, HTTP external services get an HCM with tracing instead of
+//   the tcp_proxy (see policies/meshtrace/plugin.ts).
 // With `routing.zoneEgress: true`, sidecars send cross-zone traffic to the local egress instead of
 //   the remote ingress, and the egress passes it on (TLS passthrough by SNI) to the remote ingresses.
 import type { Resource } from '../../api/resource.js';
@@ -47,6 +49,7 @@ import { egressPermissions } from '../../policies/index.js';
 import { AccessLogPlan, accessLogEntries, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
 import type { FilterChain } from '../envoy/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
+import { proxyTracing, tracedEgressFilter, tracedEgressProtocol } from '../../policies/meshtrace/plugin.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
 export interface ZoneProxyConfig {
@@ -183,10 +186,14 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext, accessLogs: AccessL
   const externals = [...ctx.externalServices.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const crossZone = crossZoneDestinations(ctx);
   if (egresses.length === 0 || externals.length + crossZone.length === 0) return out;
+  // MeshTrace: HTTP external services get an HCM with tracing instead of a tcp_proxy.
+  const trace = proxyTracing(ctx.policies, dp, ctx.zone);
+  if (trace && externals.some((e) => tracedEgressProtocol(trace, e.protocol))) out.push(shared(ctx, [trace.key], () => clusterResource(trace.cluster())));
   for (const e of externals) {
     const name = egressClusterName(e.name);
-    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions], () => {
-      const cluster = staticCluster({ name, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
+    const http2 = tracedEgressProtocol(trace, e.protocol) && e.protocol !== 'http';
+    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions, http2], () => {
+      const cluster = staticCluster({ name, http2, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
       if (e.tls) cluster.transport_socket = externalServiceTls({ sni: e.tlsServerName, ...e.tlsOptions });
       return clusterResource(cluster);
     }));
@@ -208,7 +215,9 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext, accessLogs: AccessL
           filters: [
             ...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []),
             networkRbacFilter(`${statPrefix}.`, permissions.allow),
-            tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name), accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name)) }),
+            trace && tracedEgressProtocol(trace, e.protocol)
+              ? tracedEgressFilter(trace, statPrefix, egressClusterName(e.name), { accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name)) })
+              : tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name), accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name)) }),
           ],
         }),
         transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),

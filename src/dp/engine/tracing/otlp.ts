@@ -1,13 +1,16 @@
 // OTLP over gRPC to an Envoy cluster (grpc_service.envoy_grpc): spans (TraceService/Export) and log
 // records (LogsService/Export), encoded with protobufjs from OpenTelemetry's own protos and sent
-// with @grpc/grpc-js. Items are batched and flushed every second (or at 512); a failed export is
+// with @grpc/grpc-js; or OTLP/HTTP (http_service: a protobuf POST to its URI, through a host of its
+// cluster). Items are batched and flushed every second (or at 512); a failed export is
 // dropped, like Envoy's exporters do, so an absent collector never holds requests up.
 import * as grpc from '@grpc/grpc-js';
+import http from 'node:http';
+import https from 'node:https';
 import protobuf from 'protobufjs';
 import path from 'node:path';
 import { OTLP_PROTO_DIR } from '../../../envoy/protos.js';
 import { reject } from '../config-error.js';
-import { checkFields, durationMs, obj, str, type Obj } from '../proto-values.js';
+import { checkFields, durationMs, list, obj, str, type Obj } from '../proto-values.js';
 import type { LiveConfig } from '../registry.js';
 
 let root: protobuf.Root | undefined;
@@ -48,6 +51,40 @@ export function compileGrpcService(value: unknown, path: string): GrpcTarget {
   return { cluster, authority: str(envoyGrpc.authority) || cluster, timeoutMs: durationMs(service.timeout, 5000) };
 }
 
+/** core.v3.HttpService (OTLP/HTTP): the URI to POST to and the cluster whose host receives it. */
+export interface HttpTarget {
+  cluster: string;
+  url: URL;
+  timeoutMs: number;
+  headers: Record<string, string>;
+}
+
+export function compileHttpService(value: unknown, path: string): HttpTarget {
+  const service = obj(value, path);
+  checkFields(service, path, ['http_uri', 'request_headers_to_add']);
+  const uri = obj(service.http_uri, `${path}.http_uri`);
+  checkFields(uri, `${path}.http_uri`, ['uri', 'cluster', 'timeout']);
+  const cluster = str(uri.cluster);
+  if (!cluster) reject(`${path}.http_uri.cluster`, 'is required');
+  let url: URL;
+  try {
+    url = new URL(str(uri.uri));
+  } catch {
+    return reject(`${path}.http_uri.uri`, `"${str(uri.uri)}" is not a valid URI`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') reject(`${path}.http_uri.uri`, 'must be an http or https URI');
+  const headers: Record<string, string> = {};
+  list(service.request_headers_to_add, `${path}.request_headers_to_add`).forEach((option, i) => {
+    const at = `${path}.request_headers_to_add[${i}]`;
+    checkFields(option, at, ['header', 'append_action']);
+    const header = obj(option.header, `${at}.header`);
+    checkFields(header, `${at}.header`, ['key', 'value']);
+    headers[str(header.key).toLowerCase()] = str(header.value);
+  });
+  // Envoy's HttpUri.timeout is required; its default here is the gRPC exporter's.
+  return { cluster, url, timeoutMs: durationMs(uri.timeout, 5000), headers };
+}
+
 const FLUSH_INTERVAL_MS = 1000;
 const MAX_BATCH = 512;
 const identity = (b: Buffer): Buffer => b;
@@ -59,7 +96,7 @@ export class OtlpExporter<T> {
   private readonly requestType: protobuf.Type;
 
   constructor(
-    private readonly target: GrpcTarget,
+    private readonly target: GrpcTarget | HttpTarget,
     private readonly live: LiveConfig,
     private readonly rpc: { method: string; request: string },
     /** Builds the export request (a plain object for protobufjs) from a batch. */
@@ -87,11 +124,35 @@ export class OtlpExporter<T> {
     if (!host) return;
     const type = this.requestType;
     const payload = Buffer.from(type.encode(type.fromObject(this.toRequest(items))).finish());
+    if ('url' in this.target) {
+      postOtlp(this.target, host, payload);
+      return;
+    }
     const client = clientFor(`${host.address.includes(':') ? `[${host.address}]` : host.address}:${host.port}`, this.target.authority);
     client.makeUnaryRequest(this.rpc.method, identity, identity, payload, new grpc.Metadata(), { deadline: Date.now() + this.target.timeoutMs }, () => {
       // Export failures are dropped: telemetry must not disturb traffic.
     });
   }
+}
+
+/** OTLP/HTTP export: a protobuf POST to the target URI, sent to a host of its cluster; failures dropped. */
+function postOtlp(target: HttpTarget, host: { address: string; port: number }, payload: Buffer): void {
+  const secure = target.url.protocol === 'https:';
+  const req = (secure ? https : http).request({
+    host: host.address,
+    port: host.port,
+    method: 'POST',
+    path: `${target.url.pathname}${target.url.search}`,
+    headers: { ...target.headers, 'host': target.url.host, 'content-type': 'application/x-protobuf', 'content-length': payload.length },
+    timeout: target.timeoutMs,
+    agent: false,
+    ...(secure ? { servername: target.url.hostname } : {}),
+  }, (res) => res.resume());
+  req.on('timeout', () => req.destroy());
+  req.on('error', () => {
+    // Telemetry must not disturb traffic.
+  });
+  req.end(payload);
 }
 
 const clients = new Map<string, grpc.Client>();

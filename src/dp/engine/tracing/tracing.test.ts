@@ -3,7 +3,7 @@ import { packAny } from '../../../envoy/protos.js';
 import { Engine } from '../engine.js';
 import { decoded, eventually, get, hcm, routeConfig, socketAddress, startHttpServer, staticCluster, type TestServer } from '../fixtures.js';
 import type { Obj } from '../proto-values.js';
-import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+import { startOtlpHttpReceiver, startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -18,14 +18,14 @@ const OTEL = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
 const OTEL_LOG = 'type.googleapis.com/envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig';
 const grpcService = { envoy_grpc: { cluster_name: 'otel' } };
 
-function tracingListener(direction: string, tracing: Obj, hcmExtra: Obj = {}): Obj {
+function tracingListener(direction: string, tracing: Obj, hcmExtra: Obj = {}, provider: Obj = { grpc_service: grpcService, service_name: 'web_mesh' }): Obj {
   return decoded('listeners', {
     name: 'http',
     address: socketAddress(0),
     traffic_direction: direction,
     filter_chains: [{ filters: [hcm('http', { route_config: routeConfig('rc', [{ name: 'all', match: { prefix: '/' }, route: { cluster: 'a' } }]) }, {
       tracing: {
-        provider: { name: 'envoy.tracers.opentelemetry', typed_config: packAny(OTEL, { grpc_service: grpcService, service_name: 'web_mesh' }) },
+        provider: { name: 'envoy.tracers.opentelemetry', typed_config: packAny(OTEL, provider) },
         ...tracing,
       },
       ...hcmExtra,
@@ -123,6 +123,35 @@ describe('OpenTelemetry tracing', () => {
     expect(client?.parent_span_id.toString('hex')).toBe(server?.span_id.toString('hex'));
     // The upstream request's parent is the CLIENT span.
     expect(seen.traceparent.split('-')[2]).toBe(client?.span_id.toString('hex'));
+  });
+
+  it('exports over OTLP/HTTP with http_service: a protobuf POST to the URI, sent to a host of its cluster', async () => {
+    const receiver = track(await startOtlpHttpReceiver());
+    const backend = track(await startHttpServer('a'));
+    const engine = track(new Engine());
+    // The URI's host is only the Host header: the request goes to the cluster's endpoint.
+    const httpService = { http_uri: { uri: 'http://collector.example:4318/v1/traces', cluster: 'otel', timeout: { seconds: 10 } }, request_headers_to_add: [{ header: { key: 'x-tenant', value: 'mesh' } }] };
+    await engine.apply({
+      listeners: [tracingListener('INBOUND', {}, {}, { http_service: httpService, service_name: 'web_http' })],
+      clusters: [staticCluster('a', [backend.port]), staticCluster('otel', [receiver.port])],
+    });
+    await get(engine.listenerPort('http') ?? 0, '/over-http');
+    const spans = await eventually(() => {
+      const s = spansOf(receiver);
+      expect(s).toHaveLength(1);
+      return s;
+    }, 5000);
+    expect(spans[0].service).toBe('web_http');
+    expect(spans[0].span.name).toBe('ingress');
+    expect(receiver.paths).toEqual(['/v1/traces']);
+  });
+
+  it('rejects a provider with neither or both of grpc_service and http_service', async () => {
+    const engine = track(new Engine());
+    const httpService = { http_uri: { uri: 'http://c:4318/v1/traces', cluster: 'otel', timeout: { seconds: 1 } } };
+    await expect(engine.apply({ listeners: [tracingListener('INBOUND', {}, {}, { service_name: 'x' })] })).rejects.toThrow('exactly one of grpc_service, http_service is required');
+    await expect(engine.apply({ listeners: [tracingListener('INBOUND', {}, {}, { grpc_service: grpcService, http_service: httpService })] })).rejects.toThrow('exactly one of grpc_service, http_service is required');
+    await expect(engine.apply({ listeners: [tracingListener('INBOUND', {}, {}, { http_service: { http_uri: { uri: 'ftp://c/x', cluster: 'otel' } } })] })).rejects.toThrow('must be an http or https URI');
   });
 
   it('sends access log records to an OpenTelemetry collector', async () => {

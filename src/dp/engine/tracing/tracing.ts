@@ -1,7 +1,8 @@
 // http_connection_manager tracing with the OpenTelemetry provider (envoy.tracers.opentelemetry):
 // a span per request, continuing the W3C trace of an incoming `traceparent` (and its sampling
 // decision) or starting one (random_sampling × overall_sampling); the upstream request carries
-// the new span as its parent. Sampled spans go to the collector cluster over OTLP/gRPC.
+// the new span as its parent. Sampled spans go to the collector cluster over OTLP/gRPC
+// (grpc_service) or OTLP/HTTP (http_service, protobuf).
 // Spans are named like Envoy's: `ingress` (SERVER) on inbound listeners, `egress <host>` (CLIENT)
 // on outbound ones; with spawn_upstream_span the upstream request gets its own CLIENT span.
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,7 @@ import { reject } from '../config-error.js';
 import { bool, checkFields, list, num, obj, str, unpackTyped, type Obj } from '../proto-values.js';
 import { chance } from '../percent.js';
 import type { CompileContext, HttpExchange, RequestLog } from '../registry.js';
-import { attributes, compileGrpcService, OtlpExporter, stringValue, TRACE_EXPORT } from './otlp.js';
+import { attributes, compileGrpcService, compileHttpService, OtlpExporter, stringValue, TRACE_EXPORT } from './otlp.js';
 
 const OPENTELEMETRY_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -48,9 +49,9 @@ export function compileTracing(value: unknown, path: string, ctx: CompileContext
   const { typeUrl, config } = unpackTyped(provider.typed_config, `${path}.provider.typed_config`);
   if (typeUrl !== OPENTELEMETRY_CONFIG) reject(`${path}.provider.typed_config`, `tracer ${typeUrl} is not supported (use ${OPENTELEMETRY_CONFIG})`);
   const ppath = `${path}.provider.typed_config`;
-  checkFields(config, ppath, ['grpc_service', 'service_name']);
-  if (!config.grpc_service) reject(`${ppath}.grpc_service`, 'is required (http_service is not supported)');
-  const target = compileGrpcService(config.grpc_service, `${ppath}.grpc_service`);
+  checkFields(config, ppath, ['grpc_service', 'http_service', 'service_name']);
+  if (Boolean(config.grpc_service) === Boolean(config.http_service)) reject(ppath, 'exactly one of grpc_service, http_service is required');
+  const target = config.grpc_service ? compileGrpcService(config.grpc_service, `${ppath}.grpc_service`) : compileHttpService(config.http_service, `${ppath}.http_service`);
   const serviceName = str(config.service_name) || 'unknown_service:envoy';
   const exporter = new OtlpExporter<Obj>(target, ctx.live, TRACE_EXPORT, (spans) => ({
     resource_spans: [{
