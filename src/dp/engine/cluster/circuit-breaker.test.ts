@@ -60,4 +60,18 @@ describe('circuit breakers', () => {
     expect(statValues(engine.stats.all()).get('cluster.echo.upstream_cx_overflow')).toBe(1);
     first.socket.destroy();
   });
+
+  it('track_remaining publishes the remaining capacity, live', async () => {
+    const { engine, port } = await slowEngine({ max_requests: { value: 3 }, max_pending_requests: { value: 5 }, track_remaining: true });
+    const remaining = () => statValues(engine.stats.all());
+    expect(remaining().get('cluster.slow.circuit_breakers.default.remaining_rq')).toBe(3);
+    expect(remaining().get('cluster.slow.circuit_breakers.default.remaining_pending')).toBe(5);
+    expect(remaining().get('cluster.slow.circuit_breakers.default.remaining_retries')).toBe(3);
+    let least = 3;
+    const watch = setInterval(() => (least = Math.min(least, remaining().get('cluster.slow.circuit_breakers.default.remaining_rq') ?? 3)), 10);
+    await Promise.all([get(port, '/a'), get(port, '/b')]); // both in flight at the slow server (300 ms)
+    clearInterval(watch);
+    expect(least).toBe(1);
+    expect(remaining().get('cluster.slow.circuit_breakers.default.remaining_rq')).toBe(3);
+  });
 });

@@ -2,7 +2,7 @@
 // upstream protocol, TLS, limits and stats.
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str, unpackTyped, type Obj } from '../proto-values.js';
-import { compileCircuitBreakers, type CircuitBreakerLimits } from './circuit-breaker.js';
+import { compileCircuitBreakers, trackRemaining, type CircuitBreakerLimits } from './circuit-breaker.js';
 import { compileHealthChecks, HealthChecker } from './health-check.js';
 import { compileOutlierDetection, OutlierDetector } from './outlier-detection.js';
 import { fingerprint } from '../fingerprint.js';
@@ -240,6 +240,9 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     originalDst && ((destination) => originalDst.hostFor(destination)),
   );
   runtime.maxStreamDurationMs = protocol.maxStreamDurationMs;
+  if (limits.trackRemaining) {
+    trackRemaining((stat) => ctx.stats.clusterGauge(statName, stat), limits, { connections: () => stats.cxActive.value, pending: () => runtime.pending, requests: () => runtime.active });
+  }
   const refresh = (): void => runtime.refreshHealth();
   if (outlier) runtime.outlier = new OutlierDetector(outlier, hosts, ctx.stats, statName, refresh);
   if (healthCheck) {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine.js';
@@ -136,6 +137,27 @@ describe('active health checking', () => {
     await eventually(() => expect(clustersText(engine)).toContain(`grpc::127.0.0.1:${port}::health_flags::healthy`));
     health.setStatus('payments.v1.Payments', 'NOT_SERVING');
     await eventually(() => expect(clustersText(engine)).toContain(`grpc::127.0.0.1:${port}::health_flags::/failed_active_hc`));
+  });
+
+  it('checks over HTTP/2 with codec_client_type HTTP2 (prior knowledge, as an http2 cluster speaks)', async () => {
+    const health = { code: 503, seen: '' };
+    const server = http2.createServer((req, res) => {
+      health.seen = `${req.headers[':authority']} ${String(req.headers['x-kuma-tags'])}`;
+      res.writeHead(req.url === '/health' ? health.code : 200);
+      res.end();
+    });
+    const h2 = track(await listen(server));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [],
+      clusters: [staticCluster('h2', [h2.port], {
+        health_checks: [{ ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, http_health_check: { path: '/health', codec_client_type: 'HTTP2', request_headers_to_add: [{ header: { key: 'X-Kuma-Tags', value: '&a=b&' } }] } }],
+      })],
+    });
+    await eventually(() => expect(health.seen).toBe('h2 &a=b&'));
+    expect(clustersText(engine)).toContain(`h2::127.0.0.1:${h2.port}::health_flags::/failed_active_hc`);
+    health.code = 200;
+    await eventually(() => expect(clustersText(engine)).toContain(`h2::127.0.0.1:${h2.port}::health_flags::healthy`));
   });
 
   it('rejects unsupported health checkers, naming the field', async () => {

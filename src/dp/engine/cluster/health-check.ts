@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -18,7 +19,7 @@ import type { UpstreamHost } from './load-balancer.js';
 type Check =
   | { kind: 'tcp'; send: Buffer | undefined; receive: Buffer[] }
   | { kind: 'grpc'; serviceName: string; authority: string; metadata: [string, string][] }
-  | { kind: 'http'; path: string; host: string; method: string; headers: [string, string][]; expected: [number, number][] };
+  | { kind: 'http'; path: string; host: string; method: string; headers: [string, string][]; expected: [number, number][]; http2: boolean };
 
 export interface HealthCheckSettings {
   timeoutMs: number;
@@ -102,7 +103,7 @@ function compileCheck(hc: Obj, path: string, clusterName: string): Check {
     const urlPath = str(h.path);
     if (!urlPath) reject(`${hpath}.path`, 'is required');
     const codec = str(h.codec_client_type) || 'HTTP1';
-    if (codec !== 'HTTP1') reject(`${hpath}.codec_client_type`, `${codec} is not supported (HTTP1 only)`);
+    if (codec !== 'HTTP1' && codec !== 'HTTP2') reject(`${hpath}.codec_client_type`, `${codec} is not supported (HTTP1, HTTP2)`);
     const method = str(h.method) || 'GET';
     if (method === 'METHOD_UNSPECIFIED') reject(`${hpath}.method`, 'must be set to a method');
     const expected = list(h.expected_statuses, `${hpath}.expected_statuses`).map((r, i): [number, number] => {
@@ -118,7 +119,7 @@ function compileCheck(hc: Obj, path: string, clusterName: string): Check {
       checkFields(header, `${opath}.header`, ['key', 'value']);
       return [str(header.key), str(header.value)];
     });
-    return { kind: 'http', path: urlPath, host: str(h.host) || clusterName, method, headers, expected: expected.length ? expected : [[200, 201]] };
+    return { kind: 'http', path: urlPath, host: str(h.host) || clusterName, method, headers, expected: expected.length ? expected : [[200, 201]], http2: codec === 'HTTP2' };
   }
   if (hc.grpc_health_check) {
     const gpath = `${path}.grpc_health_check`;
@@ -223,7 +224,7 @@ export class HealthChecker {
     const run = check.kind === 'tcp'
       ? tcpCheck(target, tlsOptions, check, timeoutMs)
       : check.kind === 'http'
-        ? httpCheck(target, tlsOptions, check, timeoutMs)
+        ? (check.http2 ? http2Check : httpCheck)(target, tlsOptions, check, timeoutMs)
         : grpcCheck(target, tlsOptions, check, timeoutMs);
     void run.then((outcome) => this.onOutcome(host, outcome));
   }
@@ -331,6 +332,33 @@ function httpCheck(target: Target, tlsOptions: tls.ConnectionOptions | undefined
       const ok = check.expected.some(([start, end]) => status >= start && status < end);
       res.resume();
       done(ok ? 'success' : 'active');
+    });
+    req.on('error', () => done('network'));
+    req.end();
+  });
+}
+
+/** The HTTP check over HTTP/2 (codec_client_type HTTP2): prior knowledge, as the cluster's own requests. */
+function http2Check(target: Target, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'http' }>, timeoutMs: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const where = 'path' in target ? { path: target.path } : target;
+    const session = tlsOptions
+      ? http2.connect('https://localhost', { createConnection: () => tls.connect({ ...where, ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
+      : http2.connect('http://localhost', { createConnection: () => net.connect(where as net.NetConnectOpts) });
+    let settled = false;
+    const done = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done('network'), timeoutMs);
+    session.on('error', () => done('network'));
+    const req = session.request({ ':method': check.method, ':path': check.path, ':authority': check.host, 'user-agent': 'Envoy/HC', ...Object.fromEntries(check.headers.map(([k, v]) => [k.toLowerCase(), v])) });
+    req.on('response', (headers) => {
+      const status = Number(headers[':status'] ?? 0);
+      done(check.expected.some(([start, end]) => status >= start && status < end) ? 'success' : 'active');
     });
     req.on('error', () => done('network'));
     req.end();
