@@ -1,0 +1,194 @@
+// MeshCircuitBreaker and MeshHealthCheck with a real CP, real `skein dp run` proxies and real HTTP:
+// a client sidecar calls service `backend`, served by two sidecars (a and b) in front of two HTTP
+// servers that say who they are. b can be made to fail (500), to fail its health path (503), and
+// both have a slow path. Responses are counted by backend identity.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { adminGet, adminStat, dataplaneTokenFile, freePort, httpGet, startDp, writeFile, type RunningDp } from '../dp-harness.js';
+
+interface Backend {
+  server: http.Server;
+  port: number;
+  /** Status of every request but /health and /slow (200: answers its name). */
+  status: number;
+  health: number;
+  /** x-kuma-tags of the last health check it got. */
+  healthTags?: string;
+}
+
+async function backend(name: string): Promise<Backend> {
+  const b: Backend = { server: http.createServer(), port: 0, status: 200, health: 200 };
+  b.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url === '/health') {
+      b.healthTags = String(req.headers['x-kuma-tags']);
+      res.writeHead(b.health).end();
+    } else if (req.url === '/slow') setTimeout(() => res.end(name), 1500);
+    else res.writeHead(b.status).end(name);
+  });
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
+  b.port = (b.server.address() as AddressInfo).port;
+  return b;
+}
+
+/** A GET that also returns the response headers. */
+function get(port: number, p = '/'): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ status: 0, body: err.message, headers: {} }));
+  });
+}
+
+describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
+  let cp: RunningCp;
+  const dir = tempDir('policy-cb-hc');
+  const dps: Record<string, RunningDp> = {};
+  const backends: Record<string, Backend> = {};
+  const ports: Record<string, number> = {};
+
+  const put = async (p: string, body: unknown) => {
+    const res = await api(cp.apiUrl, 'PUT', p, body);
+    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+  };
+  const del = async (p: string) => expect((await api(cp.apiUrl, 'DELETE', p)).status).toBeLessThan(300);
+  const viaClient = (p = '/') => get(ports.clientOutbound!, p);
+  const logs = () => [cp.logs(), ...Object.values(dps).map((d) => d.logs())].join('\n');
+  const clientClusters = async (): Promise<string> => adminGet(dps.client!, '/config_dump');
+  /** The clusters part of the CP's xDS dump of a proxy. */
+  const xdsClusters = async (mesh: string, name: string): Promise<string> => {
+    const body = (await api(cp.apiUrl, 'GET', `/meshes/${mesh}/dataplanes/${name}/xds`)).body as { resources?: { Cluster?: { resource: unknown }[] } };
+    return JSON.stringify((body.resources?.Cluster ?? []).map((c) => c.resource));
+  };
+  /** Who answered `n` requests in a row, in order. */
+  const answers = async (n: number, p = '/'): Promise<string[]> => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await viaClient(p);
+      out.push(r.status === 200 ? r.body : `${r.status}`);
+    }
+    return out;
+  };
+
+  beforeAll(async () => {
+    cp = await startCp({ store: 'memory' });
+    backends.a = await backend('backend-a');
+    backends.b = await backend('backend-b');
+    const lone = await backend('lone');
+    backends.lone = lone;
+    for (const k of ['aInbound', 'bInbound', 'clientInbound', 'clientOutbound', 'loneInbound']) ports[k] = await freePort();
+    await put('/meshes/other', { type: 'Mesh', name: 'other' });
+    const dataplane = (mesh: string, name: string, body: string) => writeFile(dir, `${name}.yaml`, `type: Dataplane\nmesh: ${mesh}\nname: ${name}\nnetworking:\n  address: 127.0.0.1\n${body}`);
+    const files = {
+      'backend-a': dataplane('default', 'backend-a', `  inbound:\n    - { port: ${ports.aInbound}, servicePort: ${backends.a.port}, tags: { kuma.io/service: backend, kuma.io/protocol: http } }\n`),
+      'backend-b': dataplane('default', 'backend-b', `  inbound:\n    - { port: ${ports.bInbound}, servicePort: ${backends.b.port}, tags: { kuma.io/service: backend, kuma.io/protocol: http } }\n`),
+      client: dataplane('default', 'client', `  inbound:\n    - { port: ${ports.clientInbound}, servicePort: 1, tags: { kuma.io/service: client, kuma.io/protocol: http } }\n  outbound:\n    - { port: ${ports.clientOutbound}, tags: { kuma.io/service: backend } }\n`),
+      lone: dataplane('other', 'lone', `  inbound:\n    - { port: ${ports.loneInbound}, servicePort: ${lone.port}, tags: { kuma.io/service: lone, kuma.io/protocol: http } }\n`),
+    };
+    for (const [name, file] of Object.entries(files)) {
+      const mesh = name === 'lone' ? 'other' : 'default';
+      dps[name] = startDp(cp, ['-d', file, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, mesh, name)]);
+    }
+    // Both backends serve before any test starts.
+    await waitFor(async () => new Set(await answers(4)).size === 2, { timeoutMs: 30_000, what: () => `traffic to both backends\n${logs()}` });
+    await waitFor(async () => (await httpGet(ports.loneInbound!).catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 30_000, what: () => `the other mesh's proxy\n${logs()}` });
+  });
+
+  afterAll(async () => {
+    for (const dp of Object.values(dps)) await dp.stop();
+    for (const b of Object.values(backends)) b.server.close();
+    await cp?.stop();
+  });
+
+  it("the mesh's default MeshCircuitBreaker gives Kuma's connection limits, tracked by the proxy", async () => {
+    const dump = await xdsClusters('default', 'client');
+    expect(dump).toContain('"max_requests":{"value":1024}');
+    expect(dump).toContain('"max_retries":{"value":3}');
+    expect(dump).toContain('"track_remaining":true');
+    expect(await adminStat(dps.client!, 'cluster.backend.circuit_breakers.default.remaining_rq')).toBe(1024);
+  });
+
+  it('outlier detection: after consecutive 5xx the failing backend is ejected and the next requests all go to the healthy one', async () => {
+    backends.b!.status = 500;
+    // Without outlier detection the failing backend keeps getting its share.
+    expect(await answers(6)).toContain('500');
+    await put('/meshes/default/meshcircuitbreakers/backend-outlier', {
+      type: 'MeshCircuitBreaker', mesh: 'default', name: 'backend-outlier',
+      spec: {
+        targetRef: { kind: 'Mesh' },
+        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { outlierDetection: { interval: '1s', baseEjectionTime: '1m', maxEjectionPercent: 50, detectors: { totalFailures: { consecutive: 3 } } } } }],
+      },
+    });
+    await waitFor(async () => (await clientClusters()).includes('consecutive_5xx'), { timeoutMs: 30_000, what: () => `outlier detection on the client\n${logs()}` });
+    // Traffic ejects b (its 3rd 500 in a row); from then on a answers everything.
+    await waitFor(async () => (await answers(3)).every((r) => r === 'backend-a'), { timeoutMs: 30_000, what: () => `b ejected\n${logs()}` });
+    expect(await answers(10)).toEqual(Array(10).fill('backend-a'));
+    expect(await adminStat(dps.client!, 'cluster.backend.outlier_detection.ejections_enforced_total')).toBeGreaterThanOrEqual(1);
+    expect(await adminGet(dps.client!, '/clusters')).toContain(`backend::127.0.0.1:${ports.bInbound}::health_flags::/failed_outlier_check`);
+
+    await del('/meshes/default/meshcircuitbreakers/backend-outlier');
+    backends.b!.status = 200;
+    await waitFor(async () => (await answers(4)).includes('backend-b'), { timeoutMs: 30_000, what: () => `b back without the policy\n${logs()}` });
+  });
+
+  it('health check: an endpoint failing its health path gets no traffic, and gets it again once healthy', async () => {
+    backends.b!.health = 503;
+    await put('/meshes/default/meshhealthchecks/backend-hc', {
+      type: 'MeshHealthCheck', mesh: 'default', name: 'backend-hc',
+      spec: {
+        targetRef: { kind: 'Mesh' },
+        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { interval: '1s', timeout: '1s', unhealthyThreshold: 1, healthyThreshold: 1, http: { path: '/health', expectedStatuses: [200] } } }],
+      },
+    });
+    await waitFor(async () => (await clientClusters()).includes('http_health_check'), { timeoutMs: 30_000, what: () => `the health check on the client\n${logs()}` });
+    await waitFor(async () => (await adminGet(dps.client!, '/clusters')).includes(`backend::127.0.0.1:${ports.bInbound}::health_flags::/failed_active_hc`), { timeoutMs: 30_000, what: () => `b failing its check\n${logs()}` });
+    expect(await answers(10)).toEqual(Array(10).fill('backend-a'));
+    // The checks come from the client's proxy, with its inbound tags.
+    expect(backends.b!.healthTags).toBe('&kuma.io/protocol=http&kuma.io/service=client&');
+
+    backends.b!.health = 200;
+    await waitFor(async () => (await answers(4)).includes('backend-b'), { timeoutMs: 30_000, what: () => `b back once healthy\n${logs()}` });
+    await del('/meshes/default/meshhealthchecks/backend-hc');
+    await waitFor(async () => !(await clientClusters()).includes('http_health_check'), { timeoutMs: 30_000, what: 'the health check to go' });
+  });
+
+  it('connection limits: concurrent requests beyond maxRequests get 503 x-envoy-overloaded', async () => {
+    await put('/meshes/default/meshcircuitbreakers/backend-limits', {
+      type: 'MeshCircuitBreaker', mesh: 'default', name: 'backend-limits',
+      spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { connectionLimits: { maxRequests: 2 } } }] },
+    });
+    await waitFor(async () => (await adminStat(dps.client!, 'cluster.backend.circuit_breakers.default.remaining_rq')) === 2, { timeoutMs: 30_000, what: () => `maxRequests 2 on the client\n${logs()}` });
+    const replies = await Promise.all(Array.from({ length: 6 }, () => viaClient('/slow')));
+    const overloaded = replies.filter((r) => r.status === 503);
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(2);
+    expect(overloaded).toHaveLength(4);
+    for (const r of overloaded) expect(r.headers['x-envoy-overloaded']).toBe('true');
+    expect(await adminStat(dps.client!, 'cluster.backend.upstream_rq_pending_overflow')).toBeGreaterThanOrEqual(4);
+
+    await del('/meshes/default/meshcircuitbreakers/backend-limits');
+    await waitFor(async () => (await adminStat(dps.client!, 'cluster.backend.circuit_breakers.default.remaining_rq')) === 1024, { timeoutMs: 30_000, what: 'the default limits back' });
+    expect((await Promise.all(Array.from({ length: 4 }, () => viaClient('/slow')))).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+  });
+
+  it("a policy of another mesh changes none of this mesh's proxies' clusters", async () => {
+    const before = await xdsClusters('default', 'client');
+    await put('/meshes/other/meshcircuitbreakers/other-cb', {
+      type: 'MeshCircuitBreaker', mesh: 'other', name: 'other-cb',
+      spec: { targetRef: { kind: 'Mesh' }, rules: [{ default: { connectionLimits: { maxConnections: 7 } } }] },
+    });
+    await put('/meshes/other/meshhealthchecks/other-hc', {
+      type: 'MeshHealthCheck', mesh: 'other', name: 'other-hc',
+      spec: { targetRef: { kind: 'Mesh' }, to: [{ targetRef: { kind: 'Mesh' }, default: { interval: '1s', tcp: {} } }] },
+    });
+    // The other mesh's proxy got its policy...
+    await waitFor(async () => (await xdsClusters('other', 'lone')).includes('"max_connections":{"value":7}'), { timeoutMs: 30_000, what: () => `the other mesh's policy\n${logs()}` });
+    // ...and this mesh's client did not.
+    expect(await xdsClusters('default', 'client')).toBe(before);
+    expect(await xdsClusters('default', 'client')).not.toContain('"max_connections":{"value":7}');
+  });
+});
