@@ -24,7 +24,7 @@ async function backend(name: string): Promise<Backend> {
     if (req.url === '/health') {
       b.healthTags = String(req.headers['x-kuma-tags']);
       res.writeHead(b.health).end();
-    } else if (req.url === '/slow') setTimeout(() => res.end(name), 1500);
+    } else if (req.url === '/slow') setTimeout(() => res.end(name), 3000); // long enough for all concurrent calls to overlap
     else res.writeHead(b.status).end(name);
   });
   await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
@@ -97,13 +97,13 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     // Both backends serve before any test starts.
     await waitFor(async () => new Set(await answers(4)).size === 2, { timeoutMs: 30_000, what: () => `traffic to both backends\n${logs()}` });
     await waitFor(async () => (await httpGet(ports.loneInbound!).catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 30_000, what: () => `the other mesh's proxy\n${logs()}` });
-  });
+  }, 180_000); // a loaded CI box: four proxies and token runs
 
   afterAll(async () => {
     for (const dp of Object.values(dps)) await dp.stop();
     for (const b of Object.values(backends)) b.server.close();
     await cp?.stop();
-  });
+  }, 120_000);
 
   it("the mesh's default MeshCircuitBreaker gives Kuma's connection limits, tracked by the proxy", async () => {
     const dump = await xdsClusters('default', 'client');
@@ -111,7 +111,7 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     expect(dump).toContain('"max_retries":{"value":3}');
     expect(dump).toContain('"track_remaining":true');
     expect(await adminStat(dps.client!, 'cluster.backend.circuit_breakers.default.remaining_rq')).toBe(1024);
-  });
+  }, 120_000);
 
   it('outlier detection: after consecutive 5xx the failing backend is ejected and the next requests all go to the healthy one', async () => {
     backends.b!.status = 500;
@@ -134,7 +134,7 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     await del('/meshes/default/meshcircuitbreakers/backend-outlier');
     backends.b!.status = 200;
     await waitFor(async () => (await answers(4)).includes('backend-b'), { timeoutMs: 30_000, what: () => `b back without the policy\n${logs()}` });
-  });
+  }, 120_000);
 
   it('health check: an endpoint failing its health path gets no traffic, and gets it again once healthy', async () => {
     backends.b!.health = 503;
@@ -155,7 +155,7 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     await waitFor(async () => (await answers(4)).includes('backend-b'), { timeoutMs: 30_000, what: () => `b back once healthy\n${logs()}` });
     await del('/meshes/default/meshhealthchecks/backend-hc');
     await waitFor(async () => !(await clientClusters()).includes('http_health_check'), { timeoutMs: 30_000, what: 'the health check to go' });
-  });
+  }, 120_000);
 
   it('connection limits: concurrent requests beyond maxRequests get 503 x-envoy-overloaded', async () => {
     await put('/meshes/default/meshcircuitbreakers/backend-limits', {
@@ -173,7 +173,7 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     await del('/meshes/default/meshcircuitbreakers/backend-limits');
     await waitFor(async () => (await adminStat(dps.client!, 'cluster.backend.circuit_breakers.default.remaining_rq')) === 1024, { timeoutMs: 30_000, what: 'the default limits back' });
     expect((await Promise.all(Array.from({ length: 4 }, () => viaClient('/slow')))).map((r) => r.status)).toEqual([200, 200, 200, 200]);
-  });
+  }, 120_000);
 
   it("a policy of another mesh changes none of this mesh's proxies' clusters", async () => {
     const before = await xdsClusters('default', 'client');
@@ -190,5 +190,55 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     // ...and this mesh's client did not.
     expect(await xdsClusters('default', 'client')).toBe(before);
     expect(await xdsClusters('default', 'client')).not.toContain('"max_connections":{"value":7}');
-  });
+  }, 120_000);
+
+  it('zone egress: to[] MeshExternalService policies apply to the egress cluster; a dead external endpoint gets no traffic once health checked', async () => {
+    // A second mesh with mTLS and routing.zoneEgress: the client reaches MeshExternalService `ext`
+    // through a zone egress. `ext` has a live endpoint (closing each connection, so that every
+    // request is a new pick at the egress) and a dead one (a port nothing listens on).
+    const live = http.createServer((req, res) => res.writeHead(200, { connection: 'close' }).end('ext-live'));
+    await new Promise<void>((r) => live.listen(0, '127.0.0.1', () => r()));
+    backends.live = { server: live, port: (live.address() as AddressInfo).port, status: 200, health: 200 };
+    for (const k of ['dead', 'egress', 'secureClientInbound', 'extOutbound']) ports[k] = await freePort();
+    await put('/meshes/secure', { type: 'Mesh', name: 'secure', mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] }, routing: { zoneEgress: true } });
+    await put('/meshes/secure/meshexternalservices/ext', {
+      type: 'MeshExternalService', mesh: 'secure', name: 'ext',
+      spec: { match: { type: 'HostnameGenerator', port: 80, protocol: 'http' }, endpoints: [{ address: '127.0.0.1', port: backends.live.port }, { address: '127.0.0.1', port: ports.dead }] },
+    });
+    await put('/meshes/secure/meshtrafficpermissions/egress-ext', {
+      type: 'MeshTrafficPermission', mesh: 'secure', name: 'egress-ext',
+      spec: { targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } }, rules: [{ default: { allow: [{ sni: { type: 'Exact', value: 'sni.extsvc.secure.ext.80' } }] } }] },
+    });
+    const egressFile = writeFile(dir, 'egress.yaml', `type: Dataplane\nmesh: secure\nname: egress\nlabels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }\nnetworking:\n  address: 127.0.0.1\n  listeners:\n    - { type: ZoneEgress, port: ${ports.egress} }\n`);
+    const clientFile = writeFile(dir, 'secure-client.yaml', `type: Dataplane\nmesh: secure\nname: client\nnetworking:\n  address: 127.0.0.1\n  inbound:\n    - { port: ${ports.secureClientInbound}, servicePort: 1, tags: { kuma.io/service: client } }\n  outbound:\n    - { port: ${ports.extOutbound}, tags: { kuma.io/service: ext } }\n`);
+    dps.egress = startDp(cp, ['-d', egressFile, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'secure', 'egress')]);
+    dps.secureClient = startDp(cp, ['-d', clientFile, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'secure', 'client')]);
+    const viaEgress = async (n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = await get(ports.extOutbound!);
+        out.push(r.status === 200 ? r.body : `${r.status}`);
+      }
+      return out;
+    };
+    await waitFor(async () => (await viaEgress(1))[0] === 'ext-live', { timeoutMs: 30_000, what: () => `a call through the egress\n${logs()}` });
+    // The default MeshCircuitBreaker (targetRef Mesh) selects the zone proxy too.
+    expect(await xdsClusters('secure', 'egress')).toContain('"track_remaining":true');
+    // Without a health check, the dead endpoint fails its share of the calls.
+    await waitFor(async () => (await viaEgress(6)).some((r) => r !== 'ext-live'), { timeoutMs: 20_000, what: () => `a failed call to the dead endpoint\n${logs()}` });
+
+    await put('/meshes/secure/meshhealthchecks/egress-hc', {
+      type: 'MeshHealthCheck', mesh: 'secure', name: 'egress-hc',
+      spec: {
+        targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } },
+        to: [{ targetRef: { kind: 'MeshExternalService', name: 'ext' }, default: { interval: '1s', timeout: '1s', unhealthyThreshold: 1, healthyThreshold: 1, tcp: {} } }],
+      },
+    });
+    await waitFor(async () => (await adminGet(dps.egress!, '/clusters')).includes(`egress:ext::127.0.0.1:${ports.dead}::health_flags::/failed_active_hc`), { timeoutMs: 30_000, what: () => `the dead endpoint failing its check\n${logs()}` });
+    await waitFor(async () => (await adminGet(dps.egress!, '/clusters')).includes(`egress:ext::127.0.0.1:${backends.live!.port}::health_flags::healthy`), { timeoutMs: 30_000, what: () => `the live endpoint passing its check\n${logs()}` });
+    expect(await viaEgress(10)).toEqual(Array(10).fill('ext-live'));
+    // The policy selected the egress only: the client's own cluster has no health check.
+    expect(await xdsClusters('secure', 'client')).not.toContain('health_checks');
+    expect(await xdsClusters('secure', 'egress')).toContain('tcp_health_check');
+  }, 150_000);
 });
