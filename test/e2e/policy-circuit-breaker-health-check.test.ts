@@ -2,7 +2,9 @@
 // a client sidecar calls service `backend`, served by two sidecars (a and b) in front of two HTTP
 // servers that say who they are. b can be made to fail (500), to fail its health path (503), and
 // both have a slow path. Responses are counted by backend identity.
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
@@ -138,11 +140,13 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
 
   it('health check: an endpoint failing its health path gets no traffic, and gets it again once healthy', async () => {
     backends.b!.health = 503;
+    const eventLog = path.join(dir, 'hc-events.log');
+    const events = () => (fs.existsSync(eventLog) ? fs.readFileSync(eventLog, 'utf8') : '');
     await put('/meshes/default/meshhealthchecks/backend-hc', {
       type: 'MeshHealthCheck', mesh: 'default', name: 'backend-hc',
       spec: {
         targetRef: { kind: 'Mesh' },
-        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { interval: '1s', timeout: '1s', unhealthyThreshold: 1, healthyThreshold: 1, http: { path: '/health', expectedStatuses: [200] } } }],
+        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { interval: '1s', timeout: '1s', unhealthyThreshold: 1, healthyThreshold: 1, eventLogPath: eventLog, http: { path: '/health', expectedStatuses: [200] } } }],
       },
     });
     await waitFor(async () => (await clientClusters()).includes('http_health_check'), { timeoutMs: 30_000, what: () => `the health check on the client\n${logs()}` });
@@ -151,8 +155,12 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
     // The checks come from the client's proxy, with its inbound tags.
     expect(backends.b!.healthTags).toBe('&kuma.io/protocol=http&kuma.io/service=client&');
 
+    // The client's proxy logged the failed check of b (event_logger file sink).
+    expect(events()).toMatch(new RegExp(`"port_value":${ports.bInbound}}},"cluster_name":"backend","health_check_failure_event"`));
+
     backends.b!.health = 200;
     await waitFor(async () => (await answers(4)).includes('backend-b'), { timeoutMs: 30_000, what: () => `b back once healthy\n${logs()}` });
+    expect(events()).toMatch(new RegExp(`"port_value":${ports.bInbound}}},"cluster_name":"backend","add_healthy_event"`));
     await del('/meshes/default/meshhealthchecks/backend-hc');
     await waitFor(async () => !(await clientClusters()).includes('http_health_check'), { timeoutMs: 30_000, what: 'the health check to go' });
   }, 120_000);

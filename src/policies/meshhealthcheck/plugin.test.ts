@@ -45,8 +45,8 @@ describe('MeshHealthCheck plugin', () => {
       ['x-s', 'v', 'OVERWRITE_IF_EXISTS_OR_ADD'],
     ]);
     expect(http.tcp_health_check).toBeUndefined();
-    // Not written: the engine has no event sink (see plugin.ts).
-    expect(JSON.stringify(dump)).not.toContain('event_log');
+    expect(http.event_logger).toEqual([{ name: 'envoy.health_check.event_sinks.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.health_check.event_sinks.file.v3.HealthCheckEventFileSink', event_log_path: '/tmp/hc.log' } }]);
+    expect(http.always_log_health_check_failures).toBe(true);
     expect(c['backend'].common_lb_config).toEqual({ zone_aware_lb_config: { fail_traffic_on_panic: true } });
     const tcp = c['backend-tcp'].health_checks[0];
     expect(tcp.tcp_health_check).toEqual({ send: { text: Buffer.from('ping').toString('hex') }, receive: [{ text: Buffer.from('pong').toString('hex') }] });

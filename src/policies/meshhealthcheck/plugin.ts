@@ -3,22 +3,23 @@
 // `http` → HTTP; grpc with `grpc` → gRPC; otherwise, with `tcp` → TCP; else no check.
 //   interval (1m), timeout (15s), unhealthyThreshold (5), healthyThreshold (1), initialJitter,
 //   intervalJitter(Percent), noTrafficInterval, reuseConnection → health_checks[0]
+//   eventLogPath → event_logger [HealthCheckEventFileSink]; alwaysLogHealthCheckFailures
 //   http {path ("/"), expectedStatuses, requestHeadersToAdd} → http_health_check; the first header is
 //     `x-kuma-tags` with the calling proxy's inbound tags
 //   tcp {send, receive} → tcp_health_check (hex of the strings as written)
 //   grpc {serviceName, authority} → grpc_health_check
 //   failTrafficOnPanic → common_lb_config.zone_aware_lb_config.fail_traffic_on_panic
 //   healthyPanicThreshold (deprecated, MeshCircuitBreaker's since) → common_lb_config.healthy_panic_threshold
-// `eventLogPath` and `alwaysLogHealthCheckFailures` are not written: the DP engine has no health
-// check event sink, and without one Envoy's always_log_health_check_failures changes nothing.
 import type { Resource } from '../../api/resource.js';
 import { parseDuration } from '../../api/rules.js';
 import { networkingOf } from '../../xds/context/mesh-context.js';
 import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type ProxyView } from '../../policy-engine/index.js';
 import type { ClusterPatch } from '../../xds/envoy/cluster.js';
-import { durationFromMs } from '../../xds/envoy/common.js';
+import { durationFromMs, typedExtension } from '../../xds/envoy/common.js';
 import { inboundViewOf } from '../common/plugin-view.js';
 import type { MeshHealthCheckConf } from './api.js';
+
+const FILE_SINK = 'type.googleapis.com/envoy.extensions.health_check.event_sinks.file.v3.HealthCheckEventFileSink';
 
 const DEFAULTS = { intervalMs: 60_000, timeoutMs: 15_000, unhealthyThreshold: 5, healthyThreshold: 1, path: '/' };
 
@@ -63,6 +64,8 @@ export function healthCheckPatch(conf: MeshHealthCheckConf, protocol: string, ta
     if (conf.intervalJitterPercent !== undefined) hc['interval_jitter_percent'] = conf.intervalJitterPercent;
     if (noTraffic !== undefined) hc['no_traffic_interval'] = durationFromMs(noTraffic);
     if (conf.reuseConnection !== undefined) hc['reuse_connection'] = { value: conf.reuseConnection };
+    if (conf.eventLogPath !== undefined) hc['event_logger'] = [typedExtension('envoy.health_check.event_sinks.file', FILE_SINK, { event_log_path: conf.eventLogPath })];
+    if (conf.alwaysLogHealthCheckFailures !== undefined) hc['always_log_health_check_failures'] = conf.alwaysLogHealthCheckFailures;
     patch.health_checks = [{ ...hc, ...checker }];
   }
   return Object.keys(patch).length ? patch : undefined;

@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str, type Obj } from '../proto-values.js';
 import { fingerprint } from '../fingerprint.js';
+import { compileEventLoggers, type EventLog } from './health-check-events.js';
 import type { Counter, Stats } from '../stats.js';
 import type { UpstreamHost } from './load-balancer.js';
 
@@ -36,6 +37,10 @@ export interface HealthCheckSettings {
   healthyEdgeIntervalMs: number;
   altPort: number;
   check: Check;
+  clusterName: string;
+  /** event_logger; failures are logged for the first check only unless alwaysLogFailures. */
+  eventLog: EventLog | undefined;
+  alwaysLogFailures: boolean;
   /** Identifies these settings: hosts are checked from scratch when they change. */
   fingerprint: string;
 }
@@ -44,6 +49,7 @@ const FIELDS = [
   'timeout', 'interval', 'initial_jitter', 'interval_jitter', 'interval_jitter_percent', 'unhealthy_threshold',
   'healthy_threshold', 'alt_port', 'reuse_connection', 'http_health_check', 'tcp_health_check', 'grpc_health_check', 'health_checker',
   'no_traffic_interval', 'no_traffic_healthy_interval', 'unhealthy_interval', 'unhealthy_edge_interval', 'healthy_edge_interval',
+  'event_logger', 'always_log_health_check_failures',
 ];
 
 /** Undefined when the cluster has no health_checks. */
@@ -81,6 +87,9 @@ export function compileHealthChecks(value: unknown, path: string, clusterName: s
     healthyEdgeIntervalMs: durationMs(hc.healthy_edge_interval, intervalMs),
     altPort: num(hc.alt_port, 0),
     check: compileCheck(hc, hpath, clusterName),
+    clusterName,
+    eventLog: compileEventLoggers(hc.event_logger, `${hpath}.event_logger`),
+    alwaysLogFailures: hc.always_log_health_check_failures === true,
   };
   return { ...settings, fingerprint: fingerprint(hc) };
 }
@@ -251,6 +260,7 @@ export class HealthChecker {
       if (outcome === 'active' || h.hcFailures >= s.unhealthyThreshold) h.failedActiveHc = true;
     }
     const changed = wasFailed !== h.failedActiveHc;
+    this.logEvent(host, outcome, first, changed);
     let interval: number;
     if (!this.hadTraffic()) interval = h.failedActiveHc ? s.noTrafficIntervalMs : s.noTrafficHealthyIntervalMs;
     else if (changed) interval = h.failedActiveHc ? s.unhealthyEdgeIntervalMs : s.healthyEdgeIntervalMs;
@@ -262,6 +272,23 @@ export class HealthChecker {
       this.syncHealthy();
       this.onChange();
     }
+  }
+
+  private logEvent(host: UpstreamHost, outcome: Outcome, first: boolean, changed: boolean): void {
+    const log = this.settings.eventLog;
+    if (!log) return;
+    const base = {
+      health_checker_type: this.settings.check.kind.toUpperCase(),
+      host: { socket_address: { address: host.address, port_value: host.port } },
+      cluster_name: this.settings.clusterName,
+    };
+    if (outcome === 'success') {
+      if (changed) log({ ...base, add_healthy_event: { first_check: first } });
+      return;
+    }
+    const failureType = outcome === 'network' ? 'NETWORK' : 'ACTIVE';
+    if (changed) log({ ...base, eject_unhealthy_event: { failure_type: failureType } });
+    if (first || this.settings.alwaysLogFailures) log({ ...base, health_check_failure_event: { failure_type: failureType, first_check: first } });
   }
 
   private syncHealthy(): void {
