@@ -82,6 +82,13 @@ describe('MeshCircuitBreaker plugin', () => {
     expect(clusters(sidecarDump(goldenMesh, dataplanes, goldenBackend, [inbound]))['localhost:18080'].circuit_breakers).toBeUndefined();
   });
 
+  it('a top-level MeshService or Dataplane sectionName selects the sidecar by its inbounds for to[] too', () => {
+    const bySection = policyResource('MeshCircuitBreaker', 'section', { targetRef: { kind: 'Dataplane', name: 'web-1', sectionName: '8080' }, to: [{ targetRef: { kind: 'Mesh' }, default: { connectionLimits: { maxRequests: 9 } } }] });
+    expect(clusters(sidecarDump(goldenMesh, dataplanes, goldenWeb, [bySection]))['backend'].circuit_breakers.thresholds[0].max_requests).toEqual(v(9));
+    const byService = { ...bySection, spec: { ...bySection.spec, targetRef: { kind: 'MeshService', name: 'web' } } };
+    expect(clusters(sidecarDump(goldenMesh, dataplanes, goldenWeb, [byService]))['backend'].circuit_breakers.thresholds[0].max_requests).toEqual(v(9));
+  });
+
   it('a policy of another mesh changes nothing', () => {
     const dump = sidecarDump(goldenMesh, dataplanes, goldenWeb, [dflt('other'), { ...outlier, mesh: 'other' }]);
     expect(JSON.stringify(dump)).not.toContain('circuit_breakers');

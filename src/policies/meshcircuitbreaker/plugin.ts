@@ -83,9 +83,13 @@ function resolver(view: ProxyView, policies: readonly Resource[]): (destination:
   };
 }
 
-/** Per-sidecar resolver: the cluster fields of each destination it sends to (undefined: none). */
+/**
+ * Per-sidecar resolver: the cluster fields of each destination it sends to (undefined: none). The
+ * whole proxy view: a top-level MeshService / MeshSubset / `sectionName` selects the proxy by its
+ * inbounds, also for `to[]`.
+ */
 export function outboundCircuitBreakers(policies: readonly Resource[], dp: Resource): (destination: DestinationView) => ClusterPatch | undefined {
-  return resolver(inboundViewOf(dp), policies);
+  return resolver(proxyViewOf(dp), policies);
 }
 
 /**

@@ -81,6 +81,13 @@ describe('MeshHealthCheck plugin', () => {
     expect(JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, [{ ...mesh, mesh: 'other' }]))).not.toContain('health_checks');
   });
 
+  it('a top-level MeshService or Dataplane sectionName selects the sidecar by its inbounds for to[] too', () => {
+    const byService = policyResource('MeshHealthCheck', 'from-web', { targetRef: { kind: 'MeshService', name: 'web' }, to: [{ targetRef: { kind: 'Mesh' }, default: { tcp: {} } }] });
+    expect(clusters(sidecarDump(goldenMesh, dataplanes, goldenWeb, [byService]))['backend-tcp'].health_checks).toHaveLength(1);
+    const otherService = { ...byService, spec: { ...byService.spec, targetRef: { kind: 'MeshService', name: 'backend' } } };
+    expect(clusters(sidecarDump(goldenMesh, dataplanes, goldenWeb, [otherService]))['backend-tcp'].health_checks).toBeUndefined();
+  });
+
   it('zone proxies: egress external-service clusters by protocol, passthrough clusters by TCP only', () => {
     const mtls = { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] };
     const mesh = policyResource('Mesh', 'default', { mtls, routing: { zoneEgress: true } });

@@ -16,7 +16,6 @@ import { networkingOf } from '../../xds/context/mesh-context.js';
 import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type ProxyView } from '../../policy-engine/index.js';
 import type { ClusterPatch } from '../../xds/envoy/cluster.js';
 import { durationFromMs, typedExtension } from '../../xds/envoy/common.js';
-import { inboundViewOf } from '../common/plugin-view.js';
 import type { MeshHealthCheckConf } from './api.js';
 
 const FILE_SINK = 'type.googleapis.com/envoy.extensions.health_check.event_sinks.file.v3.HealthCheckEventFileSink';
@@ -108,9 +107,12 @@ function resolver(view: ProxyView, policies: readonly Resource[], tagsHeader: st
   };
 }
 
-/** Per-sidecar resolver: the health check of each destination's cluster (undefined: none). */
+/**
+ * Per-sidecar resolver: the health check of each destination's cluster (undefined: none). The whole
+ * proxy view: a top-level MeshService / MeshSubset selects the proxy by its inbounds.
+ */
 export function outboundHealthChecks(policies: readonly Resource[], dp: Resource): Resolver {
-  return resolver(inboundViewOf(dp), policies, kumaTagsHeader(dp));
+  return resolver(proxyViewOf(dp), policies, kumaTagsHeader(dp));
 }
 
 /**
