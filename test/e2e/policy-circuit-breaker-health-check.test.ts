@@ -16,7 +16,7 @@ interface Backend {
   /** Status of every request but /health and /slow (200: answers its name). */
   status: number;
   health: number;
-  /** x-kuma-tags of the last health check it got. */
+  /** x-kuma-tags and x-check of the last health check it got. */
   healthTags?: string;
 }
 
@@ -24,7 +24,7 @@ async function backend(name: string): Promise<Backend> {
   const b: Backend = { server: http.createServer(), port: 0, status: 200, health: 200 };
   b.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (req.url === '/health') {
-      b.healthTags = String(req.headers['x-kuma-tags']);
+      b.healthTags = `${String(req.headers['x-kuma-tags'])} ${String(req.headers['x-check'])}`;
       res.writeHead(b.health).end();
     } else if (req.url === '/slow') setTimeout(() => res.end(name), 3000); // long enough for all concurrent calls to overlap
     else res.writeHead(b.status).end(name);
@@ -123,7 +123,16 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
       type: 'MeshCircuitBreaker', mesh: 'default', name: 'backend-outlier',
       spec: {
         targetRef: { kind: 'Mesh' },
-        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { outlierDetection: { interval: '1s', baseEjectionTime: '1m', maxEjectionPercent: 50, detectors: { totalFailures: { consecutive: 3 } } } } }],
+        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: {
+          outlierDetection: {
+            interval: '1s', baseEjectionTime: '1m', maxEjectionPercent: 50, splitExternalAndLocalErrors: false, healthyPanicThreshold: 10,
+            // Only totalFailures can act with two hosts; the others are here to be accepted by the proxy.
+            detectors: {
+              totalFailures: { consecutive: 3 }, gatewayFailures: { consecutive: 5 }, localOriginFailures: { consecutive: 5 },
+              successRate: { minimumHosts: 5, requestVolume: 100, standardDeviationFactor: '1.9' }, failurePercentage: { minimumHosts: 5, requestVolume: 50, threshold: 85 },
+            },
+          },
+        } }],
       },
     });
     await waitFor(async () => (await clientClusters()).includes('consecutive_5xx'), { timeoutMs: 30_000, what: () => `outlier detection on the client\n${logs()}` });
@@ -146,14 +155,22 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
       type: 'MeshHealthCheck', mesh: 'default', name: 'backend-hc',
       spec: {
         targetRef: { kind: 'Mesh' },
-        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: { interval: '1s', timeout: '1s', unhealthyThreshold: 1, healthyThreshold: 1, eventLogPath: eventLog, http: { path: '/health', expectedStatuses: [200] } } }],
+        to: [{ targetRef: { kind: 'MeshService', name: 'backend' }, default: {
+          interval: '1s', timeout: '1s', unhealthyThreshold: 1, healthyThreshold: 1, initialJitter: '100ms', intervalJitterPercent: 10, noTrafficInterval: '1s', reuseConnection: true,
+          eventLogPath: eventLog, alwaysLogHealthCheckFailures: true,
+          http: { path: '/health', expectedStatuses: [200], requestHeadersToAdd: { set: [{ name: 'x-check', value: 'mesh' }] } },
+        } }],
       },
     });
     await waitFor(async () => (await clientClusters()).includes('http_health_check'), { timeoutMs: 30_000, what: () => `the health check on the client\n${logs()}` });
-    await waitFor(async () => (await adminGet(dps.client!, '/clusters')).includes(`backend::127.0.0.1:${ports.bInbound}::health_flags::/failed_active_hc`), { timeoutMs: 30_000, what: () => `b failing its check\n${logs()}` });
+    // Checked (not just pending, when every host counts as failed): a passes, b fails.
+    await waitFor(async () => {
+      const hosts = await adminGet(dps.client!, '/clusters');
+      return hosts.includes(`backend::127.0.0.1:${ports.aInbound}::health_flags::healthy\n`) && hosts.includes(`backend::127.0.0.1:${ports.bInbound}::health_flags::/failed_active_hc\n`);
+    }, { timeoutMs: 30_000, what: () => `a passing and b failing its check\n${logs()}` });
     expect(await answers(10)).toEqual(Array(10).fill('backend-a'));
     // The checks come from the client's proxy, with its inbound tags.
-    expect(backends.b!.healthTags).toBe('&kuma.io/protocol=http&kuma.io/service=client&');
+    expect(backends.b!.healthTags).toBe('&kuma.io/protocol=http&kuma.io/service=client& mesh');
 
     // The client's proxy logged the failed check of b (event_logger file sink).
     expect(events()).toMatch(new RegExp(`"port_value":${ports.bInbound}}},"cluster_name":"backend","health_check_failure_event"`));

@@ -290,17 +290,16 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   const breakersTo = outboundCircuitBreakers(ctx.policies, dp);
   const addTarget = (target: OutboundTarget, protocol: string, timeouts: Timeouts): void => {
     const connectTimeoutMs = timeouts.connectTimeoutMs;
+    const seen = target.type === 'external' ? externals : services;
+    if (seen.has(target.key)) return;
+    seen.add(target.key);
     // MeshHealthCheck (order 1200) before MeshCircuitBreaker (1300), as Kuma applies them.
     const destination = destinationView(ctx, target);
     const patches = [healthChecksTo(destination, protocol), breakersTo(destination)];
     if (target.type === 'external') {
-      if (externals.has(target.key)) return;
-      externals.add(target.key);
       out.push(externalCluster(ctx, mesh, target.external, protocol, identity, connectTimeoutMs, patches));
       return;
     }
-    if (services.has(target.key)) return;
-    services.add(target.key);
     out.push(target.type === 'destination' ? destinationCluster(ctx, mesh, target.info, identity, connectTimeoutMs, patches) : legacyCluster(ctx, mesh, target.key, target.info, protocol, identity, connectTimeoutMs, patches));
   };
   for (const outbound of net.outbound ?? []) {
