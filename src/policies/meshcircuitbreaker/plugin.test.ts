@@ -24,7 +24,7 @@ const outlier = policyResource('MeshCircuitBreaker', 'backend-outlier', {
   to: [{
     targetRef: { kind: 'MeshService', name: 'backend' },
     default: {
-      connectionLimits: { maxRequests: 2 },
+      connectionLimits: { maxRequests: 2, maxConnectionPools: 4 },
       outlierDetection: {
         interval: '2s', baseEjectionTime: '30s', maxEjectionPercent: 50, splitExternalAndLocalErrors: true, healthyPanicThreshold: '12.5',
         detectors: { totalFailures: { consecutive: 3 }, successRate: { minimumHosts: 2, requestVolume: 10, standardDeviationFactor: '1.9' } },
@@ -49,7 +49,7 @@ describe('MeshCircuitBreaker plugin', () => {
     const dump = sidecarDump(goldenMesh, dataplanes, goldenWeb, [dflt(), outlier]);
     expect(dump).toEqual(golden(testdata('outlier.golden.json'), dump));
     const c = clusters(dump);
-    expect(c['backend'].circuit_breakers.thresholds[0]).toMatchObject({ max_connections: v(1024), max_requests: v(2) });
+    expect(c['backend'].circuit_breakers.thresholds[0]).toMatchObject({ max_connections: v(1024), max_requests: v(2), max_connection_pools: v(4) });
     expect(c['backend'].outlier_detection).toEqual({
       interval: { seconds: '2' }, base_ejection_time: { seconds: '30' }, max_ejection_percent: v(50), split_external_local_origin_errors: true,
       consecutive_5xx: v(3), enforcing_consecutive_5xx: v(100), enforcing_consecutive_gateway_failure: v(0), enforcing_consecutive_local_origin_failure: v(0),

@@ -7,8 +7,6 @@
 // Outbound clusters (sidecars, and zone egress / ingress clusters of zone proxies) take the merged
 // `to[]` conf naming their destination; inbound (local) clusters take the catch-all `rules[]` /
 // `from[]` conf of the inbound.
-// `maxConnectionPools` is not written: the DP engine keeps exactly one pool per endpoint and has no
-// pool limit to apply (see docs/policies.md).
 import type { Resource } from '../../api/resource.js';
 import { parseDuration } from '../../api/rules.js';
 import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type InboundView, type ProxyView } from '../../policy-engine/index.js';
@@ -28,6 +26,7 @@ export function circuitBreakerPatch(conf: MeshCircuitBreakerConf): ClusterPatch 
   // Kuma gives every cluster a DEFAULT threshold that tracks what remains, limits or not.
   const threshold: Record<string, unknown> = { track_remaining: true };
   if (limits.maxConnections !== undefined) threshold['max_connections'] = u32(limits.maxConnections);
+  if (limits.maxConnectionPools !== undefined) threshold['max_connection_pools'] = u32(limits.maxConnectionPools);
   if (limits.maxPendingRequests !== undefined) threshold['max_pending_requests'] = u32(limits.maxPendingRequests);
   if (limits.maxRequests !== undefined) threshold['max_requests'] = u32(limits.maxRequests);
   if (limits.maxRetries !== undefined) threshold['max_retries'] = u32(limits.maxRetries);
