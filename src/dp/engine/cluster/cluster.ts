@@ -87,7 +87,8 @@ export class ClusterRuntime {
    * as Envoy frees them to make room). False is an overflow, counted.
    */
   poolAvailable(host: UpstreamHost): boolean {
-    if (host.active > 0 || this.poolsInUse() < this.limits.maxConnectionPools) return true;
+    // Cheap checks first: this runs for every request.
+    if (this.limits.maxConnectionPools === Infinity || host.active > 0 || this.poolsInUse() < this.limits.maxConnectionPools) return true;
     this.stats.cxPoolOverflow.value++;
     return false;
   }
