@@ -51,6 +51,7 @@ export const ENVOY_PROTO_FILES = [
   'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/health_check/event_sinks/file/v3/file.proto',
   'envoy/extensions/access_loggers/open_telemetry/v3/logs_service.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
 ];

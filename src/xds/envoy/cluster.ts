@@ -72,3 +72,17 @@ function commonCluster(options: ClusterCommonOptions, type: Cluster['type']): Cl
   }
   return cluster;
 }
+
+/** What the cluster policies (MeshCircuitBreaker, MeshHealthCheck) set on a cluster. */
+export type ClusterPatch = Pick<Cluster, 'circuit_breakers' | 'outlier_detection' | 'health_checks' | 'common_lb_config'>;
+
+/** Applies the patches in order (later ones win, common_lb_config is merged field by field). */
+export function applyClusterPatches(cluster: Cluster, ...patches: (ClusterPatch | undefined)[]): Cluster {
+  for (const patch of patches) {
+    if (!patch) continue;
+    const { common_lb_config: lb, ...rest } = patch;
+    Object.assign(cluster, rest);
+    if (lb) cluster.common_lb_config = { ...cluster.common_lb_config, ...lb };
+  }
+  return cluster;
+}

@@ -198,6 +198,11 @@ export interface Cluster {
   /** Keyed by extension name, e.g. envoy.extensions.upstreams.http.v3.HttpProtocolOptions. */
   typed_extension_protocol_options?: Record<string, AnyMessage>;
   transport_socket?: TypedExtensionConfig;
+  /** Written by policy plugins (MeshCircuitBreaker, MeshHealthCheck) as Envoy's JSON shape. */
+  circuit_breakers?: { thresholds: Record<string, unknown>[] };
+  outlier_detection?: Record<string, unknown>;
+  health_checks?: Record<string, unknown>[];
+  common_lb_config?: { healthy_panic_threshold?: { value: number }; zone_aware_lb_config?: { fail_traffic_on_panic?: boolean } };
 }
 
 // envoy.config.endpoint.v3

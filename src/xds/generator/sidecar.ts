@@ -15,6 +15,8 @@ import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
 import { AccessLogPlan, accessLogEntries, type AccessLogEntry, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
+import { inboundCircuitBreaker, outboundCircuitBreakers } from '../../policies/meshcircuitbreaker/plugin.js';
+import { outboundHealthChecks } from '../../policies/meshhealthcheck/plugin.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
 import { proxyTracing } from '../../policies/meshtrace/plugin.js';
@@ -24,6 +26,7 @@ import {
   certificateSecret,
   clusterLoadAssignment,
   clusterLoadAssignmentResource,
+  applyClusterPatches,
   clusterResource,
   downstreamMtls,
   edsCluster,
@@ -42,6 +45,7 @@ import {
   upstreamMtls,
   validationSecret,
   virtualHost,
+  type ClusterPatch,
   type Filter,
   type FilterChain,
   type HcmTracing,
@@ -275,8 +279,9 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
       const endpoints = [{ address: inbound.serviceAddress ?? '127.0.0.1', port: servicePort }];
       const http2 = isHttp2(protocol);
       const connectTimeoutMs = timeouts?.connectTimeoutMs ?? 10_000;
-      out.push(shared(ctx, ['local', cluster, endpoints, http2, connectTimeoutMs], () =>
-        clusterResource(staticCluster({ name: cluster, connectTimeoutMs, http2, localities: [{ endpoints }] })),
+      const breaker = inboundCircuitBreaker(ctx.policies, dp, view);
+      out.push(shared(ctx, ['local', cluster, endpoints, http2, connectTimeoutMs, breaker], () =>
+        clusterResource(applyClusterPatches(staticCluster({ name: cluster, connectTimeoutMs, http2, localities: [{ endpoints }] }), breaker)),
       ));
     }
     const rateLimit = inboundRateLimit(ctx.policies, dp, view);
@@ -293,17 +298,21 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
   const externals = new Set<string>();
   const timeoutsTo = outboundTimeouts(ctx.policies, dp);
   const accessLogsTo = accessLogs.outbound();
+  const healthChecksTo = outboundHealthChecks(ctx.policies, dp);
+  const breakersTo = outboundCircuitBreakers(ctx.policies, dp);
   const addTarget = (target: OutboundTarget, protocol: string, timeouts: Timeouts): void => {
     const connectTimeoutMs = timeouts.connectTimeoutMs;
+    const seen = target.type === 'external' ? externals : services;
+    if (seen.has(target.key)) return;
+    seen.add(target.key);
+    // MeshHealthCheck (order 1200) before MeshCircuitBreaker (1300), as Kuma applies them.
+    const destination = destinationView(ctx, target);
+    const patches = [healthChecksTo(destination, protocol), breakersTo(destination)];
     if (target.type === 'external') {
-      if (externals.has(target.key)) return;
-      externals.add(target.key);
-      out.push(externalCluster(ctx, mesh, target.external, protocol, identity, connectTimeoutMs));
+      out.push(externalCluster(ctx, mesh, target.external, protocol, identity, connectTimeoutMs, patches));
       return;
     }
-    if (services.has(target.key)) return;
-    services.add(target.key);
-    out.push(target.type === 'destination' ? destinationCluster(ctx, mesh, target.info, identity, connectTimeoutMs) : legacyCluster(ctx, mesh, target.key, target.info, protocol, identity, connectTimeoutMs));
+    out.push(target.type === 'destination' ? destinationCluster(ctx, mesh, target.info, identity, connectTimeoutMs, patches) : legacyCluster(ctx, mesh, target.key, target.info, protocol, identity, connectTimeoutMs, patches));
   };
   for (const outbound of net.outbound ?? []) {
     const target = resolveOutbound(ctx, outbound);
@@ -344,9 +353,9 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
 }
 
 /** A legacy `kuma.io/service` cluster (EDS); with mTLS the SNI names the service's lowest endpoint port. */
-function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: ServiceInfo | undefined, protocol: string, identity: ProxyIdentity | undefined, connectTimeoutMs?: number): CachedResource {
+function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: ServiceInfo | undefined, protocol: string, identity: ProxyIdentity | undefined, connectTimeoutMs?: number, patches: (ClusterPatch | undefined)[] = []): CachedResource {
   const sniPort = identity ? (info?.lowestPort ?? 0) : undefined;
-  return shared(ctx, ['cluster', mesh, service, protocol, sniPort, connectTimeoutMs], () => {
+  return shared(ctx, ['cluster', mesh, service, protocol, sniPort, connectTimeoutMs, patches], () => {
     const cluster = edsCluster({ name: service, http2: isHttp2(protocol), connectTimeoutMs });
     if (sniPort !== undefined) {
       cluster.transport_socket = upstreamMtls({
@@ -356,14 +365,14 @@ function legacyCluster(ctx: MeshContext, mesh: string, service: string, info: Se
         sni: serviceSni(mesh, service, sniPort),
       });
     }
-    return clusterResource(cluster);
+    return clusterResource(applyClusterPatches(cluster, ...patches));
   });
 }
 
 /** A MeshService / MeshMultiZoneService port's cluster (EDS): its KRI SNI, its identities as SANs. */
-function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, identity: ProxyIdentity | undefined, connectTimeoutMs?: number): CachedResource {
+function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, identity: ProxyIdentity | undefined, connectTimeoutMs?: number, patches: (ClusterPatch | undefined)[] = []): CachedResource {
   const d = info.destination!;
-  return shared(ctx, ['destination-cluster', mesh, info.name, info.protocol, Boolean(identity), d.sni, d.sans, connectTimeoutMs], () => {
+  return shared(ctx, ['destination-cluster', mesh, info.name, info.protocol, Boolean(identity), d.sni, d.sans, connectTimeoutMs, patches], () => {
     const cluster = edsCluster({ name: info.name, http2: isHttp2(info.protocol), connectTimeoutMs });
     if (identity) {
       cluster.transport_socket = upstreamMtls({
@@ -373,7 +382,7 @@ function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, i
         sni: d.sni,
       });
     }
-    return clusterResource(cluster);
+    return clusterResource(applyClusterPatches(cluster, ...patches));
   });
 }
 
@@ -382,16 +391,16 @@ function destinationCluster(ctx: MeshContext, mesh: string, info: ServiceInfo, i
  * egresses, with mTLS and the service's SNI, which the egress routes on (no egress, no endpoints).
  * Otherwise straight to its endpoints, the sidecar originating TLS itself when `tls.enabled`.
  */
-function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServiceInfo, protocol: string, identity: ProxyIdentity | undefined, connectTimeoutMs?: number): CachedResource {
+function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServiceInfo, protocol: string, identity: ProxyIdentity | undefined, connectTimeoutMs?: number, patches: (ClusterPatch | undefined)[] = []): CachedResource {
   if (!zoneEgressRouting(ctx)) {
-    return shared(ctx, ['extsvc-direct', mesh, external.name, protocol, external.hash, connectTimeoutMs], () => {
+    return shared(ctx, ['extsvc-direct', mesh, external.name, protocol, external.hash, connectTimeoutMs, patches], () => {
       const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), connectTimeoutMs, localities: [{ endpoints: external.endpoints.map((e) => ({ address: e.address, port: e.port, weight: 1 })) }] });
       if (external.tls) cluster.transport_socket = externalServiceTls({ sni: external.tlsServerName, ...external.tlsOptions });
-      return clusterResource(cluster);
+      return clusterResource(applyClusterPatches(cluster, ...patches));
     });
   }
   const endpoints = identity ? ctx.egresses : [];
-  return shared(ctx, ['extsvc-cluster', mesh, external.name, protocol, external.sni, endpoints, connectTimeoutMs], () => {
+  return shared(ctx, ['extsvc-cluster', mesh, external.name, protocol, external.sni, endpoints, connectTimeoutMs, patches], () => {
     const localities = endpoints.length ? [{ endpoints: endpoints.map((e) => ({ address: e.address, port: e.port, health: e.healthy ? ('HEALTHY' as const) : ('UNHEALTHY' as const), weight: 1 })) }] : [];
     const cluster = staticCluster({ name: external.name, http2: isHttp2(protocol), connectTimeoutMs, localities });
     if (identity) {
@@ -402,7 +411,7 @@ function externalCluster(ctx: MeshContext, mesh: string, external: ExternalServi
         sni: external.sni,
       });
     }
-    return clusterResource(cluster);
+    return clusterResource(applyClusterPatches(cluster, ...patches));
   });
 }
 

@@ -32,6 +32,7 @@ import {
   certificateSecret,
   clusterLoadAssignment,
   clusterLoadAssignmentResource,
+  applyClusterPatches,
   clusterResource,
   edsCluster,
   filterChain,
@@ -47,7 +48,10 @@ import {
 } from '../envoy/index.js';
 import { egressPermissions } from '../../policies/index.js';
 import { AccessLogPlan, accessLogEntries, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
-import type { FilterChain } from '../envoy/index.js';
+import { zoneProxyCircuitBreakers } from '../../policies/meshcircuitbreaker/plugin.js';
+import { zoneProxyHealthChecks } from '../../policies/meshhealthcheck/plugin.js';
+import type { ClusterPatch, FilterChain } from '../envoy/index.js';
+import type { DestinationView } from '../../policy-engine/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
 import { proxyTracing, tracedEgressFilter, tracedEgressProtocol } from '../../policies/meshtrace/plugin.js';
 
@@ -133,10 +137,12 @@ function zoneProxyResources(dp: Resource, ctx: MeshContext, accessLogs: AccessLo
   const destinations = ingresses.length ? ingressDestinations(ctx, zoneProxyZone(dp, ctx)) : [];
   if (destinations.length === 0) return { resources: out, endpointServices: [] };
 
+  const patchesOf = clusterPolicies(dp, ctx);
   for (const { service } of destinations) {
     const name = ingressClusterName(service);
+    const patches = patchesOf(serviceDestination(ctx, service), 'tcp');
     // Passthrough: no transport socket toward the endpoint (the client's TLS goes through as is).
-    out.push(shared(ctx, ['ingress-cluster', name], () => clusterResource(edsCluster({ name }))));
+    out.push(shared(ctx, ['ingress-cluster', name, patches], () => clusterResource(applyClusterPatches(edsCluster({ name }), ...patches))));
   }
   for (const l of ingresses) {
     const name = zoneIngressListenerName(l.name);
@@ -189,18 +195,21 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext, accessLogs: AccessL
   // MeshTrace: HTTP external services get an HCM with tracing instead of a tcp_proxy.
   const trace = proxyTracing(ctx.policies, dp, ctx.zone);
   if (trace && externals.some((e) => tracedEgressProtocol(trace, e.protocol))) out.push(shared(ctx, [trace.key], () => clusterResource(trace.cluster())));
+  const patchesOf = clusterPolicies(dp, ctx);
   for (const e of externals) {
     const name = egressClusterName(e.name);
     const http2 = tracedEgressProtocol(trace, e.protocol) && e.protocol !== 'http';
-    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions, http2], () => {
+    const patches = patchesOf({ kind: 'MeshExternalService', name: e.name }, e.protocol);
+    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions, http2, patches], () => {
       const cluster = staticCluster({ name, http2, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
       if (e.tls) cluster.transport_socket = externalServiceTls({ sni: e.tlsServerName, ...e.tlsOptions });
-      return clusterResource(cluster);
+      return clusterResource(applyClusterPatches(cluster, ...patches));
     }));
   }
   for (const d of crossZone) {
     const name = egressZoneClusterName(d.service);
-    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote], () => clusterResource(staticCluster({ name, localities: localitiesOf(ctx, d.service, d.remote) }))));
+    const patches = patchesOf(serviceDestination(ctx, d.service), 'tcp');
+    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote, patches], () => clusterResource(applyClusterPatches(staticCluster({ name, localities: localitiesOf(ctx, d.service, d.remote) }), ...patches))));
   }
   for (const l of egresses) {
     const name = zoneEgressListenerName(l.name);
@@ -233,6 +242,24 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext, accessLogs: AccessL
     out.push(cachedResource(listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'OUTBOUND', listenerFilters: [tlsInspector()], filterChains: chains }))));
   }
   return out;
+}
+
+/**
+ * SKEIN-SPEC §3: `spec.to[]` of MeshHealthCheck (order 1200) then MeshCircuitBreaker (1300) on a
+ * zone proxy's per-destination clusters. Passthrough clusters give protocol `tcp` (TLS bytes only).
+ */
+function clusterPolicies(dp: Resource, ctx: MeshContext): (destination: DestinationView, protocol: string) => (ClusterPatch | undefined)[] {
+  const healthChecks = zoneProxyHealthChecks(ctx.policies, dp);
+  const breakers = zoneProxyCircuitBreakers(ctx.policies, dp);
+  return (destination, protocol) => [healthChecks(destination, protocol), breakers(destination)];
+}
+
+/** A service cluster's destination as `to[]` targetRefs name it: its MeshService, else its `kuma.io/service`. */
+function serviceDestination(ctx: MeshContext, service: string): DestinationView {
+  const d = ctx.services.get(service)?.destination;
+  if (!d) return { kind: 'MeshService', name: service };
+  const res = d.kind === 'MeshService' ? ctx.meshServices.get(d.resource) : ctx.multiZoneServices.get(d.resource);
+  return { kind: d.kind, name: d.resource, port: d.port, ...(res ? { labels: res.labels } : {}) };
 }
 
 /** The service's endpoints in `zone` as a packed ClusterLoadAssignment, encoded once per MeshContext. */

@@ -2,7 +2,7 @@
 // upstream protocol, TLS, limits and stats.
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str, unpackTyped, type Obj } from '../proto-values.js';
-import { compileCircuitBreakers, type CircuitBreakerLimits } from './circuit-breaker.js';
+import { compileCircuitBreakers, trackRemaining, type CircuitBreakerLimits } from './circuit-breaker.js';
 import { compileHealthChecks, HealthChecker } from './health-check.js';
 import { compileOutlierDetection, OutlierDetector } from './outlier-detection.js';
 import { fingerprint } from '../fingerprint.js';
@@ -28,6 +28,7 @@ export interface ClusterStats {
   noneHealthy: Counter;
   rqTimeout: Counter;
   pendingOverflow: Counter;
+  cxPoolOverflow: Counter;
   /** Indexed by status class 1..5. */
   rqClass: Counter[];
 }
@@ -78,6 +79,22 @@ export class ClusterRuntime {
     if (i < 0) return;
     this.waiting.splice(i, 1);
     this.pending--;
+  }
+
+  /**
+   * max_connection_pools: a host whose pool is idle may start using it only while fewer than that
+   * many hosts of the cluster have requests or connections in flight (idle pools count as freed,
+   * as Envoy frees them to make room). False is an overflow, counted.
+   */
+  poolAvailable(host: UpstreamHost): boolean {
+    // Cheap checks first: this runs for every request.
+    if (this.limits.maxConnectionPools === Infinity || host.active > 0 || this.poolsInUse() < this.limits.maxConnectionPools) return true;
+    this.stats.cxPoolOverflow.value++;
+    return false;
+  }
+
+  poolsInUse(): number {
+    return this.hosts.filter((h) => h.active > 0).length;
   }
 
   /** A request finished: hand its connection to the next waiting one. */
@@ -179,6 +196,7 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     noneHealthy: ctx.stats.cluster(statName, 'upstream_cx_none_healthy'),
     rqTimeout: ctx.stats.cluster(statName, 'upstream_rq_timeout'),
     pendingOverflow: ctx.stats.cluster(statName, 'upstream_rq_pending_overflow'),
+    cxPoolOverflow: ctx.stats.cluster(statName, 'upstream_cx_pool_overflow'),
     rqClass: responseClassCounters((c) => ctx.stats.clusterResponseClass(statName, c)),
   };
 
@@ -240,6 +258,9 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     originalDst && ((destination) => originalDst.hostFor(destination)),
   );
   runtime.maxStreamDurationMs = protocol.maxStreamDurationMs;
+  if (limits.trackRemaining) {
+    trackRemaining((stat) => ctx.stats.clusterGauge(statName, stat), limits, { connections: () => stats.cxActive.value, pending: () => runtime.pending, requests: () => runtime.active, pools: () => runtime.poolsInUse() });
+  }
   const refresh = (): void => runtime.refreshHealth();
   if (outlier) runtime.outlier = new OutlierDetector(outlier, hosts, ctx.stats, statName, refresh);
   if (healthCheck) {

@@ -1,9 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import http from 'node:http';
+import fs from 'node:fs';
+import http2 from 'node:http2';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { packAny } from '../../../envoy/protos.js';
 import { Engine } from '../engine.js';
+import { HEALTH_CHECK_FILE_SINK } from './health-check-events.js';
 import { clustersText } from '../../admin/stats-format.js';
 import { cleanupTracker, eventually, get, httpListener, listen, routeConfig, startTcpEcho, staticCluster, statValues, type TestServer } from '../fixtures.js';
 
@@ -21,6 +27,12 @@ async function serviceWithHealth(name: string, health: { code: number; seen?: ht
     }
     res.end(name);
   }));
+}
+
+interface HcEvent {
+  add_healthy_event?: { first_check?: boolean };
+  eject_unhealthy_event?: { failure_type?: string };
+  health_check_failure_event?: { failure_type?: string; first_check?: boolean };
 }
 
 const fast = { timeout: { nanos: 200_000_000 }, interval: { nanos: 100_000_000 }, no_traffic_interval: { nanos: 100_000_000 } };
@@ -136,6 +148,60 @@ describe('active health checking', () => {
     await eventually(() => expect(clustersText(engine)).toContain(`grpc::127.0.0.1:${port}::health_flags::healthy`));
     health.setStatus('payments.v1.Payments', 'NOT_SERVING');
     await eventually(() => expect(clustersText(engine)).toContain(`grpc::127.0.0.1:${port}::health_flags::/failed_active_hc`));
+  });
+
+  it('checks over HTTP/2 with codec_client_type HTTP2 (prior knowledge, as an http2 cluster speaks)', async () => {
+    const health = { code: 503, seen: '' };
+    const server = http2.createServer((req, res) => {
+      health.seen = `${req.headers[':authority']} ${String(req.headers['x-kuma-tags'])}`;
+      res.writeHead(req.url === '/health' ? health.code : 200);
+      res.end();
+    });
+    const h2 = track(await listen(server));
+    const engine = track(new Engine());
+    await engine.apply({
+      listeners: [],
+      clusters: [staticCluster('h2', [h2.port], {
+        health_checks: [{ ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, http_health_check: { path: '/health', codec_client_type: 'HTTP2', request_headers_to_add: [{ header: { key: 'X-Kuma-Tags', value: '&a=b&' } }] } }],
+      })],
+    });
+    await eventually(() => expect(health.seen).toBe('h2 &a=b&'));
+    expect(clustersText(engine)).toContain(`h2::127.0.0.1:${h2.port}::health_flags::/failed_active_hc`);
+    health.code = 200;
+    await eventually(() => expect(clustersText(engine)).toContain(`h2::127.0.0.1:${h2.port}::health_flags::healthy`));
+  });
+
+  it('writes health check events to the event_logger file: first failure, healthy, ejected, every failure with always_log', async () => {
+    const health = { code: 503 };
+    const svc = track(await serviceWithHealth('svc', health));
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hc-events-')), 'events.log');
+    const events = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as HcEvent) : []);
+    const apply = (alwaysLog: boolean) => engine.apply({
+      listeners: [],
+      clusters: [staticCluster('svc', [svc.port], {
+        health_checks: [{
+          ...fast, unhealthy_threshold: { value: 1 }, healthy_threshold: { value: 1 }, http_health_check: { path: '/health' },
+          event_logger: [{ name: 'envoy.health_check.event_sinks.file', typed_config: packAny(HEALTH_CHECK_FILE_SINK, { event_log_path: file }) }],
+          always_log_health_check_failures: alwaysLog,
+        }],
+      })],
+    });
+    const engine = track(new Engine());
+    await apply(false);
+    await eventually(() => expect(events().length).toBeGreaterThan(0));
+    // Failing from the start: only the first check's failure is logged.
+    expect(events()[0]).toMatchObject({ health_checker_type: 'HTTP', cluster_name: 'svc', host: { socket_address: { address: '127.0.0.1', port_value: svc.port } }, health_check_failure_event: { failure_type: 'ACTIVE', first_check: true } });
+    health.code = 200;
+    await eventually(() => expect(events().some((e) => e.add_healthy_event)).toBe(true));
+    health.code = 500;
+    await eventually(() => expect(events().some((e) => e.eject_unhealthy_event?.failure_type === 'ACTIVE')).toBe(true));
+    // Several more failed checks, none of them logged.
+    const failures = () => statValues(engine.stats.all()).get('cluster.svc.health_check.failure') ?? 0;
+    const ejectedAt = failures();
+    await eventually(() => expect(failures()).toBeGreaterThanOrEqual(ejectedAt + 3));
+    expect(events().filter((e) => e.health_check_failure_event)).toHaveLength(1);
+    await apply(true);
+    await eventually(() => expect(events().filter((e) => e.health_check_failure_event).length).toBeGreaterThan(2));
   });
 
   it('rejects unsupported health checkers, naming the field', async () => {

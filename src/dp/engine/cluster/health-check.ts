@@ -6,19 +6,21 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { reject } from '../config-error.js';
 import { checkFields, durationMs, list, num, obj, str, type Obj } from '../proto-values.js';
 import { fingerprint } from '../fingerprint.js';
+import { compileEventLoggers, type EventLog } from './health-check-events.js';
 import type { Counter, Stats } from '../stats.js';
 import type { UpstreamHost } from './load-balancer.js';
 
 type Check =
   | { kind: 'tcp'; send: Buffer | undefined; receive: Buffer[] }
   | { kind: 'grpc'; serviceName: string; authority: string; metadata: [string, string][] }
-  | { kind: 'http'; path: string; host: string; method: string; headers: [string, string][]; expected: [number, number][] };
+  | { kind: 'http'; path: string; host: string; method: string; headers: [string, string][]; expected: [number, number][]; http2: boolean };
 
 export interface HealthCheckSettings {
   timeoutMs: number;
@@ -35,6 +37,10 @@ export interface HealthCheckSettings {
   healthyEdgeIntervalMs: number;
   altPort: number;
   check: Check;
+  clusterName: string;
+  /** event_logger; failures are logged for the first check only unless alwaysLogFailures. */
+  eventLog: EventLog | undefined;
+  alwaysLogFailures: boolean;
   /** Identifies these settings: hosts are checked from scratch when they change. */
   fingerprint: string;
 }
@@ -43,6 +49,7 @@ const FIELDS = [
   'timeout', 'interval', 'initial_jitter', 'interval_jitter', 'interval_jitter_percent', 'unhealthy_threshold',
   'healthy_threshold', 'alt_port', 'reuse_connection', 'http_health_check', 'tcp_health_check', 'grpc_health_check', 'health_checker',
   'no_traffic_interval', 'no_traffic_healthy_interval', 'unhealthy_interval', 'unhealthy_edge_interval', 'healthy_edge_interval',
+  'event_logger', 'always_log_health_check_failures',
 ];
 
 /** Undefined when the cluster has no health_checks. */
@@ -80,6 +87,9 @@ export function compileHealthChecks(value: unknown, path: string, clusterName: s
     healthyEdgeIntervalMs: durationMs(hc.healthy_edge_interval, intervalMs),
     altPort: num(hc.alt_port, 0),
     check: compileCheck(hc, hpath, clusterName),
+    clusterName,
+    eventLog: compileEventLoggers(hc.event_logger, `${hpath}.event_logger`),
+    alwaysLogFailures: hc.always_log_health_check_failures === true,
   };
   return { ...settings, fingerprint: fingerprint(hc) };
 }
@@ -102,7 +112,7 @@ function compileCheck(hc: Obj, path: string, clusterName: string): Check {
     const urlPath = str(h.path);
     if (!urlPath) reject(`${hpath}.path`, 'is required');
     const codec = str(h.codec_client_type) || 'HTTP1';
-    if (codec !== 'HTTP1') reject(`${hpath}.codec_client_type`, `${codec} is not supported (HTTP1 only)`);
+    if (codec !== 'HTTP1' && codec !== 'HTTP2') reject(`${hpath}.codec_client_type`, `${codec} is not supported (HTTP1, HTTP2)`);
     const method = str(h.method) || 'GET';
     if (method === 'METHOD_UNSPECIFIED') reject(`${hpath}.method`, 'must be set to a method');
     const expected = list(h.expected_statuses, `${hpath}.expected_statuses`).map((r, i): [number, number] => {
@@ -118,7 +128,7 @@ function compileCheck(hc: Obj, path: string, clusterName: string): Check {
       checkFields(header, `${opath}.header`, ['key', 'value']);
       return [str(header.key), str(header.value)];
     });
-    return { kind: 'http', path: urlPath, host: str(h.host) || clusterName, method, headers, expected: expected.length ? expected : [[200, 201]] };
+    return { kind: 'http', path: urlPath, host: str(h.host) || clusterName, method, headers, expected: expected.length ? expected : [[200, 201]], http2: codec === 'HTTP2' };
   }
   if (hc.grpc_health_check) {
     const gpath = `${path}.grpc_health_check`;
@@ -223,7 +233,7 @@ export class HealthChecker {
     const run = check.kind === 'tcp'
       ? tcpCheck(target, tlsOptions, check, timeoutMs)
       : check.kind === 'http'
-        ? httpCheck(target, tlsOptions, check, timeoutMs)
+        ? (check.http2 ? http2Check : httpCheck)(target, tlsOptions, check, timeoutMs)
         : grpcCheck(target, tlsOptions, check, timeoutMs);
     void run.then((outcome) => this.onOutcome(host, outcome));
   }
@@ -250,6 +260,7 @@ export class HealthChecker {
       if (outcome === 'active' || h.hcFailures >= s.unhealthyThreshold) h.failedActiveHc = true;
     }
     const changed = wasFailed !== h.failedActiveHc;
+    this.logEvent(host, outcome, first, changed);
     let interval: number;
     if (!this.hadTraffic()) interval = h.failedActiveHc ? s.noTrafficIntervalMs : s.noTrafficHealthyIntervalMs;
     else if (changed) interval = h.failedActiveHc ? s.unhealthyEdgeIntervalMs : s.healthyEdgeIntervalMs;
@@ -261,6 +272,23 @@ export class HealthChecker {
       this.syncHealthy();
       this.onChange();
     }
+  }
+
+  private logEvent(host: UpstreamHost, outcome: Outcome, first: boolean, changed: boolean): void {
+    const log = this.settings.eventLog;
+    if (!log) return;
+    const base = {
+      health_checker_type: this.settings.check.kind.toUpperCase(),
+      host: { socket_address: { address: host.address, port_value: host.port } },
+      cluster_name: this.settings.clusterName,
+    };
+    if (outcome === 'success') {
+      if (changed) log({ ...base, add_healthy_event: { first_check: first } });
+      return;
+    }
+    const failureType = outcome === 'network' ? 'NETWORK' : 'ACTIVE';
+    if (changed) log({ ...base, eject_unhealthy_event: { failure_type: failureType } });
+    if (first || this.settings.alwaysLogFailures) log({ ...base, health_check_failure_event: { failure_type: failureType, first_check: first } });
   }
 
   private syncHealthy(): void {
@@ -331,6 +359,33 @@ function httpCheck(target: Target, tlsOptions: tls.ConnectionOptions | undefined
       const ok = check.expected.some(([start, end]) => status >= start && status < end);
       res.resume();
       done(ok ? 'success' : 'active');
+    });
+    req.on('error', () => done('network'));
+    req.end();
+  });
+}
+
+/** The HTTP check over HTTP/2 (codec_client_type HTTP2): prior knowledge, as the cluster's own requests. */
+function http2Check(target: Target, tlsOptions: tls.ConnectionOptions | undefined, check: Extract<Check, { kind: 'http' }>, timeoutMs: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const where = 'path' in target ? { path: target.path } : target;
+    const session = tlsOptions
+      ? http2.connect('https://localhost', { createConnection: () => tls.connect({ ...where, ...tlsOptions, ALPNProtocols: tlsOptions.ALPNProtocols ?? ['h2'] }) })
+      : http2.connect('http://localhost', { createConnection: () => net.connect(where as net.NetConnectOpts) });
+    let settled = false;
+    const done = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve(outcome);
+    };
+    const timer = setTimeout(() => done('network'), timeoutMs);
+    session.on('error', () => done('network'));
+    const req = session.request({ ':method': check.method, ':path': check.path, ':authority': check.host, 'user-agent': 'Envoy/HC', ...Object.fromEntries(check.headers.map(([k, v]) => [k.toLowerCase(), v])) });
+    req.on('response', (headers) => {
+      const status = Number(headers[':status'] ?? 0);
+      done(check.expected.some(([start, end]) => status >= start && status < end) ? 'success' : 'active');
     });
     req.on('error', () => done('network'));
     req.end();

@@ -43,6 +43,10 @@ export function forward(ex: HttpExchange, action: ForwardAction, live: LiveConfi
     overflow(ex, cluster);
     return;
   }
+  if (!cluster.poolAvailable(host)) {
+    overflow(ex, cluster, false);
+    return;
+  }
   const call = new UpstreamCall(ex, cluster, host, action);
   call.start();
   if (wait) {
@@ -54,8 +58,8 @@ export function forward(ex: HttpExchange, action: ForwardAction, live: LiveConfi
 }
 
 /** A circuit breaker tripped: Envoy answers 503 with `x-envoy-overloaded: true`. */
-function overflow(ex: HttpExchange, cluster: ClusterRuntime): void {
-  cluster.stats.pendingOverflow.value++;
+function overflow(ex: HttpExchange, cluster: ClusterRuntime, pending = true): void {
+  if (pending) cluster.stats.pendingOverflow.value++;
   if (ex.log) ex.log.flags.push('UO');
   localReply(ex, 503, 'upstream connect error or disconnect/reset before headers. reset reason: overflow', ['x-envoy-overloaded', 'true']);
 }

@@ -82,6 +82,7 @@ class TcpProxy implements NetworkFilter {
       cluster.stats.cxOverflow.value++;
       return refuse('UO');
     }
+    if (!cluster.poolAvailable(host)) return refuse('UO');
     cluster.stats.rqTotal.value++;
     host.active++;
     const upstream: net.Socket = host.pool.connect();
