@@ -17,6 +17,7 @@ import { changedServices, type MeshContext } from './context/mesh-context.js';
 import { contextFromInputs, readMeshInputs } from './context/mesh-inputs.js';
 import { LegacyZoneProxies, legacyProxyTypeOf } from './legacy-zone-proxies.js';
 import { ProxySnapshots } from './generator/proxy-snapshots.js';
+import type { ProxyNode } from './generator/sidecar.js';
 import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
 import type { ErrorDetail } from './server/hooks.js';
@@ -48,10 +49,12 @@ export interface DataplaneSyncOptions {
 interface ConnectedProxy {
   mesh: string;
   name: string;
+  /** Node metadata the generators read (the admin socket for MeshMetric). */
+  node?: ProxyNode;
 }
 
 /** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */
-const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService']);
+const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService', 'MeshOpenTelemetryBackend']);
 
 /** At least this often a context rebuild re-reads every Dataplane (see meshContext). */
 const FULL_RELIST_MS = 60_000;
@@ -157,7 +160,8 @@ export class DataplaneSync {
     onNodeConnected: async (node: XdsNode) => {
       if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
-      this.proxies.set(node.id, { mesh, name });
+      const socketPath = node.metadata['dataplane.admin.socketPath'];
+      this.proxies.set(node.id, { mesh, name, ...(typeof socketPath === 'string' && socketPath ? { node: { adminSocketPath: socketPath } } : {}) });
       this.countConnected(mesh);
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
@@ -330,7 +334,7 @@ export class DataplaneSync {
       let snapshot;
       const endTimer = this.opts.metrics?.xdsGeneration.startTimer({ mesh });
       try {
-        snapshot = this.snapshots.build(id, dp, ctx, identity);
+        snapshot = this.snapshots.build(id, dp, ctx, identity, proxy.node);
         endTimer?.();
       } catch (err) {
         endTimer?.();

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { Engine } from '../engine/engine.js';
 import { configDump } from './config-dump.js';
-import { clustersText, statsPrometheus, statsText } from './stats-format.js';
+import { clustersText, statsPrometheus, statsQuery, statsText, type StatsQuery } from './stats-format.js';
 
 export const ADMIN_SOCKET_NAME = 'skein-dp-admin.sock';
 
@@ -56,6 +56,13 @@ function handle(engine: Engine, isReady: () => boolean, req: http.IncomingMessag
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
+  let query: StatsQuery;
+  try {
+    query = statsQuery(url.searchParams);
+  } catch (err) {
+    send(400, 'text/plain', `invalid filter: ${(err as Error).message}\n`);
+    return;
+  }
   switch (url.pathname) {
     case '/ready':
       if (isReady()) send(200, 'text/plain', 'LIVE\n');
@@ -65,11 +72,11 @@ function handle(engine: Engine, isReady: () => boolean, req: http.IncomingMessag
       send(200, 'application/json', JSON.stringify(configDump(engine), null, 2));
       return;
     case '/stats':
-      if (url.searchParams.get('format') === 'prometheus') send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all()));
-      else send(200, 'text/plain', statsText(engine.stats.all()));
+      if (url.searchParams.get('format') === 'prometheus') send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all(), query));
+      else send(200, 'text/plain', statsText(engine.stats.all(), query));
       return;
     case '/stats/prometheus':
-      send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all()));
+      send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all(), query));
       return;
     case '/clusters':
       send(200, 'text/plain', clustersText(engine));

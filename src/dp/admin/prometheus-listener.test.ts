@@ -1,10 +1,25 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.js';
 import { decoded, get, httpListener, loadAssignment, routeConfig, startHttpServer, staticCluster } from '../engine/fixtures.js';
+import net from 'node:net';
+import { unpackAny } from '../../envoy/protos.js';
+import { policyResource } from '../../policies/common/golden.js';
+import '../../policies/kinds.js';
+import { meshMetricResources } from '../../policies/meshmetric/plugin.js';
+import { TypeUrl } from '../../envoy/protos.js';
 import { ADMIN_SOCKET_NAME, startAdminServer } from './admin-server.js';
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -48,5 +63,50 @@ describe('Prometheus stats on a listener', () => {
     expect(scrape.body).toContain('envoy_cluster_upstream_rq_total{envoy_cluster_name="backend"} 1');
     expect(scrape.body).toContain('# TYPE envoy_cluster_upstream_cx_active gauge');
     expect(scrape.body).toMatch(/envoy_http_downstream_rq_xx\{envoy_response_code_class="2",envoy_http_conn_manager_prefix="app"\} 1/);
+  });
+});
+
+describe('MeshMetric Prometheus listener from the control plane', () => {
+  it('the generated listener and admin cluster are accepted and serve the filtered stats', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-metrics-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const backend = await startHttpServer('a');
+    cleanups.push(() => backend.close());
+    const engine = new Engine();
+    cleanups.push(() => engine.stop());
+    const admin = await startAdminServer(path.join(dir, ADMIN_SOCKET_NAME), engine);
+    cleanups.push(() => admin.close());
+    const port = await freePort();
+    const dp = policyResource('Dataplane', 'web-1', { networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } });
+    const policy = policyResource('MeshMetric', 'm', {
+      targetRef: { kind: 'Mesh' },
+      default: {
+        sidecar: { profiles: { appendProfiles: [{ name: 'None' }], include: [{ type: 'Prefix', match: 'envoy_cluster_upstream_rq' }] } },
+        backends: [{ type: 'Prometheus', prometheus: { port, path: '/prom' } }],
+      },
+    });
+    const generated = meshMetricResources([policy], dp, { adminSocketPath: admin.socketPath });
+    const of = (url: string) => generated.filter((r) => r.any.type_url === url).map((r) => unpackAny(r.any));
+    await engine.apply({
+      listeners: [httpListener('app', { route_config: routeConfig('app', [{ match: { prefix: '/' }, route: { cluster: 'backend' } }]) }), ...of(TypeUrl.Listener)],
+      clusters: [staticCluster('backend', [backend.port]), staticCluster('unused', [backend.port]), ...of(TypeUrl.Cluster)],
+    });
+    for (let i = 0; i < 3; i++) expect((await get(engine.listenerPort('app') ?? 0, '/')).status).toBe(200);
+    const scrape = await get(port, '/prom');
+    expect(scrape.status).toBe(200);
+    expect(scrape.body).toContain('envoy_cluster_upstream_rq_total{envoy_cluster_name="backend"} 3');
+    expect(scrape.body).toMatch(/envoy_cluster_upstream_rq_xx\{envoy_response_code_class="2",envoy_cluster_name="backend"\} 3/);
+    // usedonly: the cluster that carried nothing is left out; the profile leaves out the rest.
+    expect(scrape.body).not.toContain('envoy_cluster_name="unused"');
+    expect(scrape.body).not.toContain('envoy_http_downstream_rq_total');
+    expect(scrape.body).not.toContain('envoy_cluster_upstream_cx_total');
+    // The admin API itself, unfiltered, has them.
+    expect(await new Promise<string>((resolve) => {
+      http.get({ socketPath: admin.socketPath, path: '/stats/prometheus' }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      });
+    })).toContain('envoy_cluster_upstream_cx_total{envoy_cluster_name="unused"} 0');
   });
 });

@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { Engine } from '../engine/engine.js';
 import { ADMIN_SOCKET_NAME, startAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { startReadinessServer, type ReadinessServer } from '../admin/readiness-server.js';
+import { MeshMetricPusher } from '../admin/otel-push.js';
 import { Backoff } from './backoff.js';
 import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult, type ProxyType } from './bootstrap-client.js';
 import { DeltaAdsClient } from './delta-ads-client.js';
@@ -58,6 +59,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
   let admin: AdminServer | undefined;
   let readiness: ReadinessServer | undefined;
   let ads: DeltaAdsClient | undefined;
+  let pusher: MeshMetricPusher | undefined;
   let warm = false;
   // Each state is said once, not on every retry.
   let lastProgress = '';
@@ -124,6 +126,10 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       },
     });
     if (stopping.signal.aborted) throw new Error('data plane stopped');
+    // MeshMetric OpenTelemetry backends: the stats are pushed by the agent, as kuma-dp does.
+    pusher = new MeshMetricPusher(engine, { 'service.name': identity.name, 'kuma.mesh': identity.mesh }, (backend, err) =>
+      logger.debug({ backend, err: err.message }, 'MeshMetric OpenTelemetry export failed'),
+    );
     ads.start();
     logger.info({ nodeId: boot.nodeId }, 'waiting for the first configuration (Listeners and Clusters) from the control plane');
     progress('waiting for the first configuration (listeners and clusters) from the control plane…');
@@ -147,6 +153,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       ads?.stop();
       await ready.catch(() => undefined);
       ads?.stop();
+      pusher?.stop();
       await engine.stop();
       await readiness?.close();
       await admin?.close();
