@@ -2,7 +2,8 @@
 // a Prometheus backend opens a listener on the proxy whose /metrics shows the Envoy stats of the
 // traffic that went through it; an OpenTelemetry backend makes the proxy push them to a real
 // OTLP/gRPC receiver; removing the policy closes the listener; another mesh's policy changes nothing.
-import type http from 'node:http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, dataplaneTokenFile, freePort, httpGet, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
@@ -37,7 +38,11 @@ describe('MeshMetric', () => {
     receiver = await startOtlpReceiver();
     const backend = await startHttpService('backend');
     const lone = await startHttpService('lone');
-    servers.push(backend.server, lone.server);
+    // The client's application serves its own metrics, which the proxy merges into its scrape.
+    const appMetrics = http.createServer((req, res) => res.end(req.url === '/app-metrics' ? '# TYPE client_app_orders_total counter\nclient_app_orders_total 42\n' : ''));
+    await new Promise<void>((r) => appMetrics.listen(0, '127.0.0.1', () => r()));
+    ports.appMetrics = (appMetrics.address() as AddressInfo).port;
+    servers.push(backend.server, lone.server, appMetrics);
     // Metrics ports are taken by each test just before its policy: a port left unbound for long
     // may be taken by another process meanwhile.
     for (const k of ['backendInbound', 'clientInbound', 'clientOutbound', 'loneInbound', 'ingress']) ports[k] = await freePort();
@@ -66,12 +71,15 @@ describe('MeshMetric', () => {
     await cp?.stop();
   });
 
-  it('Prometheus: /metrics on the sidecar shows the requests it carried; removing the policy closes the listener', async () => {
+  it('Prometheus: /metrics on the sidecar shows the requests it carried and its application\'s metrics; removing the policy closes the listener', async () => {
     ports.clientMetrics = await freePort();
     expect((await scrape(ports.clientMetrics)).status).toBe(0);
     await put('/meshes/default/meshmetrics/client-prom', {
       type: 'MeshMetric', mesh: 'default', name: 'client-prom',
-      spec: { targetRef: { kind: 'Dataplane', labels: { app: 'client' } }, default: { backends: [{ type: 'Prometheus', prometheus: { port: ports.clientMetrics, path: '/metrics' } }] } },
+      spec: {
+        targetRef: { kind: 'Dataplane', labels: { app: 'client' } },
+        default: { applications: [{ name: 'client-app', port: ports.appMetrics, path: '/app-metrics' }], backends: [{ type: 'Prometheus', prometheus: { port: ports.clientMetrics, path: '/metrics' } }] },
+      },
     });
     await waitFor(async () => (await scrape(ports.clientMetrics!)).status === 200, { timeoutMs: 30_000, what: () => `the Prometheus listener\n${logs()}` });
 
@@ -83,6 +91,8 @@ describe('MeshMetric', () => {
     expect(after.body).toContain('# TYPE envoy_cluster_upstream_rq_total counter');
     expect(sample(after.body, series)).toBe(before + SENT);
     expect(after.body).toMatch(/envoy_cluster_upstream_rq_xx\{envoy_response_code_class="2",envoy_cluster_name="backend"\} \d+/);
+    // The application's metrics follow the proxy's.
+    expect(sample(after.body, 'client_app_orders_total')).toBe(42);
     // Only this proxy's listener: the backend's sidecar was not selected.
     expect(await xds('default', 'backend')).not.toContain('system_meshmetric');
     expect(await xds('default', 'client')).toContain('system_meshmetric_prometheus_default-backend');

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Engine } from '../engine/engine.js';
+import { applicationsOf, scrapeApplications } from './applications.js';
 import { configDump } from './config-dump.js';
 import { clustersText, statsPrometheus, statsQuery, statsText, type StatsQuery } from './stats-format.js';
 
@@ -75,9 +76,14 @@ function handle(engine: Engine, isReady: () => boolean, req: http.IncomingMessag
       if (url.searchParams.get('format') === 'prometheus') send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all(), query));
       else send(200, 'text/plain', statsText(engine.stats.all(), query));
       return;
-    case '/stats/prometheus':
-      send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all(), query));
+    case '/stats/prometheus': {
+      const own = statsPrometheus(engine.stats.all(), query);
+      // `applications` (MeshMetric's Prometheus route): the applications' own metrics follow.
+      const apps = url.searchParams.has('applications') ? applicationsOf(engine) : [];
+      if (apps.length === 0) send(200, 'text/plain; version=0.0.4', own);
+      else void scrapeApplications(apps).then((text) => send(200, 'text/plain; version=0.0.4', own + text));
       return;
+    }
     case '/clusters':
       send(200, 'text/plain', clustersText(engine));
       return;

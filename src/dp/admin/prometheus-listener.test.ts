@@ -67,6 +67,51 @@ describe('Prometheus stats on a listener', () => {
 });
 
 describe('MeshMetric Prometheus listener from the control plane', () => {
+  it('applications: their metrics follow the proxy\'s in the scrape, and only the configured ones', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-metrics-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const app = http.createServer((req, res) => {
+      if (req.url === '/app-metrics') res.end('# TYPE my_app_requests_total counter\nmy_app_requests_total 7\n');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => app.close(() => r())));
+    const appPort = (app.address() as net.AddressInfo).port;
+    const engine = new Engine();
+    cleanups.push(() => engine.stop());
+    const admin = await startAdminServer(path.join(dir, ADMIN_SOCKET_NAME), engine);
+    cleanups.push(() => admin.close());
+    const port = await freePort();
+    const dp = policyResource('Dataplane', 'web-1', { networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } });
+    const policy = policyResource('MeshMetric', 'm', {
+      targetRef: { kind: 'Mesh' },
+      default: {
+        sidecar: { includeUnused: true },
+        applications: [{ name: 'app', port: appPort, path: '/app-metrics' }, { name: 'gone', port: 1, path: '/x' }],
+        backends: [{ type: 'Prometheus', prometheus: { port } }],
+      },
+    });
+    const generated = meshMetricResources([policy], dp, { adminSocketPath: admin.socketPath });
+    const of = (url: string) => generated.filter((r) => r.any.type_url === url).map((r) => unpackAny(r.any));
+    await engine.apply({ listeners: of(TypeUrl.Listener), clusters: of(TypeUrl.Cluster) });
+    const scrape = await get(port, '/metrics');
+    expect(scrape.status).toBe(200);
+    expect(scrape.body).toContain('# TYPE envoy_cluster_upstream_rq_total counter');
+    expect(scrape.body).toContain('\nmy_app_requests_total 7\n');
+    expect(scrape.body).toMatch(/# application gone: .*\n/);
+    // A scrape cannot name other targets; the admin API alone does not merge.
+    const sneaky = await get(port, `/metrics&applications&app=127.0.0.1:${appPort}/other`);
+    expect(sneaky.body).not.toContain('/other');
+    const direct = await new Promise<string>((resolve) => {
+      http.get({ socketPath: admin.socketPath, path: '/stats/prometheus' }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      });
+    });
+    expect(direct).not.toContain('my_app_requests_total');
+  });
+
   it('the generated listener and admin cluster are accepted and serve the filtered stats', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-metrics-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -107,6 +107,22 @@ describe('MeshMetric plugin', () => {
     expect(text).toContain('"port_value":5670');
   });
 
+  it('applications: listed in the admin cluster metadata, flagged in the route; not on zone proxies', () => {
+    const apps = { applications: [{ name: 'app', port: 9102 }, { address: '127.0.0.2', port: 9103, path: '/stats' }] };
+    const dump = metricsDump(goldenWeb, [prometheus(apps)], { socket: SOCKET });
+    expect(dump).toEqual(golden(testdata('applications.golden.json'), dump));
+    const text = JSON.stringify(dump);
+    expect(text).toContain('"prefix_rewrite":"/stats/prometheus?usedonly&applications"');
+    expect(text).toContain('"port":{"numberValue":9102}');
+    const zp: Resource = {
+      ...policyResource('Dataplane', 'zp-1', { networking: { address: '10.0.0.5', listeners: [{ type: 'ZoneIngress', port: 10001 }] } }),
+      labels: { 'kuma.io/proxy-type': 'zoneproxy', 'kuma.io/zone-proxy-role': 'ingress' },
+    };
+    const zpText = JSON.stringify(metricsDump(zp, [prometheus(apps)], { socket: SOCKET, dataplanes: [goldenBackend, goldenWeb, zp] }));
+    expect(zpText).toContain('system_meshmetric_prometheus_default-backend');
+    expect(zpText).not.toContain('applications');
+  });
+
   it('no listener without the admin socket, none without a policy', () => {
     expect(metricsDump(goldenWeb, [prometheus()])).toEqual({ listeners: [], clusters: [] });
     expect(metricsDump(goldenWeb, [], { socket: SOCKET })).toEqual({ listeners: [], clusters: [] });

@@ -17,7 +17,11 @@
 //   tells the DP agent to push the proxy's stats there over OTLP/gRPC every `refreshInterval`
 //   (1m). Envoy ignores filter metadata it has no filter for, so the cluster is valid Envoy config;
 //   kuma-dp's role (reading stats and exporting them) is the Skein agent's (src/dp/admin/otel-push.ts).
-// `applications` (metrics of the app merged into the scrape) are not served yet.
+// `applications` (sidecars only) → the admin cluster's filter metadata `io.skein.meshmetric
+//   {applications: [{name, address, port, path}]}` and an `applications` flag in the rewritten
+//   query: the admin appends what each application serves to that scrape (kuma-dp's merge). The
+//   list comes from the CP's cluster, never from the request, so a scrape cannot make the proxy
+//   fetch anything else.
 import type { Resource } from '../../api/resource.js';
 import { isIpAddress, parseDuration } from '../../api/rules.js';
 import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
@@ -40,7 +44,7 @@ import { meshMetricKind, type MeshMetricConf, type Selector } from './api.js';
 
 /** The cluster of the proxy's own admin API (its Unix socket). */
 export const ADMIN_CLUSTER = 'system_envoy_admin';
-/** Filter metadata key of an OpenTelemetry backend's cluster: what the DP agent pushes and how often. */
+/** Filter metadata key of the clusters the DP agent reads: OpenTelemetry push settings, applications. */
 export const OTEL_METADATA_KEY = 'io.skein.meshmetric';
 export const DEFAULT_PROMETHEUS_PORT = 5670;
 export const DEFAULT_PROMETHEUS_PATH = '/metrics';
@@ -63,6 +67,8 @@ export const BASIC_PROFILE = [
 
 /** What the generator knows about the proxy besides its Dataplane. */
 export interface MetricsProxyInfo {
+  /** A zone proxy has no application: `applications` is ignored there. */
+  zoneProxy?: boolean;
   /** Its admin Unix socket (node metadata `dataplane.admin.socketPath`). */
   adminSocketPath?: string;
   /** Secret names of the mesh identity and CA, when mesh mTLS is on (ActiveMTLSBackend). */
@@ -109,11 +115,12 @@ export function metricsFilter(conf: MeshMetricConf): string | undefined {
 }
 
 /** `/stats/prometheus` with the admin's query parameters for the conf. */
-export function adminStatsPath(conf: MeshMetricConf): string {
+export function adminStatsPath(conf: MeshMetricConf, withApplications = false): string {
   const params: string[] = [];
   if (!conf.sidecar?.includeUnused) params.push('usedonly');
   const filter = metricsFilter(conf);
   if (filter !== undefined) params.push(`filter=${encodeURIComponent(filter)}`);
+  if (withApplications) params.push('applications');
   return `/stats/prometheus${params.length ? `?${params.join('&')}` : ''}`;
 }
 
@@ -138,7 +145,8 @@ export function meshMetricResources(policies: readonly Resource[], dp: Resource,
   const address = ((dp.spec['networking'] as { address?: string } | undefined)?.address) || '0.0.0.0';
   const prometheus = (conf.backends ?? []).filter((b) => b.type === 'Prometheus' && b.prometheus);
   if (prometheus.length > 0 && proxy.adminSocketPath) {
-    out.push(clusterResource(adminCluster(proxy.adminSocketPath)));
+    const applications = proxy.zoneProxy ? [] : (conf.applications ?? []).filter((a) => a.port);
+    out.push(clusterResource(adminCluster(proxy.adminSocketPath, applications)));
     const seen = new Set<string>();
     for (const b of prometheus) {
       const p = b.prometheus!;
@@ -149,7 +157,7 @@ export function meshMetricResources(policies: readonly Resource[], dp: Resource,
       const hcm = httpConnectionManagerFilter({
         statPrefix: name,
         routeConfig: routeConfiguration(name, [
-          virtualHost(name, ['*'], [{ match: { prefix: p.path ?? DEFAULT_PROMETHEUS_PATH }, route: { cluster: ADMIN_CLUSTER, prefix_rewrite: adminStatsPath(conf) } }]),
+          virtualHost(name, ['*'], [{ match: { prefix: p.path ?? DEFAULT_PROMETHEUS_PATH }, route: { cluster: ADMIN_CLUSTER, prefix_rewrite: adminStatsPath(conf, applications.length > 0) } }]),
         ]),
       });
       let chain: FilterChain = filterChain({ filters: [hcm] });
@@ -188,13 +196,19 @@ function otelCollector(
   return { name: endpoint.replace(/\//g, '').replace(/:/g, '-'), address: host, port: m ? Number(m[2]) : DEFAULT_OTLP_PORT };
 }
 
-function adminCluster(socketPath: string): Cluster {
-  return {
+function adminCluster(socketPath: string, applications: NonNullable<MeshMetricConf['applications']>): Cluster {
+  const cluster = {
     name: ADMIN_CLUSTER,
     type: 'STATIC',
     connect_timeout: { seconds: 5 },
     load_assignment: { cluster_name: ADMIN_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: socketPath } } } }] }] },
   } as Cluster;
+  if (applications.length === 0) return cluster;
+  const s = (v: string) => ({ stringValue: v });
+  const values = applications.map((a) => ({
+    structValue: { fields: { ...(a.name ? { name: s(a.name) } : {}), address: s(a.address || '127.0.0.1'), port: { numberValue: a.port }, path: s(a.path || DEFAULT_PROMETHEUS_PATH) } },
+  }));
+  return { ...cluster, metadata: { filter_metadata: { [OTEL_METADATA_KEY]: { fields: { applications: { listValue: { values } } } } } } } as Cluster;
 }
 
 /**

@@ -15,6 +15,7 @@ import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
 import { meshMetricResources } from '../../policies/meshmetric/plugin.js';
+import { isZoneProxy } from '../../api/zone-proxy.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
 import { destinationClusterName } from '../context/mesh-services.js';
@@ -69,7 +70,7 @@ export interface ProxyNode {
 /** Resources of the whole-proxy policies (MeshMetric) of a sidecar or zone proxy. */
 export function proxyWideResources(dp: Resource, ctx: MeshContext, identity: ProxyIdentity | undefined, node: ProxyNode | undefined): CachedResource[] {
   const mtls = identity ? { identitySecret: identitySecretName(dp.mesh), caSecret: caSecretName(dp.mesh) } : undefined;
-  return meshMetricResources(ctx.policies, dp, { adminSocketPath: node?.adminSocketPath, ...(mtls ? { mtls } : {}) }).map((r) => cachedResource(r));
+  return meshMetricResources(ctx.policies, dp, { adminSocketPath: node?.adminSocketPath, zoneProxy: isZoneProxy(dp), ...(mtls ? { mtls } : {}) }).map((r) => cachedResource(r));
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
