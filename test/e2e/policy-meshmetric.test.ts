@@ -176,7 +176,7 @@ describe('MeshMetric', () => {
     expect(receiver.exports.some((e) => e.resource['service.name'] !== 'client')).toBe(false);
 
     await del('/meshes/default/meshmetrics/client-otel');
-    await waitFor(async () => !(await xds('default', 'client')).includes('system_meshmetric_otel'), { timeoutMs: 30_000, what: 'the OpenTelemetry cluster to go' });
+    await waitFor(async () => !(await adminGet(dps.client!, '/config_dump')).includes('system_meshmetric_otel'), { timeoutMs: 30_000, what: 'the OpenTelemetry cluster to go from the proxy' });
     // Give the agent a sync period and an export in flight, then no more exports come.
     await new Promise((r) => setTimeout(r, 2500));
     const count = receiver.exports.length;
