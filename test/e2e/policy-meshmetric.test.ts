@@ -171,6 +171,7 @@ describe('MeshMetric', () => {
     );
     const last = receiver.exports.filter((e) => e.resource['service.name'] === 'client').at(-1)!;
     expect(last.resource['kuma.mesh']).toBe('default');
+    expect(last.resource['kuma.proxy_role']).toBe('sidecar');
     expect(last.metrics.find((m) => m.name === 'envoy_cluster_upstream_rq_total')?.kind).toBe('sum');
     // Only the selected proxy pushes.
     expect(receiver.exports.some((e) => e.resource['service.name'] !== 'client')).toBe(false);

@@ -14,6 +14,11 @@ afterEach(async () => {
 });
 
 describe('MeshMetric OpenTelemetry push', () => {
+  it('only clusters naming a backend are push targets (the admin cluster lists applications)', () => {
+    const admin = { name: 'system_envoy_admin', metadata: { filter_metadata: { 'io.skein.meshmetric': { fields: { applications: { listValue: { values: [] } } } } } } };
+    expect(pushTargets([admin, { name: 'plain' }])).toEqual([]);
+  });
+
   it('pushes the stats to the collector of the generated cluster over OTLP/gRPC, and stops when it goes', async () => {
     const receiver = await startOtlpReceiver();
     cleanups.push(() => receiver.close());
@@ -31,7 +36,7 @@ describe('MeshMetric OpenTelemetry push', () => {
       },
     });
     const clusters = meshMetricResources([policy, motb], dp, {}).filter((r) => r.any.type_url === TypeUrl.Cluster).map((r) => unpackAny(r.any));
-    expect(pushTargets(clusters)).toEqual([{ cluster: 'system_meshmetric_otel_collector', backend: 'collector', refreshMs: 1000, usedOnly: true, filter: expect.any(String) }]);
+    expect(pushTargets(clusters)).toEqual([{ cluster: 'system_meshmetric_otel_collector', backend: 'collector', refreshMs: 1000, usedOnly: true, filter: expect.any(String), extraLabels: { mesh: 'default', 'kuma.proxy_role': 'sidecar' } }]);
     const app = httpListener('app', { route_config: routeConfig('app', [{ match: { prefix: '/' }, route: { cluster: 'backend' } }]) });
     await engine.apply({ listeners: [app], clusters: [staticCluster('backend', [backend.port]), ...clusters] });
     for (let i = 0; i < 4; i++) expect((await get(engine.listenerPort('app') ?? 0, '/')).status).toBe(200);
@@ -50,6 +55,8 @@ describe('MeshMetric OpenTelemetry push', () => {
     expect(rq.numberPoints).toEqual([{ attributes: { envoy_cluster_name: 'backend' }, value: 4 }]);
     const last = receiver.exports.at(-1)!;
     expect(last.resource['service.name']).toBe('web-1');
+    expect(last.resource['kuma.proxy_role']).toBe('sidecar');
+    expect(last.resource['mesh']).toBe('default');
     const names = last.metrics.map((m) => m.name);
     // exclude: no envoy_http_*; usedonly: nothing at 0.
     expect(names.some((n) => n.startsWith('envoy_http_'))).toBe(false);

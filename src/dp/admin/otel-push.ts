@@ -25,6 +25,8 @@ export interface PushTarget {
   refreshMs: number;
   usedOnly: boolean;
   filter?: string;
+  /** Resource attributes the control plane adds (mesh, kuma.proxy_role, kuma.workload). */
+  extraLabels?: Record<string, string>;
 }
 
 let requestType: protobuf.Type | undefined;
@@ -46,14 +48,16 @@ export function pushTargets(clusters: readonly Record<string, unknown>[]): PushT
   for (const c of clusters) {
     const md = (c.metadata as { filter_metadata?: Record<string, unknown> } | undefined)?.filter_metadata?.[OTEL_METADATA_KEY];
     if (!md) continue;
-    const conf = structToJson(md) as { backend?: string; refreshInterval?: string; usedOnly?: boolean; filter?: string };
+    const conf = structToJson(md) as { backend?: string; refreshInterval?: string; usedOnly?: boolean; filter?: string; extraLabels?: Record<string, string> };
+    if (!conf.backend) continue; // e.g. the admin cluster's applications
     const seconds = /^(\d+(?:\.\d+)?)s$/.exec(conf.refreshInterval ?? '');
     out.push({
       cluster: String(c.name),
-      backend: conf.backend ?? String(c.name),
+      backend: conf.backend,
       refreshMs: seconds ? Math.max(100, Number(seconds[1]) * 1000) : DEFAULT_REFRESH_MS,
       usedOnly: conf.usedOnly !== false,
       ...(conf.filter ? { filter: conf.filter } : {}),
+      ...(conf.extraLabels ? { extraLabels: conf.extraLabels } : {}),
     });
   }
   return out;
@@ -129,7 +133,8 @@ export class MeshMetricPusher {
     let client = this.clients.get(address);
     if (!client) this.clients.set(address, (client = new grpc.Client(address, grpc.credentials.createInsecure())));
     const type = exportRequestType();
-    const payload = Buffer.from(type.encode(type.fromObject(metricsRequest(this.engine.stats.all(), target, this.resource, this.startNanos))).finish());
+    const resource = { ...this.resource, ...target.extraLabels };
+    const payload = Buffer.from(type.encode(type.fromObject(metricsRequest(this.engine.stats.all(), target, resource, this.startNanos))).finish());
     const identity = (b: Buffer): Buffer => b;
     return new Promise((resolve) => {
       client.makeUnaryRequest(EXPORT_METHOD, identity, identity, payload, new grpc.Metadata(), { deadline: Date.now() + Math.min(target.refreshMs, 10_000) }, (err) => {

@@ -149,6 +149,7 @@ describe('MeshMetric plugin', () => {
     expect(text).toContain('"refreshInterval":{"stringValue":"10s"}');
     expect(text).toContain('"refreshInterval":{"stringValue":"60s"}');
     expect(text).toContain('"type":"STRICT_DNS"');
+    expect(text).toContain('"kuma.proxy_role":{"stringValue":"sidecar"}');
   });
 
   it('applies to a zone proxy selected by labels (whole proxy)', () => {

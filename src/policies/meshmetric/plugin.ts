@@ -24,6 +24,7 @@
 //   fetch anything else.
 import type { Resource } from '../../api/resource.js';
 import { isIpAddress, parseDuration } from '../../api/rules.js';
+import { isZoneProxy, zoneProxyRole } from '../../api/zone-proxy.js';
 import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
 import type { NamedResource } from '../../xds/cache/snapshot.js';
 import {
@@ -172,7 +173,7 @@ export function meshMetricResources(policies: readonly Resource[], dp: Resource,
     const collector = otelCollector(policies, b.openTelemetry, address);
     if (!collector) continue;
     const refreshMs = (b.openTelemetry.refreshInterval ? parseDuration(b.openTelemetry.refreshInterval) : undefined) ?? DEFAULT_REFRESH_INTERVAL_MS;
-    out.push(clusterResource(otelCluster(otelClusterName(collector.name), collector, refreshMs, conf)));
+    out.push(clusterResource(otelCluster(otelClusterName(collector.name), collector, refreshMs, conf, extraLabels(dp))));
   }
   return out;
 }
@@ -211,11 +212,20 @@ function adminCluster(socketPath: string, applications: NonNullable<MeshMetricCo
   return { ...cluster, metadata: { filter_metadata: { [OTEL_METADATA_KEY]: { fields: { applications: { listValue: { values } } } } } } } as Cluster;
 }
 
+/** Kuma's extra labels of pushed metrics: the mesh, the proxy's role, its workload. */
+export function extraLabels(dp: Resource): Record<string, string> {
+  const roles = { ingress: 'zone-ingress', egress: 'zone-egress', all: 'zone-proxy' } as const;
+  const role = isZoneProxy(dp) ? roles[zoneProxyRole(dp) ?? 'all'] : 'sidecar';
+  const workload = dp.labels['kuma.io/workload'];
+  return { mesh: dp.mesh, 'kuma.proxy_role': role, ...(workload && !isZoneProxy(dp) ? { 'kuma.workload': workload } : {}) };
+}
+
 /**
  * The collector's cluster, its filter metadata telling the agent what to push: `backend`,
- * `refreshInterval`, and the profiles as for Prometheus (`usedOnly`, `filter`).
+ * `refreshInterval`, the profiles as for Prometheus (`usedOnly`, `filter`), and `extraLabels`
+ * (resource attributes of the export).
  */
-function otelCluster(name: string, collector: { name: string; address: string; port: number }, refreshMs: number, conf: MeshMetricConf): Cluster {
+function otelCluster(name: string, collector: { name: string; address: string; port: number }, refreshMs: number, conf: MeshMetricConf, labels: Record<string, string>): Cluster {
   const cluster = staticCluster({ name, http2: true, localities: [{ endpoints: [{ address: collector.address, port: collector.port }] }] });
   if (!isIpAddress(collector.address)) cluster.type = 'STRICT_DNS';
   // google.protobuf.Struct as protobufjs encodes it (camelCase Value fields).
@@ -225,6 +235,7 @@ function otelCluster(name: string, collector: { name: string; address: string; p
     backend: s(collector.name),
     refreshInterval: s(`${refreshMs / 1000}s`),
     usedOnly: { boolValue: !conf.sidecar?.includeUnused },
+    extraLabels: { structValue: { fields: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, s(v)])) } },
     ...(filter !== undefined ? { filter: s(filter) } : {}),
   };
   return { ...cluster, metadata: { filter_metadata: { [OTEL_METADATA_KEY]: { fields } } } } as Cluster;
