@@ -52,7 +52,11 @@ function removeStaleSocket(path: string): void {
 }
 
 function handle(engine: Engine, isReady: () => boolean, req: http.IncomingMessage, res: http.ServerResponse): void {
-  const url = new URL(req.url ?? '/', 'http://admin');
+  // Split by hand: URL parsing would resolve `..` segments, and a MeshMetric listener forwards a
+  // scraper's path suffix here (`/metrics/../../config_dump` → `/stats/prometheus/../../config_dump`).
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
   const send = (status: number, type: string, body: string): void => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -67,6 +67,28 @@ describe('Prometheus stats on a listener', () => {
 });
 
 describe('MeshMetric Prometheus listener from the control plane', () => {
+  it('nothing but the stats is reachable through the listener (dot segments are not resolved)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-metrics-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const engine = new Engine();
+    cleanups.push(() => engine.stop());
+    const admin = await startAdminServer(path.join(dir, ADMIN_SOCKET_NAME), engine);
+    cleanups.push(() => admin.close());
+    const port = await freePort();
+    const dp = policyResource('Dataplane', 'web-1', { networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } });
+    // includeUnused and every metric: the rewrite has no query for a suffix to land in.
+    const policy = policyResource('MeshMetric', 'm', { targetRef: { kind: 'Mesh' }, default: { sidecar: { includeUnused: true }, backends: [{ type: 'Prometheus', prometheus: { port } }] } });
+    const generated = meshMetricResources([policy], dp, { adminSocketPath: admin.socketPath });
+    const of = (url: string) => generated.filter((r) => r.any.type_url === url).map((r) => unpackAny(r.any));
+    await engine.apply({ listeners: of(TypeUrl.Listener), clusters: of(TypeUrl.Cluster) });
+    expect((await get(port, '/metrics')).body).toContain('envoy_cluster_upstream_rq_total{envoy_cluster_name="system_envoy_admin"}');
+    for (const sneaky of ['/metrics/../../config_dump', '/metrics/../../clusters']) {
+      const reply = await get(port, sneaky);
+      expect(reply.status, sneaky).toBe(404);
+      expect(reply.body, sneaky).not.toContain('system_envoy_admin');
+    }
+  });
+
   it('applications: their metrics follow the proxy\'s in the scrape, and only the configured ones', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-metrics-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
