@@ -160,8 +160,7 @@ export class DataplaneSync {
     onNodeConnected: async (node: XdsNode) => {
       if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
-      const socketPath = node.metadata['dataplane.admin.socketPath'];
-      this.proxies.set(node.id, { mesh, name, ...(typeof socketPath === 'string' && socketPath ? { node: { adminSocketPath: socketPath } } : {}) });
+      this.proxies.set(node.id, { mesh, name, node: proxyNodeOf(node) });
       this.countConnected(mesh);
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
@@ -379,6 +378,17 @@ export class DataplaneSync {
     pending!.delete(typeUrl);
     this.opts.metrics?.xdsDelivery.observe({ type_url: typeUrl }, (performance.now() - entry.at) / 1000);
   }
+}
+
+/** What the generators read from a node's metadata (the admin socket and certificate files for MeshMetric). */
+function proxyNodeOf(node: XdsNode): ProxyNode {
+  const out: ProxyNode = {};
+  const fields = { adminSocketPath: 'dataplane.admin.socketPath', metricsCertPath: 'dataplane.metrics.certPath', metricsKeyPath: 'dataplane.metrics.keyPath' } as const;
+  for (const [field, key] of Object.entries(fields) as [keyof ProxyNode, string][]) {
+    const value = node.metadata[key];
+    if (typeof value === 'string' && value) out[field] = value;
+  }
+  return out;
 }
 
 export function nodeIdOf(mesh: string, name: string): string {

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.js';
-import { decoded, get, httpListener, loadAssignment, routeConfig, startHttpServer, staticCluster } from '../engine/fixtures.js';
+import https from 'node:https';
+import { decoded, get, httpListener, loadAssignment, routeConfig, startHttpServer, staticCluster, testCert } from '../engine/fixtures.js';
 import net from 'node:net';
 import { unpackAny } from '../../envoy/protos.js';
 import { policyResource } from '../../policies/common/golden.js';
@@ -87,6 +88,38 @@ describe('MeshMetric Prometheus listener from the control plane', () => {
       expect(reply.status, sneaky).toBe(404);
       expect(reply.body, sneaky).not.toContain('system_envoy_admin');
     }
+  });
+
+  it('ProvidedTLS: the listener serves TLS with the certificate files the proxy was given', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skein-dp-metrics-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const { cert, key } = testCert('a');
+    fs.writeFileSync(path.join(dir, 'metrics.crt'), cert);
+    fs.writeFileSync(path.join(dir, 'metrics.key'), key);
+    const engine = new Engine();
+    cleanups.push(() => engine.stop());
+    const admin = await startAdminServer(path.join(dir, ADMIN_SOCKET_NAME), engine);
+    cleanups.push(() => admin.close());
+    const port = await freePort();
+    const dp = policyResource('Dataplane', 'web-1', { networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } });
+    const policy = policyResource('MeshMetric', 'm', { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'Prometheus', prometheus: { port, tls: { mode: 'ProvidedTLS' } } }] } });
+    const generated = meshMetricResources([policy], dp, { adminSocketPath: admin.socketPath, providedTls: { certPath: path.join(dir, 'metrics.crt'), keyPath: path.join(dir, 'metrics.key') } });
+    const of = (url: string) => generated.filter((r) => r.any.type_url === url).map((r) => unpackAny(r.any));
+    await engine.apply({ listeners: of(TypeUrl.Listener), clusters: of(TypeUrl.Cluster) });
+    const reply = await new Promise<{ status: number; body: string; cert: string }>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false }, (res) => {
+        let body = '';
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: peer.raw?.toString('base64') ?? '' }));
+      }).on('error', reject);
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toContain('# TYPE envoy_');
+    expect(reply.cert).toBe(cert.replace(/-----[^-]+-----|\s/g, ''));
+    // A missing file is a NACK with the reason.
+    const missing = meshMetricResources([policy], dp, { adminSocketPath: admin.socketPath, providedTls: { certPath: path.join(dir, 'nope.crt'), keyPath: path.join(dir, 'metrics.key') } });
+    await expect(engine.apply({ listeners: missing.filter((r) => r.any.type_url === TypeUrl.Listener).map((r) => unpackAny(r.any)) })).rejects.toThrow(/filename: cannot read/);
   });
 
   it('applications: their metrics follow the proxy\'s in the scrape, and only the configured ones', async () => {

@@ -38,6 +38,9 @@ export interface RunDataplaneOptions {
   /** TCP port for GET /ready (kubelet probes); undefined = none. */
   readinessPort?: number;
   readinessAddress?: string;
+  /** Certificate and key files of a MeshMetric Prometheus listener with `tls.mode: ProvidedTLS`. */
+  metricsCertPath?: string;
+  metricsKeyPath?: string;
   logger: Logger;
   /** Human-readable progress lines (what the proxy is waiting for); `skein dp run` prints them on stdout. */
   progress?: (line: string) => void;
@@ -120,6 +123,8 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
           'dataplane.token': token || undefined,
           'dataplane.proxyType': proxyType,
           'dataplane.admin.socketPath': adminSocketPath,
+          'dataplane.metrics.certPath': opts.metricsCertPath,
+          'dataplane.metrics.keyPath': opts.metricsKeyPath,
           'dataplane.resource': dataplaneResource ? JSON.stringify(YAML.parse(dataplaneResource)) : undefined,
           version: { kumaDp: { version: SKEIN_VERSION } },
         }),

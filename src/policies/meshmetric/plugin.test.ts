@@ -5,7 +5,7 @@ import type { Resource } from '../../api/resource.js';
 import { makeSnapshot } from '../../xds/cache/snapshot.js';
 import { configDump } from '../../xds/config-dump.js';
 import { buildMeshContext } from '../../xds/context/mesh-context.js';
-import { generateSidecar, type ProxyIdentity } from '../../xds/generator/sidecar.js';
+import { generateSidecar, type ProxyIdentity, type ProxyNode } from '../../xds/generator/sidecar.js';
 import { generateZoneProxy } from '../../xds/generator/zone-proxy.js';
 import { golden, policyResource } from '../common/golden.js';
 import { goldenBackend, goldenMesh, goldenWeb } from '../common/golden-fixtures.js';
@@ -16,10 +16,10 @@ const testdata = (name: string) => path.join(import.meta.dirname, 'testdata', na
 const SOCKET = '/run/skein/web-1/skein-dp-admin.sock';
 
 /** MeshMetric's own resources (named system_*) of a proxy, as readable JSON. */
-function metricsDump(dp: Resource, policies: Resource[], opts: { socket?: string; identity?: ProxyIdentity; dataplanes?: Resource[] } = {}): Record<string, unknown[]> {
+function metricsDump(dp: Resource, policies: Resource[], opts: { socket?: string; identity?: ProxyIdentity; dataplanes?: Resource[]; node?: ProxyNode } = {}): Record<string, unknown[]> {
   const dataplanes = opts.dataplanes ?? [goldenBackend, goldenWeb];
   const ctx = buildMeshContext(goldenMesh, dataplanes, [], undefined, { policies });
-  const node = opts.socket === undefined ? {} : { adminSocketPath: opts.socket };
+  const node = { ...(opts.socket === undefined ? {} : { adminSocketPath: opts.socket }), ...opts.node };
   const isZoneProxy = dp.labels['kuma.io/proxy-type'] === 'zoneproxy';
   const resources = isZoneProxy ? generateZoneProxy(dp, ctx, opts.identity, node) : generateSidecar(dp, ctx, opts.identity, node);
   const dump = configDump(makeSnapshot(resources)).resources as Record<string, { name: string; resource: unknown }[]>;
@@ -121,6 +121,14 @@ describe('MeshMetric plugin', () => {
     const zpText = JSON.stringify(metricsDump(zp, [prometheus(apps)], { socket: SOCKET, dataplanes: [goldenBackend, goldenWeb, zp] }));
     expect(zpText).toContain('system_meshmetric_prometheus_default-backend');
     expect(zpText).not.toContain('applications');
+  });
+
+  it('ProvidedTLS: TLS with the certificate files the proxy sent, plaintext without them', () => {
+    const p = policyResource('MeshMetric', 'tls', { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'Prometheus', prometheus: { tls: { mode: 'ProvidedTLS' } } }] } });
+    const node = { metricsCertPath: '/etc/skein/metrics.crt', metricsKeyPath: '/etc/skein/metrics.key' };
+    const text = JSON.stringify(metricsDump(goldenWeb, [p], { socket: SOCKET, node }));
+    expect(text).toContain('"certificate_chain":{"filename":"/etc/skein/metrics.crt"},"private_key":{"filename":"/etc/skein/metrics.key"}');
+    expect(JSON.stringify(metricsDump(goldenWeb, [p], { socket: SOCKET }))).not.toContain('transport_socket');
   });
 
   it('no listener without the admin socket, none without a policy', () => {

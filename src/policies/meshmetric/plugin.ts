@@ -10,7 +10,9 @@
 //   `appendProfiles`, `include` and `exclude` (see metricsFilter). A proxy that did not send its
 //   admin socket (not a Skein agent) gets no Prometheus listener. `tls.mode: ActiveMTLSBackend`
 //   (with mesh mTLS on) terminates mTLS with the proxy's mesh identity and requires a client
-//   certificate of the mesh CA; `ProvidedTLS` is served in plaintext (no certificate paths yet).
+//   certificate of the mesh CA; `ProvidedTLS` serves TLS with the certificate and key files the
+//   proxy was started with (`--metrics-cert-path`, `--metrics-key-path`; node metadata
+//   `dataplane.metrics.certPath` / `keyPath`), plaintext when it has none.
 // OpenTelemetry backend → the STATIC (IP) or STRICT_DNS (host name) HTTP/2 cluster
 //   `system_meshmetric_otel_<name>` to the collector (a MeshOpenTelemetryBackend by `backendRef`,
 //   or the deprecated inline `endpoint`), whose `metadata.filter_metadata["io.skein.meshmetric"]`
@@ -36,6 +38,7 @@ import {
   listenerResource,
   routeConfiguration,
   staticCluster,
+  typedExtension,
   virtualHost,
   type Cluster,
   type FilterChain,
@@ -74,6 +77,8 @@ export interface MetricsProxyInfo {
   adminSocketPath?: string;
   /** Secret names of the mesh identity and CA, when mesh mTLS is on (ActiveMTLSBackend). */
   mtls?: { identitySecret: string; caSecret: string };
+  /** Certificate and key files the proxy was given for ProvidedTLS. */
+  providedTls?: { certPath: string; keyPath: string };
 }
 
 /** The merged MeshMetric conf of a proxy; undefined when none selects it. */
@@ -164,6 +169,8 @@ export function meshMetricResources(policies: readonly Resource[], dp: Resource,
       let chain: FilterChain = filterChain({ filters: [hcm] });
       if (p.tls?.mode === 'ActiveMTLSBackend' && proxy.mtls) {
         chain = { ...chain, transport_socket: downstreamMtls({ identitySecret: proxy.mtls.identitySecret, caSecret: proxy.mtls.caSecret }) };
+      } else if (p.tls?.mode === 'ProvidedTLS' && proxy.providedTls) {
+        chain = { ...chain, transport_socket: providedTls(proxy.providedTls) };
       }
       out.push(listenerResource(listener({ name, address, port, trafficDirection: 'INBOUND', filterChains: [chain] })));
     }
@@ -195,6 +202,13 @@ function otelCollector(
   const host = (m ? m[1] : endpoint).replace(/^\[(.*)\]$/, '$1');
   if (!host) return undefined;
   return { name: endpoint.replace(/\//g, '').replace(/:/g, '-'), address: host, port: m ? Number(m[2]) : DEFAULT_OTLP_PORT };
+}
+
+/** Server TLS with the certificate files the proxy was started with (ProvidedTLS). */
+function providedTls(files: { certPath: string; keyPath: string }): FilterChain['transport_socket'] {
+  return typedExtension('envoy.transport_sockets.tls', 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', {
+    common_tls_context: { tls_certificates: [{ certificate_chain: { filename: files.certPath }, private_key: { filename: files.keyPath } }] },
+  });
 }
 
 function adminCluster(socketPath: string, applications: NonNullable<MeshMetricConf['applications']>): Cluster {

@@ -65,12 +65,16 @@ interface ChainPolicies {
 export interface ProxyNode {
   /** `dataplane.admin.socketPath`: its admin API's Unix socket (MeshMetric's Prometheus listener). */
   adminSocketPath?: string;
+  /** `dataplane.metrics.certPath` / `keyPath`: files for MeshMetric's `ProvidedTLS`. */
+  metricsCertPath?: string;
+  metricsKeyPath?: string;
 }
 
 /** Resources of the whole-proxy policies (MeshMetric) of a sidecar or zone proxy. */
 export function proxyWideResources(dp: Resource, ctx: MeshContext, identity: ProxyIdentity | undefined, node: ProxyNode | undefined): CachedResource[] {
   const mtls = identity ? { identitySecret: identitySecretName(dp.mesh), caSecret: caSecretName(dp.mesh) } : undefined;
-  return meshMetricResources(ctx.policies, dp, { adminSocketPath: node?.adminSocketPath, zoneProxy: isZoneProxy(dp), ...(mtls ? { mtls } : {}) }).map((r) => cachedResource(r));
+  const providedTls = node?.metricsCertPath && node.metricsKeyPath ? { certPath: node.metricsCertPath, keyPath: node.metricsKeyPath } : undefined;
+  return meshMetricResources(ctx.policies, dp, { adminSocketPath: node?.adminSocketPath, zoneProxy: isZoneProxy(dp), ...(mtls ? { mtls } : {}), ...(providedTls ? { providedTls } : {}) }).map((r) => cachedResource(r));
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
@@ -216,7 +220,7 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
 export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string, node?: ProxyNode): string {
   const outbound = (networkingOf(dp).outbound ?? []).map((o) => targetKey(ctx, dp, resolveOutbound(ctx, o)));
   const implicit = implicitDestinations(dp, ctx).map((i) => [i.name, i.protocol, i.destination!.sni, i.destination!.sans, i.destination!.vip]);
-  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit, node?.adminSocketPath ?? '']);
+  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit, node ?? {}]);
 }
 
 function targetKey(ctx: MeshContext, dp: Resource, target: OutboundTarget | undefined): unknown {

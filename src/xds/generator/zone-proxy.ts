@@ -98,7 +98,7 @@ export function ingressDestinations(ctx: MeshContext, zone: string): { service: 
  * the ingress destinations (service + SNI). Local endpoints themselves are load assignments.
  */
 export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string, node?: ProxyNode): string {
-  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx), node?.adminSocketPath ?? '']);
+  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx), node ?? {}]);
 }
 
 export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, node?: ProxyNode): NamedResource[] {
