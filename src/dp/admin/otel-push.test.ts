@@ -1,4 +1,9 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import protobuf from 'protobufjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { OTLP_PROTO_DIR } from '../../envoy/protos.js';
 import { TypeUrl, unpackAny } from '../../envoy/protos.js';
 import { policyResource } from '../../policies/common/golden.js';
 import '../../policies/kinds.js';
@@ -70,5 +75,49 @@ describe('MeshMetric OpenTelemetry push', () => {
     const count = receiver.exports.length;
     await new Promise((r) => setTimeout(r, 2500));
     expect(receiver.exports.length).toBeLessThanOrEqual(count + 1);
+  });
+
+  it('OTLP/HTTP: a MeshOpenTelemetryBackend with protocol http gets protobuf POSTs on /v1/metrics', async () => {
+    // A real OTLP/HTTP receiver: decodes ExportMetricsServiceRequest with OpenTelemetry's protos.
+    const root = new protobuf.Root();
+    root.resolvePath = (_o, target) => (path.isAbsolute(target) ? target : path.join(OTLP_PROTO_DIR, target));
+    root.loadSync(['opentelemetry/proto/collector/metrics/v1/metrics_service.proto'], { keepCase: true });
+    const requestType = root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
+    const received: { path: string; type: string; body: Record<string, unknown> }[] = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', type: req.headers['content-type'] ?? '', body: requestType.toObject(requestType.decode(Buffer.concat(chunks)), { longs: String }) });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => receiver.close(() => r())));
+    const port = (receiver.address() as AddressInfo).port;
+    const backend = await startHttpServer('a');
+    cleanups.push(() => backend.close());
+    const engine = new Engine();
+    cleanups.push(() => engine.stop());
+    const dp = policyResource('Dataplane', 'web-1', { networking: { address: '127.0.0.1', inbound: [{ port: 1, tags: { 'kuma.io/service': 'web' } }] } });
+    const motb = { ...policyResource('MeshOpenTelemetryBackend', 'collector', { endpoint: { address: '127.0.0.1', port, path: '/otlp' }, protocol: 'http' }), labels: { app: 'otel' } };
+    const policy = policyResource('MeshMetric', 'm', {
+      targetRef: { kind: 'Mesh' },
+      default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { backendRef: { kind: 'MeshOpenTelemetryBackend', labels: { app: 'otel' } }, refreshInterval: '1s' } }] },
+    });
+    const clusters = meshMetricResources([policy, motb], dp, {}).filter((r) => r.any.type_url === TypeUrl.Cluster).map((r) => unpackAny(r.any));
+    const app = httpListener('app', { route_config: routeConfig('app', [{ match: { prefix: '/' }, route: { cluster: 'backend' } }]) });
+    await engine.apply({ listeners: [app], clusters: [staticCluster('backend', [backend.port]), ...clusters] });
+    for (let i = 0; i < 2; i++) expect((await get(engine.listenerPort('app') ?? 0, '/')).status).toBe(200);
+    const pusher = new MeshMetricPusher(engine, { 'service.name': 'web-1' });
+    cleanups.push(() => pusher.stop());
+    pusher.sync();
+    const first = await eventually(() => received[0] ?? Promise.reject(new Error('nothing received yet')), 10_000);
+    expect(first.path).toBe('/otlp/v1/metrics');
+    expect(first.type).toBe('application/x-protobuf');
+    const text = JSON.stringify(first.body);
+    expect(text).toContain('"name":"envoy_cluster_upstream_rq_total"');
+    expect(text).toContain('"string_value":"backend"');
+    expect(text).toContain('"as_int":"2"');
   });
 });

@@ -1,9 +1,11 @@
 // MeshMetric's OpenTelemetry backend, the agent's part (kuma-dp's in Kuma): every cluster whose
 // filter metadata `io.skein.meshmetric` names a backend gets the proxy's stats pushed to one of its
-// endpoints over OTLP/gRPC (MetricsService/Export) every `refreshInterval`. Stats keep their
+// endpoints over OTLP/gRPC (MetricsService/Export), or OTLP/HTTP (protobuf POST to `path`), every
+// `refreshInterval`. Stats keep their
 // Prometheus names (`envoy_cluster_upstream_rq_total`) with their tags as attributes; counters are
 // cumulative monotonic sums, gauges gauges. The profiles (`usedOnly`, `filter`) apply as on the
 // Prometheus listener. A failed export is dropped and retried at the next interval.
+import http from 'node:http';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
@@ -25,6 +27,8 @@ export interface PushTarget {
   refreshMs: number;
   usedOnly: boolean;
   filter?: string;
+  /** OTLP/HTTP: POST protobuf to this path instead of calling MetricsService over gRPC. */
+  httpPath?: string;
   /** Resource attributes the control plane adds (mesh, kuma.proxy_role, kuma.workload). */
   extraLabels?: Record<string, string>;
 }
@@ -48,7 +52,7 @@ export function pushTargets(clusters: readonly Record<string, unknown>[]): PushT
   for (const c of clusters) {
     const md = (c.metadata as { filter_metadata?: Record<string, unknown> } | undefined)?.filter_metadata?.[OTEL_METADATA_KEY];
     if (!md) continue;
-    const conf = structToJson(md) as { backend?: string; refreshInterval?: string; usedOnly?: boolean; filter?: string; extraLabels?: Record<string, string> };
+    const conf = structToJson(md) as { backend?: string; refreshInterval?: string; usedOnly?: boolean; filter?: string; extraLabels?: Record<string, string>; protocol?: string; path?: string };
     if (!conf.backend) continue; // e.g. the admin cluster's applications
     const seconds = /^(\d+(?:\.\d+)?)s$/.exec(conf.refreshInterval ?? '');
     out.push({
@@ -58,6 +62,7 @@ export function pushTargets(clusters: readonly Record<string, unknown>[]): PushT
       usedOnly: conf.usedOnly !== false,
       ...(conf.filter ? { filter: conf.filter } : {}),
       ...(conf.extraLabels ? { extraLabels: conf.extraLabels } : {}),
+      ...(conf.protocol === 'http' ? { httpPath: conf.path || '/v1/metrics' } : {}),
     });
   }
   return out;
@@ -129,18 +134,39 @@ export class MeshMetricPusher {
   push(target: PushTarget): Promise<void> {
     const host = this.engine.clusters().find((c) => c.name === target.cluster)?.pick();
     if (!host) return Promise.resolve();
-    const address = `${host.address.includes(':') ? `[${host.address}]` : host.address}:${host.port}`;
-    let client = this.clients.get(address);
-    if (!client) this.clients.set(address, (client = new grpc.Client(address, grpc.credentials.createInsecure())));
     const type = exportRequestType();
     const resource = { ...this.resource, ...target.extraLabels };
     const payload = Buffer.from(type.encode(type.fromObject(metricsRequest(this.engine.stats.all(), target, resource, this.startNanos))).finish());
+    const timeout = Math.min(target.refreshMs, 10_000);
+    if (target.httpPath !== undefined) return this.post(host.address, host.port, target, payload, timeout);
+    const address = `${host.address.includes(':') ? `[${host.address}]` : host.address}:${host.port}`;
+    let client = this.clients.get(address);
+    if (!client) this.clients.set(address, (client = new grpc.Client(address, grpc.credentials.createInsecure())));
     const identity = (b: Buffer): Buffer => b;
     return new Promise((resolve) => {
-      client.makeUnaryRequest(EXPORT_METHOD, identity, identity, payload, new grpc.Metadata(), { deadline: Date.now() + Math.min(target.refreshMs, 10_000) }, (err) => {
+      client.makeUnaryRequest(EXPORT_METHOD, identity, identity, payload, new grpc.Metadata(), { deadline: Date.now() + timeout }, (err) => {
         if (err) this.onError(target.backend, err);
         resolve();
       });
+    });
+  }
+
+  /** OTLP/HTTP: the same request as protobuf in a POST. */
+  private post(address: string, port: number, target: PushTarget, payload: Buffer, timeout: number): Promise<void> {
+    return new Promise((resolve) => {
+      const req = http.request({ host: address, port, path: target.httpPath, method: 'POST', timeout, headers: { 'content-type': 'application/x-protobuf', 'content-length': payload.length } }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) >= 300) this.onError(target.backend, new Error(`HTTP ${res.statusCode ?? 0}`));
+          resolve();
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (err) => {
+        this.onError(target.backend, err);
+        resolve();
+      });
+      req.end(payload);
     });
   }
 

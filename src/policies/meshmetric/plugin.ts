@@ -13,10 +13,11 @@
 //   certificate of the mesh CA; `ProvidedTLS` serves TLS with the certificate and key files the
 //   proxy was started with (`--metrics-cert-path`, `--metrics-key-path`; node metadata
 //   `dataplane.metrics.certPath` / `keyPath`), plaintext when it has none.
-// OpenTelemetry backend → the STATIC (IP) or STRICT_DNS (host name) HTTP/2 cluster
+// OpenTelemetry backend → the STATIC (IP) or STRICT_DNS (host name) cluster (HTTP/2 for gRPC)
 //   `system_meshmetric_otel_<name>` to the collector (a MeshOpenTelemetryBackend by `backendRef`,
 //   or the deprecated inline `endpoint`), whose `metadata.filter_metadata["io.skein.meshmetric"]`
-//   tells the DP agent to push the proxy's stats there over OTLP/gRPC every `refreshInterval`
+//   tells the DP agent to push the proxy's stats there over OTLP (gRPC, or HTTP with protobuf
+//   bodies for a MeshOpenTelemetryBackend with `protocol: http`) every `refreshInterval`
 //   (1m). Envoy ignores filter metadata it has no filter for, so the cluster is valid Envoy config;
 //   kuma-dp's role (reading stats and exporting them) is the Skein agent's (src/dp/admin/otel-push.ts).
 // `applications` (sidecars only) → the admin cluster's filter metadata `io.skein.meshmetric
@@ -185,17 +186,29 @@ export function meshMetricResources(policies: readonly Resource[], dp: Resource,
   return out;
 }
 
-/** The collector of an OpenTelemetry backend: a MeshOpenTelemetryBackend (gRPC only) or `host:port`. */
+interface Collector {
+  name: string;
+  address: string;
+  port: number;
+  /** OTLP/HTTP: the path to POST to (`/v1/metrics`); absent for gRPC. */
+  httpPath?: string;
+}
+
+/**
+ * The collector of an OpenTelemetry backend: a MeshOpenTelemetryBackend (gRPC, or plaintext HTTP)
+ * or the inline `host:port` (gRPC).
+ */
 function otelCollector(
   policies: readonly Resource[],
   otel: { endpoint?: string; backendRef?: { kind?: string; labels?: Record<string, string> } },
   nodeAddress: string,
-): { name: string; address: string; port: number } | undefined {
+): Collector | undefined {
   if (otel.backendRef) {
     const resolved = resolveBackendRef(policies, otel.backendRef, 'metrics');
-    // OTLP/HTTP is not pushed by the agent yet.
-    if (!resolved || resolved.protocol !== 'grpc') return undefined;
-    return { name: resolved.name, address: resolved.address || (nodeAddress === '0.0.0.0' ? '127.0.0.1' : nodeAddress), port: resolved.port };
+    // OTLP over HTTPS would need upstream TLS: not pushed yet.
+    if (!resolved || resolved.useHttps) return undefined;
+    const address = resolved.address || (nodeAddress === '0.0.0.0' ? '127.0.0.1' : nodeAddress);
+    return { name: resolved.name, address, port: resolved.port, ...(resolved.protocol === 'http' ? { httpPath: resolved.path ?? '/v1/metrics' } : {}) };
   }
   const endpoint = otel.endpoint ?? '';
   const m = /^(.*):(\d+)$/.exec(endpoint);
@@ -236,17 +249,19 @@ export function extraLabels(dp: Resource): Record<string, string> {
 
 /**
  * The collector's cluster, its filter metadata telling the agent what to push: `backend`,
- * `refreshInterval`, the profiles as for Prometheus (`usedOnly`, `filter`), and `extraLabels`
- * (resource attributes of the export).
+ * `refreshInterval`, the profiles as for Prometheus (`usedOnly`, `filter`), `extraLabels`
+ * (resource attributes of the export), and for OTLP/HTTP `protocol: http` and `path`.
  */
-function otelCluster(name: string, collector: { name: string; address: string; port: number }, refreshMs: number, conf: MeshMetricConf, labels: Record<string, string>): Cluster {
-  const cluster = staticCluster({ name, http2: true, localities: [{ endpoints: [{ address: collector.address, port: collector.port }] }] });
+function otelCluster(name: string, collector: Collector, refreshMs: number, conf: MeshMetricConf, labels: Record<string, string>): Cluster {
+  const grpc = collector.httpPath === undefined;
+  const cluster = staticCluster({ name, http2: grpc, localities: [{ endpoints: [{ address: collector.address, port: collector.port }] }] });
   if (!isIpAddress(collector.address)) cluster.type = 'STRICT_DNS';
   // google.protobuf.Struct as protobufjs encodes it (camelCase Value fields).
   const s = (v: string) => ({ stringValue: v });
   const filter = metricsFilter(conf);
   const fields = {
     backend: s(collector.name),
+    ...(grpc ? {} : { protocol: s('http'), path: s(collector.httpPath!) }),
     refreshInterval: s(`${refreshMs / 1000}s`),
     usedOnly: { boolValue: !conf.sidecar?.includeUnused },
     extraLabels: { structValue: { fields: Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, s(v)])) } },
