@@ -54,7 +54,7 @@ interface ConnectedProxy {
 }
 
 /** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */
-const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService', 'MeshOpenTelemetryBackend']);
+const DESTINATION_KINDS = new Set(['Secret', 'MeshExternalService', 'MeshService', 'MeshMultiZoneService']);
 
 /** At least this often a context rebuild re-reads every Dataplane (see meshContext). */
 const FULL_RELIST_MS = 60_000;
@@ -112,7 +112,7 @@ export class DataplaneSync {
       // secrets (a provided CA).
       if (ev.type === 'Mesh') this.markDirty(ev.name);
       else if (ev.type === 'Dataplane') this.markDirty(ev.mesh, ev.name);
-      else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy) this.markDirty(ev.mesh);
+      else if (DESTINATION_KINDS.has(ev.type) || descriptorByName(ev.type)?.isPolicy || ev.type === 'MeshOpenTelemetryBackend') this.markDirty(ev.mesh);
       // Legacy zone proxies are global: any mesh's sidecars may route through them.
       else if (ev.type === 'ZoneIngress' || ev.type === 'ZoneEgress') for (const mesh of this.connectedMeshes()) this.markDirty(mesh);
     });

@@ -10,7 +10,7 @@ import { buildMeshContext, type MeshContext } from './mesh-context.js';
 export interface MeshInputs {
   mesh: Resource;
   permissions: Resource[];
-  /** Every policy of the mesh, of every registered kind (permissions included), and its MeshOpenTelemetryBackends. */
+  /** Every policy of the mesh, of every registered kind (permissions included). */
   policies: Resource[];
   externalServices: Resource[];
   meshServices: Resource[];
@@ -27,7 +27,7 @@ export async function readMeshInputs(manager: ResourceManager, meshName: string)
   if (!mesh) return undefined;
   const policies: Resource[] = [];
   for (const kind of registeredPolicyKinds()) policies.push(...(await manager.list(kind.name, { mesh: meshName })));
-  // Not a policy, but what MeshMetric's (MeshTrace's, MeshAccessLog's) backendRefs name.
+  // Not a policy, but what MeshAccessLog (MeshTrace, MeshMetric) backendRefs name; in policiesHash.
   policies.push(...(await manager.list('MeshOpenTelemetryBackend', { mesh: meshName })));
   const permissions = policies.filter((p) => p.type === 'MeshTrafficPermission');
   const externalServices = await manager.list('MeshExternalService', { mesh: meshName });
