@@ -17,7 +17,7 @@ import { changedServices, type MeshContext } from './context/mesh-context.js';
 import { contextFromInputs, readMeshInputs } from './context/mesh-inputs.js';
 import { LegacyZoneProxies, legacyProxyTypeOf } from './legacy-zone-proxies.js';
 import { ProxySnapshots } from './generator/proxy-snapshots.js';
-import type { ProxyNode } from './generator/sidecar.js';
+import type { ProxyMetadata } from '../policies/meshmetric/plugin.js';
 import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
 import type { ErrorDetail } from './server/hooks.js';
@@ -49,8 +49,8 @@ export interface DataplaneSyncOptions {
 interface ConnectedProxy {
   mesh: string;
   name: string;
-  /** Node metadata the generators read (the admin socket for MeshMetric). */
-  node?: ProxyNode;
+  /** What the generators read from the node metadata (MeshMetric's admin socket and TLS files). */
+  meta?: ProxyMetadata;
 }
 
 /** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */
@@ -160,7 +160,7 @@ export class DataplaneSync {
     onNodeConnected: async (node: XdsNode) => {
       if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
-      this.proxies.set(node.id, { mesh, name, node: proxyNodeOf(node) });
+      this.proxies.set(node.id, { mesh, name, meta: proxyMetadataOf(node) });
       this.countConnected(mesh);
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
@@ -333,7 +333,7 @@ export class DataplaneSync {
       let snapshot;
       const endTimer = this.opts.metrics?.xdsGeneration.startTimer({ mesh });
       try {
-        snapshot = this.snapshots.build(id, dp, ctx, identity, proxy.node);
+        snapshot = this.snapshots.build(id, dp, ctx, identity, proxy.meta);
         endTimer?.();
       } catch (err) {
         endTimer?.();
@@ -381,10 +381,10 @@ export class DataplaneSync {
 }
 
 /** What the generators read from a node's metadata (the admin socket and certificate files for MeshMetric). */
-function proxyNodeOf(node: XdsNode): ProxyNode {
-  const out: ProxyNode = {};
+function proxyMetadataOf(node: XdsNode): ProxyMetadata {
+  const out: ProxyMetadata = {};
   const fields = { adminSocketPath: 'dataplane.admin.socketPath', metricsCertPath: 'dataplane.metrics.certPath', metricsKeyPath: 'dataplane.metrics.keyPath' } as const;
-  for (const [field, key] of Object.entries(fields) as [keyof ProxyNode, string][]) {
+  for (const [field, key] of Object.entries(fields) as [keyof ProxyMetadata, string][]) {
     const value = node.metadata[key];
     if (typeof value === 'string' && value) out[field] = value;
   }

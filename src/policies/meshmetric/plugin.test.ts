@@ -5,18 +5,18 @@ import type { Resource } from '../../api/resource.js';
 import { makeSnapshot } from '../../xds/cache/snapshot.js';
 import { configDump } from '../../xds/config-dump.js';
 import { buildMeshContext } from '../../xds/context/mesh-context.js';
-import { generateSidecar, type ProxyIdentity, type ProxyNode } from '../../xds/generator/sidecar.js';
+import { generateSidecar, type ProxyIdentity } from '../../xds/generator/sidecar.js';
 import { generateZoneProxy } from '../../xds/generator/zone-proxy.js';
 import { golden, policyResource } from '../common/golden.js';
 import { goldenBackend, goldenMesh, goldenWeb } from '../common/golden-fixtures.js';
-import { BASIC_PROFILE, adminStatsPath, metricsFilter } from './plugin.js';
+import { BASIC_PROFILE, adminStatsPath, metricsFilter, type ProxyMetadata } from './plugin.js';
 import type { MeshMetricConf } from './api.js';
 
 const testdata = (name: string) => path.join(import.meta.dirname, 'testdata', name);
 const SOCKET = '/run/skein/web-1/skein-dp-admin.sock';
 
 /** MeshMetric's own resources (named system_*) of a proxy, as readable JSON. */
-function metricsDump(dp: Resource, policies: Resource[], opts: { socket?: string; identity?: ProxyIdentity; dataplanes?: Resource[]; node?: ProxyNode } = {}): Record<string, unknown[]> {
+function metricsDump(dp: Resource, policies: Resource[], opts: { socket?: string; identity?: ProxyIdentity; dataplanes?: Resource[]; node?: ProxyMetadata } = {}): Record<string, unknown[]> {
   const dataplanes = opts.dataplanes ?? [goldenBackend, goldenWeb];
   const ctx = buildMeshContext(goldenMesh, dataplanes, [], undefined, { policies });
   const node = { ...(opts.socket === undefined ? {} : { adminSocketPath: opts.socket }), ...opts.node };

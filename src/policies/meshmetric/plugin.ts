@@ -70,6 +70,15 @@ export const BASIC_PROFILE = [
   '^envoy_tcp_downstream_cx_',
 ];
 
+/** What the proxy tells about itself in its node metadata (read by DataplaneSync). */
+export interface ProxyMetadata {
+  /** `dataplane.admin.socketPath`: its admin API's Unix socket (the Prometheus listener's upstream). */
+  adminSocketPath?: string;
+  /** `dataplane.metrics.certPath` / `keyPath`: files for `ProvidedTLS`. */
+  metricsCertPath?: string;
+  metricsKeyPath?: string;
+}
+
 /** What the generator knows about the proxy besides its Dataplane. */
 export interface MetricsProxyInfo {
   /** A zone proxy has no application: `applications` is ignored there. */

@@ -6,7 +6,8 @@ import type { Resource } from '../../api/resource.js';
 import { makeSnapshot, type CachedResource, type Snapshot } from '../cache/snapshot.js';
 import type { MeshContext } from '../context/mesh-context.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
-import { generateSidecarConfig, loadAssignment, sidecarKey, type ProxyIdentity, type ProxyNode, type SidecarConfig } from './sidecar.js';
+import type { ProxyMetadata } from '../../policies/meshmetric/plugin.js';
+import { generateSidecarConfig, loadAssignment, sidecarKey, type ProxyIdentity, type SidecarConfig } from './sidecar.js';
 import { generateZoneProxyConfig, ingressLoadAssignment, zoneProxyKey, zoneProxyZone } from './zone-proxy.js';
 
 interface ProxyEntry extends SidecarConfig {
@@ -25,13 +26,13 @@ export class ProxySnapshots {
    * The proxy's snapshot for this context, or undefined when nothing it is made of changed since
    * the last call for the node (its current snapshot stays right).
    */
-  build(nodeId: string, dp: Resource, ctx: MeshContext, identity: { identity?: ProxyIdentity; version: string }, node?: ProxyNode): Snapshot | undefined {
+  build(nodeId: string, dp: Resource, ctx: MeshContext, identity: { identity?: ProxyIdentity; version: string }, meta?: ProxyMetadata): Snapshot | undefined {
     // Zone proxies (SKEIN-SPEC §2) get zone-proxy.ts's config; their keys never equal a sidecar's.
     const zoneProxy = isZoneProxy(dp);
-    const key = zoneProxy ? zoneProxyKey(dp, ctx, identity.version, node) : sidecarKey(dp, ctx, identity.version, node);
+    const key = zoneProxy ? zoneProxyKey(dp, ctx, identity.version, meta) : sidecarKey(dp, ctx, identity.version, meta);
     const previous = this.entries.get(nodeId);
     const generate = zoneProxy ? generateZoneProxyConfig : generateSidecarConfig;
-    const config: SidecarConfig = previous?.key === key ? previous : generate(dp, ctx, identity.identity, node);
+    const config: SidecarConfig = previous?.key === key ? previous : generate(dp, ctx, identity.identity, meta);
     const zone = zoneProxy ? zoneProxyZone(dp, ctx) : '';
     const loadAssignments = config.endpointServices.map((service) => (zoneProxy ? ingressLoadAssignment(ctx, zone, service) : loadAssignment(ctx, service)));
     if (config === previous && loadAssignments.every((cla, i) => cla === previous.loadAssignments[i])) return undefined;

@@ -14,7 +14,7 @@ import { externalServiceAllowed, inboundPermissions, type InboundPermissions } f
 import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
-import { meshMetricResources } from '../../policies/meshmetric/plugin.js';
+import { meshMetricResources, type ProxyMetadata } from '../../policies/meshmetric/plugin.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
@@ -61,20 +61,11 @@ interface ChainPolicies {
   networkFilters?: Filter[];
 }
 
-/** What the proxy tells about itself in its node metadata. */
-export interface ProxyNode {
-  /** `dataplane.admin.socketPath`: its admin API's Unix socket (MeshMetric's Prometheus listener). */
-  adminSocketPath?: string;
-  /** `dataplane.metrics.certPath` / `keyPath`: files for MeshMetric's `ProvidedTLS`. */
-  metricsCertPath?: string;
-  metricsKeyPath?: string;
-}
-
 /** Resources of the whole-proxy policies (MeshMetric) of a sidecar or zone proxy. */
-export function proxyWideResources(dp: Resource, ctx: MeshContext, identity: ProxyIdentity | undefined, node: ProxyNode | undefined): CachedResource[] {
+export function proxyWideResources(dp: Resource, ctx: MeshContext, identity: ProxyIdentity | undefined, meta: ProxyMetadata | undefined): CachedResource[] {
   const mtls = identity ? { identitySecret: identitySecretName(dp.mesh), caSecret: caSecretName(dp.mesh) } : undefined;
-  const providedTls = node?.metricsCertPath && node.metricsKeyPath ? { certPath: node.metricsCertPath, keyPath: node.metricsKeyPath } : undefined;
-  return meshMetricResources(ctx.policies, dp, { adminSocketPath: node?.adminSocketPath, zoneProxy: isZoneProxy(dp), ...(mtls ? { mtls } : {}), ...(providedTls ? { providedTls } : {}) }).map((r) => cachedResource(r));
+  const providedTls = meta?.metricsCertPath && meta.metricsKeyPath ? { certPath: meta.metricsCertPath, keyPath: meta.metricsKeyPath } : undefined;
+  return meshMetricResources(ctx.policies, dp, { adminSocketPath: meta?.adminSocketPath, zoneProxy: isZoneProxy(dp), ...(mtls ? { mtls } : {}), ...(providedTls ? { providedTls } : {}) }).map((r) => cachedResource(r));
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
@@ -204,8 +195,8 @@ export function implicitDestinations(dp: Resource, ctx: MeshContext): ServiceInf
   });
 }
 
-export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, node?: ProxyNode): NamedResource[] {
-  const { resources, endpointServices } = generateSidecarConfig(dp, ctx, identity, node);
+export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): NamedResource[] {
+  const { resources, endpointServices } = generateSidecarConfig(dp, ctx, identity, meta);
   return [...resources, ...endpointServices.map((service) => loadAssignment(ctx, service))];
 }
 
@@ -217,10 +208,10 @@ export function generateSidecar(dp: Resource, ctx: MeshContext, identity?: Proxy
  * MeshTimeout, MeshRateLimit, MeshFaultInjection read here: ctx.policiesHash), the identity, and per outbound service
  * the fields its listener and cluster use (protocol, SNI port).
  */
-export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string, node?: ProxyNode): string {
+export function sidecarKey(dp: Resource, ctx: MeshContext, identityVersion: string, meta?: ProxyMetadata): string {
   const outbound = (networkingOf(dp).outbound ?? []).map((o) => targetKey(ctx, dp, resolveOutbound(ctx, o)));
   const implicit = implicitDestinations(dp, ctx).map((i) => [i.name, i.protocol, i.destination!.sni, i.destination!.sans, i.destination!.vip]);
-  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit, node ?? {}]);
+  return JSON.stringify([dataplaneHash(dp), ctx.meshHash, meshPassthrough(ctx.mesh), ctx.policiesHash, identityVersion, outbound, implicit, meta ?? {}]);
 }
 
 function targetKey(ctx: MeshContext, dp: Resource, target: OutboundTarget | undefined): unknown {
@@ -261,7 +252,7 @@ export function shared(ctx: MeshContext, key: unknown[], build: () => NamedResou
 }
 
 /** Everything but the endpoints; reads only what sidecarKey covers. */
-export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, node?: ProxyNode): SidecarConfig {
+export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): SidecarConfig {
   const out: CachedResource[] = [];
   const net = networkingOf(dp);
   const localClusters = new Set<string>();
@@ -341,7 +332,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     out.push(shared(ctx, ['passthrough-listener', redirectPort], () => outboundPassthroughListener(redirectPort)));
     if (meshPassthrough(ctx.mesh)) out.push(shared(ctx, ['passthrough-cluster'], () => outboundPassthroughCluster()));
   }
-  out.push(...proxyWideResources(dp, ctx, identity, node));
+  out.push(...proxyWideResources(dp, ctx, identity, meta));
   return { resources: out, endpointServices: [...services], externalServices: [...externals] };
 }
 

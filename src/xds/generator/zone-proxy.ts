@@ -45,7 +45,8 @@ import {
 } from '../envoy/index.js';
 import { egressPermissions } from '../../policies/index.js';
 import type { FilterChain } from '../envoy/index.js';
-import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, proxyWideResources, serviceSni, shared, type ProxyIdentity, type ProxyNode } from './sidecar.js';
+import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, proxyWideResources, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
+import type { ProxyMetadata } from '../../policies/meshmetric/plugin.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
 export interface ZoneProxyConfig {
@@ -97,21 +98,21 @@ export function ingressDestinations(ctx: MeshContext, zone: string): { service: 
  * Everything generateZoneProxyConfig reads: the Dataplane, the mesh, its policies, the identity and
  * the ingress destinations (service + SNI). Local endpoints themselves are load assignments.
  */
-export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string, node?: ProxyNode): string {
-  return JSON.stringify(['zoneproxy', dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx), node ?? {}]);
+export function zoneProxyKey(dp: Resource, ctx: MeshContext, identityVersion: string, meta?: ProxyMetadata): string {
+  return JSON.stringify(['zoneproxy', meta ?? {}, dataplaneHash(dp), ctx.meshHash, ctx.policiesHash, identityVersion, ctx.zone, ingressDestinations(ctx, zoneProxyZone(dp, ctx)), [...ctx.externalServices.values()].map((e) => e.hash), crossZoneDestinations(ctx)]);
 }
 
-export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, node?: ProxyNode): NamedResource[] {
-  const { resources, endpointServices } = generateZoneProxyConfig(dp, ctx, identity, node);
+export function generateZoneProxy(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): NamedResource[] {
+  const { resources, endpointServices } = generateZoneProxyConfig(dp, ctx, identity, meta);
   return [...resources, ...endpointServices.map((service) => ingressLoadAssignment(ctx, zoneProxyZone(dp, ctx), service))];
 }
 
-export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, node?: ProxyNode): ZoneProxyConfig {
+export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity?: ProxyIdentity, meta?: ProxyMetadata): ZoneProxyConfig {
   const out: CachedResource[] = [];
   const mesh = dp.mesh;
   if (!zoneProxyRole(dp)) return { resources: out, endpointServices: [] };
   // Whole-proxy policies (MeshMetric) apply to zone proxies too (SKEIN-SPEC §3).
-  out.push(...proxyWideResources(dp, ctx, identity, node));
+  out.push(...proxyWideResources(dp, ctx, identity, meta));
   // The identity (workload SPIFFE ID) is what the egress listener terminates mTLS with; the ingress
   // does not use it.
   if (identity) {
