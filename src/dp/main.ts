@@ -22,6 +22,8 @@ interface DpFlags {
   caCertFile?: string;
   caCert?: string;
   readinessPort?: string;
+  metricsCertPath?: string;
+  metricsKeyPath?: string;
   readinessAddress: string;
   logLevel: string;
   progress: boolean;
@@ -65,6 +67,8 @@ export async function runDp(argv: string[]): Promise<void> {
     .option('--ca-cert <pem>', 'the CA certificate itself (PEM), when there is no file (env KUMA_CONTROL_PLANE_CA_CERT, SKEIN_CONTROL_PLANE_CA_CERT)', process.env['KUMA_CONTROL_PLANE_CA_CERT'] ?? process.env['SKEIN_CONTROL_PLANE_CA_CERT'])
     .option('--readiness-port <port>', 'serve GET /ready on this TCP port for Kubernetes probes; 0 = any free port; unset = off (env KUMA_READINESS_PORT, SKEIN_DP_READINESS_PORT; the injector sets 9902)', process.env['KUMA_READINESS_PORT'] ?? process.env['SKEIN_DP_READINESS_PORT'])
     .option('--readiness-address <address>', 'bind address of the readiness endpoint (env SKEIN_DP_READINESS_ADDRESS)', process.env['SKEIN_DP_READINESS_ADDRESS'] ?? '0.0.0.0')
+    .option('--metrics-cert-path <file>', 'certificate (PEM) of the MeshMetric Prometheus listener with tls.mode ProvidedTLS (env KUMA_DATAPLANE_RUNTIME_METRICS_CERT_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_METRICS_CERT_PATH'])
+    .option('--metrics-key-path <file>', 'its private key (PEM) (env KUMA_DATAPLANE_RUNTIME_METRICS_KEY_PATH)', process.env['KUMA_DATAPLANE_RUNTIME_METRICS_KEY_PATH'])
     .option('--log-level <level>', 'log level', process.env['SKEIN_LOG_LEVEL'] ?? 'info')
     .option('--no-progress', 'do not print progress lines (what the proxy waits for) on stdout; logs go to stderr either way')
     .action(async (flags: DpFlags) => {
@@ -98,6 +102,7 @@ export async function runDp(argv: string[]): Promise<void> {
         caCertPem: flags.caCert,
         readinessPort,
         readinessAddress: flags.readinessAddress,
+        ...(flags.metricsCertPath && flags.metricsKeyPath ? { metricsCertPath: path.resolve(flags.metricsCertPath), metricsKeyPath: path.resolve(flags.metricsKeyPath) } : {}),
         logger,
         progress: flags.progress ? (line) => process.stdout.write(`${line}\n`) : undefined,
       });

@@ -17,6 +17,7 @@ import { changedServices, type MeshContext } from './context/mesh-context.js';
 import { contextFromInputs, readMeshInputs } from './context/mesh-inputs.js';
 import { LegacyZoneProxies, legacyProxyTypeOf } from './legacy-zone-proxies.js';
 import { ProxySnapshots } from './generator/proxy-snapshots.js';
+import type { ProxyMetadata } from '../policies/common/proxy-metadata.js';
 import type { XdsHooks } from './server/hooks.js';
 import type { XdsNode } from './server/node.js';
 import type { ErrorDetail } from './server/hooks.js';
@@ -26,7 +27,6 @@ import type { MeshCaManager } from '../pki/index.js';
 import { descriptorByName } from '../api/descriptor.js';
 import type { CpMetrics } from '../observability/metrics.js';
 import type { Snapshot } from './cache/snapshot.js';
-import type { ProxyMetadata } from '../policies/meshaccesslog/plugin.js';
 
 export interface DataplaneSyncOptions {
   manager: ResourceManager;
@@ -49,13 +49,24 @@ export interface DataplaneSyncOptions {
 interface ConnectedProxy {
   mesh: string;
   name: string;
-  /** What the generators read from the node metadata (MeshAccessLog's Tcp pipe). */
+  /** What the generators read from the node metadata (access log pipe, admin socket, metrics TLS files). */
   meta?: ProxyMetadata;
 }
 
+/** The agent's facts the generators use (node metadata keys as kuma-dp sends them). */
 function proxyMetadataOf(node: XdsNode): ProxyMetadata {
-  const path = node.metadata['accessLogSocketPath'];
-  return typeof path === 'string' && path ? { accessLogSocketPath: path } : {};
+  const out: ProxyMetadata = {};
+  const fields = {
+    accessLogSocketPath: 'accessLogSocketPath',
+    adminSocketPath: 'dataplane.admin.socketPath',
+    metricsCertPath: 'dataplane.metrics.certPath',
+    metricsKeyPath: 'dataplane.metrics.keyPath',
+  } as const;
+  for (const [field, key] of Object.entries(fields) as [keyof ProxyMetadata, string][]) {
+    const value = node.metadata[key];
+    if (typeof value === 'string' && value) out[field] = value;
+  }
+  return out;
 }
 
 /** Kinds besides Dataplanes and policies that a mesh's proxies are generated from. */

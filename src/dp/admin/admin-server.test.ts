@@ -65,5 +65,16 @@ describe('admin server', () => {
     expect(prom).toContain('envoy_cluster_upstream_cx_total{envoy_cluster_name="echo"} 1');
     expect((await adminGet(admin.socketPath, '/stats')).body).toContain('cluster.echo.upstream_rq_total: 1');
     expect((await adminGet(admin.socketPath, '/clusters')).body).toContain(`echo::127.0.0.1:${echo.port}::health_flags::healthy`);
+
+    // Envoy's query parameters: usedonly (written stats only) and filter (a regex).
+    const used = (await adminGet(admin.socketPath, '/stats/prometheus?usedonly')).body;
+    expect(used).toContain('envoy_cluster_upstream_cx_total{envoy_cluster_name="echo"} 1');
+    expect(used).not.toMatch(/ 0\n/);
+    const filtered = (await adminGet(admin.socketPath, `/stats/prometheus?filter=${encodeURIComponent('^envoy_listener_')}`)).body;
+    expect(filtered).toContain('envoy_listener_downstream_cx_total');
+    expect(filtered).not.toContain('envoy_cluster_');
+    const text = (await adminGet(admin.socketPath, '/stats?filter=upstream_cx_total')).body;
+    expect(text.trim().split('\n')).toEqual(['cluster.echo.upstream_cx_total: 1']);
+    expect((await adminGet(admin.socketPath, '/stats?filter=(')).status).toBe(400);
   });
 });

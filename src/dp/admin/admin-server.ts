@@ -3,8 +3,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Engine } from '../engine/engine.js';
+import { applicationsOf, scrapeApplications } from './applications.js';
 import { configDump } from './config-dump.js';
-import { clustersText, statsPrometheus, statsText } from './stats-format.js';
+import { clustersText, statsPrometheus, statsQuery, statsText, type StatsQuery } from './stats-format.js';
 
 export const ADMIN_SOCKET_NAME = 'skein-dp-admin.sock';
 
@@ -51,11 +52,22 @@ function removeStaleSocket(path: string): void {
 }
 
 function handle(engine: Engine, isReady: () => boolean, req: http.IncomingMessage, res: http.ServerResponse): void {
-  const url = new URL(req.url ?? '/', 'http://admin');
+  // Split by hand: URL parsing would resolve `..` segments, and a MeshMetric listener forwards a
+  // scraper's path suffix here (`/metrics/../../config_dump` → `/stats/prometheus/../../config_dump`).
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  const url = { pathname: q < 0 ? raw : raw.slice(0, q), searchParams: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
   const send = (status: number, type: string, body: string): void => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   };
+  let query: StatsQuery;
+  try {
+    query = statsQuery(url.searchParams);
+  } catch (err) {
+    send(400, 'text/plain', `invalid filter: ${(err as Error).message}\n`);
+    return;
+  }
   switch (url.pathname) {
     case '/ready':
       if (isReady()) send(200, 'text/plain', 'LIVE\n');
@@ -65,12 +77,17 @@ function handle(engine: Engine, isReady: () => boolean, req: http.IncomingMessag
       send(200, 'application/json', JSON.stringify(configDump(engine), null, 2));
       return;
     case '/stats':
-      if (url.searchParams.get('format') === 'prometheus') send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all()));
-      else send(200, 'text/plain', statsText(engine.stats.all()));
+      if (url.searchParams.get('format') === 'prometheus') send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all(), query));
+      else send(200, 'text/plain', statsText(engine.stats.all(), query));
       return;
-    case '/stats/prometheus':
-      send(200, 'text/plain; version=0.0.4', statsPrometheus(engine.stats.all()));
+    case '/stats/prometheus': {
+      const own = statsPrometheus(engine.stats.all(), query);
+      // `applications` (MeshMetric's Prometheus route): the applications' own metrics follow.
+      const apps = url.searchParams.has('applications') ? applicationsOf(engine) : [];
+      if (apps.length === 0) send(200, 'text/plain; version=0.0.4', own);
+      else void scrapeApplications(apps).then((text) => send(200, 'text/plain; version=0.0.4', own + text));
       return;
+    }
     case '/clusters':
       send(200, 'text/plain', clustersText(engine));
       return;

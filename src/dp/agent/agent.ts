@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { Engine } from '../engine/engine.js';
 import { ADMIN_SOCKET_NAME, startAdminServer, type AdminServer } from '../admin/admin-server.js';
 import { startReadinessServer, type ReadinessServer } from '../admin/readiness-server.js';
+import { MeshMetricPusher } from '../admin/otel-push.js';
 import { Backoff } from './backoff.js';
 import { BootstrapHttpError, requestBootstrap, type BootstrapRequestBody, type BootstrapResult, type ProxyType } from './bootstrap-client.js';
 import { DeltaAdsClient } from './delta-ads-client.js';
@@ -38,6 +39,9 @@ export interface RunDataplaneOptions {
   /** TCP port for GET /ready (kubelet probes); undefined = none. */
   readinessPort?: number;
   readinessAddress?: string;
+  /** Certificate and key files of a MeshMetric Prometheus listener with `tls.mode: ProvidedTLS`. */
+  metricsCertPath?: string;
+  metricsKeyPath?: string;
   logger: Logger;
   /** Human-readable progress lines (what the proxy is waiting for); `skein dp run` prints them on stdout. */
   progress?: (line: string) => void;
@@ -60,6 +64,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
   let readiness: ReadinessServer | undefined;
   let ads: DeltaAdsClient | undefined;
   let accessLogs: AccessLogStreamer | undefined;
+  let pusher: MeshMetricPusher | undefined;
   let warm = false;
   // Each state is said once, not on every retry.
   let lastProgress = '';
@@ -123,12 +128,18 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
           'dataplane.proxyType': proxyType,
           'dataplane.admin.socketPath': adminSocketPath,
           accessLogSocketPath: accessLogs?.path,
+          'dataplane.metrics.certPath': opts.metricsCertPath,
+          'dataplane.metrics.keyPath': opts.metricsKeyPath,
           'dataplane.resource': dataplaneResource ? JSON.stringify(YAML.parse(dataplaneResource)) : undefined,
           version: { kumaDp: { version: SKEIN_VERSION } },
         }),
       },
     });
     if (stopping.signal.aborted) throw new Error('data plane stopped');
+    // MeshMetric OpenTelemetry backends: the stats are pushed by the agent, as kuma-dp does.
+    pusher = new MeshMetricPusher(engine, { 'service.name': identity.name, 'kuma.mesh': identity.mesh }, (backend, err) =>
+      logger.debug({ backend, err: err.message }, 'MeshMetric OpenTelemetry export failed'),
+    );
     ads.start();
     logger.info({ nodeId: boot.nodeId }, 'waiting for the first configuration (Listeners and Clusters) from the control plane');
     progress('waiting for the first configuration (listeners and clusters) from the control plane…');
@@ -152,6 +163,7 @@ export function runDataplane(opts: RunDataplaneOptions): RunningDataplane {
       ads?.stop();
       await ready.catch(() => undefined);
       ads?.stop();
+      pusher?.stop();
       await engine.stop();
       accessLogs?.close();
       await readiness?.close();

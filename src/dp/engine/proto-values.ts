@@ -1,5 +1,6 @@
 // Readers for decoded Envoy protos (protobufjs toObject: snake_case, enums as names, 64-bit ints as
 // strings, defaults omitted, oneof discriminators added as `<oneof>: '<field>'`).
+import fs from 'node:fs';
 import { envoyRoot, unpackAny, knowsType, type AnyMessage } from '../../envoy/protos.js';
 import { reject } from './config-error.js';
 
@@ -68,14 +69,24 @@ export function unpackTyped(value: unknown, path: string): { typeUrl: string; co
   }
 }
 
-/** Bytes from a core.v3.DataSource with inline_bytes / inline_string. */
+/**
+ * Bytes from a core.v3.DataSource: inline_bytes / inline_string, or `filename`, read when the
+ * resource is applied (Envoy also watches the file; here a new config reads it again).
+ */
 export function dataSource(value: unknown, path: string): Buffer {
   const ds = obj(value, path);
-  checkFields(ds, path, ['inline_bytes', 'inline_string', 'specifier']);
+  checkFields(ds, path, ['inline_bytes', 'inline_string', 'filename', 'specifier']);
+  if (ds.filename !== undefined) {
+    try {
+      return fs.readFileSync(str(ds.filename));
+    } catch (err) {
+      return reject(`${path}.filename`, `cannot read: ${(err as Error).message}`);
+    }
+  }
   if (ds.inline_string !== undefined) return Buffer.from(str(ds.inline_string));
   if (ds.inline_bytes instanceof Uint8Array) return Buffer.from(ds.inline_bytes);
   if (typeof ds.inline_bytes === 'string') return Buffer.from(ds.inline_bytes, 'base64');
-  return reject(path, 'expected inline_bytes or inline_string');
+  return reject(path, 'expected inline_bytes, inline_string or filename');
 }
 
 /** type.v3.HttpStatus: its `code` enum (decoded by name, e.g. `TooManyRequests`) as a number. */

@@ -40,10 +40,9 @@ const HTTP_PROTOCOLS = new Set(['http', 'http2', 'grpc']);
 const LOG_NAME = 'MeshAccessLog';
 
 /** What the control plane knows about the proxy process from its node metadata. */
-export interface ProxyMetadata {
-  /** The access log pipe the DP agent serves (Kuma's `accessLogSocketPath`); no pipe, no Tcp backend. */
-  accessLogSocketPath?: string;
-}
+import type { ProxyMetadata } from '../common/proxy-metadata.js';
+
+export type { ProxyMetadata };
 
 /** One access log entry, as plain data (the cache key of the listener that carries it). */
 export type AccessLogEntry =

@@ -160,6 +160,8 @@ export interface RouteAction {
   cluster?: string;
   weighted_clusters?: { clusters: { name: string; weight: UInt32Value }[] };
   timeout?: Duration;
+  /** Replaces the matched prefix (or path) of the request path. */
+  prefix_rewrite?: string;
 }
 
 export interface Route {

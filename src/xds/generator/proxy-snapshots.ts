@@ -6,7 +6,7 @@ import type { Resource } from '../../api/resource.js';
 import { makeSnapshot, type CachedResource, type Snapshot } from '../cache/snapshot.js';
 import type { MeshContext } from '../context/mesh-context.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
-import type { ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
+import type { ProxyMetadata } from '../../policies/common/proxy-metadata.js';
 import { generateSidecarConfig, loadAssignment, sidecarKey, type ProxyIdentity, type SidecarConfig } from './sidecar.js';
 import { generateZoneProxyConfig, ingressLoadAssignment, zoneProxyKey, zoneProxyZone } from './zone-proxy.js';
 import { withProxyPatches } from '../../policies/meshproxypatch/plugin.js';

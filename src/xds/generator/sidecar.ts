@@ -14,9 +14,12 @@ import { externalServiceAllowed, inboundPermissions, type InboundPermissions } f
 import { inboundTimeouts, outboundTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
 import { inboundRateLimit } from '../../policies/meshratelimit/plugin.js';
 import { inboundFaults } from '../../policies/meshfaultinjection/plugin.js';
-import { AccessLogPlan, accessLogEntries, type AccessLogEntry, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
+import { AccessLogPlan, accessLogEntries, type AccessLogEntry } from '../../policies/meshaccesslog/plugin.js';
 import { inboundCircuitBreaker, outboundCircuitBreakers } from '../../policies/meshcircuitbreaker/plugin.js';
 import { outboundHealthChecks } from '../../policies/meshhealthcheck/plugin.js';
+import { meshMetricResources } from '../../policies/meshmetric/plugin.js';
+import type { ProxyMetadata } from '../../policies/common/proxy-metadata.js';
+import { isZoneProxy } from '../../api/zone-proxy.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import type { DataplaneSpec, Outbound as OutboundSpec } from '../../api/kinds/dataplane-spec.js';
 import { proxyTracing } from '../../policies/meshtrace/plugin.js';
@@ -67,6 +70,13 @@ interface ChainPolicies {
   networkFilters?: Filter[];
   /** MeshAccessLog's entries on the HCM / tcp_proxy. */
   accessLogs?: AccessLogEntry[];
+}
+
+/** Resources of the whole-proxy policies (MeshMetric) of a sidecar or zone proxy. */
+export function proxyWideResources(dp: Resource, ctx: MeshContext, identity: ProxyIdentity | undefined, meta: ProxyMetadata | undefined): CachedResource[] {
+  const mtls = identity ? { identitySecret: identitySecretName(dp.mesh), caSecret: caSecretName(dp.mesh) } : undefined;
+  const providedTls = meta?.metricsCertPath && meta.metricsKeyPath ? { certPath: meta.metricsCertPath, keyPath: meta.metricsKeyPath } : undefined;
+  return meshMetricResources(ctx.policies, dp, { adminSocketPath: meta?.adminSocketPath, zoneProxy: isZoneProxy(dp), ...(mtls ? { mtls } : {}), ...(providedTls ? { providedTls } : {}) }).map((r) => cachedResource(r));
 }
 
 /** The proxy's mesh identity, present when the mesh has mTLS enabled. */
@@ -349,6 +359,7 @@ export function generateSidecarConfig(dp: Resource, ctx: MeshContext, identity?:
     if (meshPassthrough(ctx.mesh)) out.push(shared(ctx, ['passthrough-cluster'], () => outboundPassthroughCluster()));
   }
   out.push(...accessLogs.clusters().map((c) => cachedResource(c)));
+  out.push(...proxyWideResources(dp, ctx, identity, meta));
   return { resources: out, endpointServices: [...services], externalServices: [...externals] };
 }
 

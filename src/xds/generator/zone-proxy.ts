@@ -47,13 +47,14 @@ import {
   validationSecret,
 } from '../envoy/index.js';
 import { egressPermissions } from '../../policies/index.js';
-import { AccessLogPlan, accessLogEntries, type ProxyMetadata } from '../../policies/meshaccesslog/plugin.js';
+import { AccessLogPlan, accessLogEntries } from '../../policies/meshaccesslog/plugin.js';
 import { zoneProxyCircuitBreakers } from '../../policies/meshcircuitbreaker/plugin.js';
 import { zoneProxyHealthChecks } from '../../policies/meshhealthcheck/plugin.js';
 import type { ClusterPatch, FilterChain } from '../envoy/index.js';
 import type { DestinationView } from '../../policy-engine/index.js';
-import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
+import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, proxyWideResources, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
 import { proxyTracing, tracedEgressFilter, tracedEgressProtocol } from '../../policies/meshtrace/plugin.js';
+import type { ProxyMetadata } from '../../policies/common/proxy-metadata.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
 export interface ZoneProxyConfig {
@@ -120,6 +121,8 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
   const config = zoneProxyResources(dp, ctx, accessLogs, identity);
   // MeshAccessLog's OpenTelemetry collectors, for the chains generated above.
   config.resources.push(...accessLogs.clusters().map((c) => cachedResource(c)));
+  // Whole-proxy policies (MeshMetric) apply to zone proxies too (SKEIN-SPEC §3).
+  config.resources.push(...proxyWideResources(dp, ctx, identity, meta));
   return config;
 }
 

@@ -162,6 +162,8 @@ export function compileCluster(cluster: Obj, ctx: CompileContext, pools: PoolCac
     'name', 'type', 'eds_cluster_config', 'load_assignment', 'connect_timeout', 'lb_policy',
     'http2_protocol_options', 'typed_extension_protocol_options', 'transport_socket', 'circuit_breakers',
     'alt_stat_name', 'cleanup_interval', 'outlier_detection', 'health_checks', 'common_lb_config',
+    // Informational for the engine (the DP agent reads MeshMetric's OpenTelemetry settings there).
+    'metadata',
   ]);
   const discovery = str(cluster.type) || 'STATIC';
   const loadAssignment = clusterTypes.lookup(discovery, `${path}.type`)(cluster, path, ctx);
