@@ -4,7 +4,7 @@
 // `from[]` entries that single out callers are not generated yet (they need a per-caller matcher).
 import type { Resource } from '../../api/resource.js';
 import { parseDuration } from '../../api/rules.js';
-import { matchPolicies, type InboundView } from '../../policy-engine/index.js';
+import { matchPolicies, type FromEntry, type InboundView, type Rule } from '../../policy-engine/index.js';
 import { httpFaultFilter, type HttpFaultOptions, type HttpFilter } from '../../xds/envoy/index.js';
 import { inboundViewOf } from '../common/plugin-view.js';
 import type { Fault, MeshFaultInjectionConf } from './api.js';
@@ -13,8 +13,17 @@ const UNIT_KBPS: Record<string, number> = { kbps: 1, Mbps: 1_000, Gbps: 1_000_00
 
 export function inboundFaults(policies: readonly Resource[], dp: Resource, inbound: InboundView): HttpFilter[] {
   const rules = matchPolicies<MeshFaultInjectionConf>(inboundViewOf(dp, inbound), policies, 'MeshFaultInjection').inbounds[0];
-  if (!rules) return [];
-  const confs = [...rules.rules.filter((r) => !r.match).map((r) => r.conf), ...rules.from.filter((f) => f.targetRef.kind === 'Mesh').map((f) => f.conf)];
+  if (!rules || (rules.rules.length === 0 && rules.from.length === 0)) return [];
+  // The engine shares rule lists among proxies that look alike: so do their (encoded) filters.
+  let filters = filtersOf.get(rules.rules);
+  if (!filters || filters.from !== rules.from) filtersOf.set(rules.rules, (filters = { from: rules.from, filters: faultFilters(rules.rules, rules.from) }));
+  return filters.filters;
+}
+
+const filtersOf = new WeakMap<readonly Rule<MeshFaultInjectionConf>[], { from: readonly FromEntry<MeshFaultInjectionConf>[]; filters: HttpFilter[] }>();
+
+function faultFilters(rules: readonly Rule<MeshFaultInjectionConf>[], from: readonly FromEntry<MeshFaultInjectionConf>[]): HttpFilter[] {
+  const confs = [...rules.filter((r) => !r.match).map((r) => r.conf), ...from.filter((f) => f.targetRef.kind === 'Mesh').map((f) => f.conf)];
   return confs.flatMap((c) => c.http ?? []).map(faultOptions).filter((o): o is HttpFaultOptions => o !== undefined).map(httpFaultFilter);
 }
 

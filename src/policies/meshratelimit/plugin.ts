@@ -15,9 +15,19 @@ export interface InboundRateLimit {
   tcp?: Filter;
 }
 
+const filtersOf = new WeakMap<MeshRateLimitConf, InboundRateLimit>();
+
 export function inboundRateLimit(policies: readonly Resource[], dp: Resource, inbound: InboundView): InboundRateLimit {
-  const rules = matchPolicies<MeshRateLimitConf>(inboundViewOf(dp, inbound), policies, 'MeshRateLimit').inbounds[0];
-  const local = rules?.conf?.local;
+  const conf = matchPolicies<MeshRateLimitConf>(inboundViewOf(dp, inbound), policies, 'MeshRateLimit').inbounds[0]?.conf;
+  if (!conf) return {};
+  // The engine shares a merged conf among proxies that look alike: so do their (encoded) filters.
+  let filters = filtersOf.get(conf);
+  if (!filters) filtersOf.set(conf, (filters = rateLimitFilters(conf)));
+  return filters;
+}
+
+function rateLimitFilters(conf: MeshRateLimitConf): InboundRateLimit {
+  const local = conf.local;
   const out: InboundRateLimit = {};
   const http = local?.http;
   const httpRate = http && !http.disabled ? rate(http.requestRate) : undefined;

@@ -29,7 +29,17 @@ function ms(value: string | undefined, fallback: number): number {
   return (value === undefined ? undefined : parseDuration(value)) ?? fallback;
 }
 
+const withDefaultsOf = new WeakMap<MeshTimeoutConf, Timeouts>();
+
+/** Remembered per conf object: the engine shares a merged conf among proxies that look alike. */
 function withDefaults(conf: MeshTimeoutConf | undefined): Timeouts {
+  if (!conf) return computeDefaults(undefined);
+  let timeouts = withDefaultsOf.get(conf);
+  if (!timeouts) withDefaultsOf.set(conf, (timeouts = computeDefaults(conf)));
+  return timeouts;
+}
+
+function computeDefaults(conf: MeshTimeoutConf | undefined): Timeouts {
   return {
     connectTimeoutMs: ms(conf?.connectionTimeout, DEFAULTS.connectTimeoutMs),
     idleTimeoutMs: ms(conf?.idleTimeout, DEFAULTS.idleTimeoutMs),
