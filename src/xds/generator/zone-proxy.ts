@@ -23,6 +23,7 @@
 // With `routing.zoneEgress: true`, sidecars send cross-zone traffic to the local egress instead of
 //   the remote ingress, and the egress passes it on (TLS passthrough by SNI) to the remote ingresses.
 import type { Resource } from '../../api/resource.js';
+import type { ListenerType } from '../../api/well-known.js';
 import { effectiveListeners, zoneProxyRole } from '../../api/zone-proxy.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
 import { endpointsInZone, zoneOfDataplane, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
@@ -39,12 +40,19 @@ import {
   networkRbacFilter,
   staticCluster,
   externalServiceTls,
+  httpConnectionManagerFilter,
+  route,
+  routeConfiguration,
   tcpProxyFilter,
+  virtualHost,
   tlsInspector,
   validationSecret,
 } from '../envoy/index.js';
 import { egressPermissions } from '../../policies/index.js';
-import type { FilterChain } from '../envoy/index.js';
+import type { Filter, FilterChain, HttpFilter } from '../envoy/index.js';
+import { zoneProxyTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
+import { zoneProxyRateLimit, type InboundRateLimit } from '../../policies/meshratelimit/plugin.js';
+import { zoneProxyFaults } from '../../policies/meshfaultinjection/plugin.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
@@ -121,21 +129,24 @@ export function generateZoneProxyConfig(dp: Resource, ctx: MeshContext, identity
   const destinations = ingresses.length ? ingressDestinations(ctx, zoneProxyZone(dp, ctx)) : [];
   if (destinations.length === 0) return { resources: out, endpointServices: [] };
 
-  for (const { service } of destinations) {
+  const policies = new Map(ingresses.map((l) => [l, destinations.map(({ sni }) => chainPolicies(ctx, dp, l, sni))]));
+  destinations.forEach(({ service }, i) => {
     const name = ingressClusterName(service);
+    const connectTimeoutMs = clusterConnectTimeout([...policies.values()].map((list) => list[i]!));
     // Passthrough: no transport socket toward the endpoint (the client's TLS goes through as is).
-    out.push(shared(ctx, ['ingress-cluster', name], () => clusterResource(edsCluster({ name }))));
-  }
+    out.push(shared(ctx, ['ingress-cluster', name, connectTimeoutMs ?? null], () => clusterResource(edsCluster({ name, ...(connectTimeoutMs ? { connectTimeoutMs } : {}) }))));
+  });
   for (const l of ingresses) {
     const name = zoneIngressListenerName(l.name);
-    const chains = destinations.map(({ service, sni }) =>
+    const chainPolicy = policies.get(l)!;
+    const chains = destinations.map(({ service, sni }, i) =>
       filterChain({
         name: sni,
         match: { transportProtocol: 'tls', serverNames: [sni] },
-        filters: [tcpProxyFilter({ statPrefix: `${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), cluster: ingressClusterName(service) })],
+        filters: tcpFilters(`${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), ingressClusterName(service), chainPolicy[i]!),
       }),
     );
-    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name)], () =>
+    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name), chainPolicy.map(policyKey)], () =>
       listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'INBOUND', listenerFilters: [tlsInspector()], filterChains: chains })),
     ));
   }
@@ -173,47 +184,99 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext): CachedResource[] {
   const externals = [...ctx.externalServices.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const crossZone = crossZoneDestinations(ctx);
   if (egresses.length === 0 || externals.length + crossZone.length === 0) return out;
-  for (const e of externals) {
+  const policies = new Map(egresses.map((l) => [l, [...externals, ...crossZone].map(({ sni }) => chainPolicies(ctx, dp, l, sni))]));
+  const connectTimeout = (i: number) => clusterConnectTimeout([...policies.values()].map((list) => list[i]!));
+  externals.forEach((e, i) => {
     const name = egressClusterName(e.name);
-    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions], () => {
-      const cluster = staticCluster({ name, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
+    const connectTimeoutMs = connectTimeout(i);
+    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions, connectTimeoutMs ?? null], () => {
+      const cluster = staticCluster({ name, ...(connectTimeoutMs ? { connectTimeoutMs } : {}), localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
       if (e.tls) cluster.transport_socket = externalServiceTls({ sni: e.tlsServerName, ...e.tlsOptions });
       return clusterResource(cluster);
     }));
-  }
-  for (const d of crossZone) {
+  });
+  crossZone.forEach((d, i) => {
     const name = egressZoneClusterName(d.service);
-    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote], () => clusterResource(staticCluster({ name, localities: localitiesOf(ctx, d.service, d.remote) }))));
-  }
+    const connectTimeoutMs = connectTimeout(externals.length + i);
+    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote, connectTimeoutMs ?? null], () => clusterResource(staticCluster({ name, ...(connectTimeoutMs ? { connectTimeoutMs } : {}), localities: localitiesOf(ctx, d.service, d.remote) }))));
+  });
   for (const l of egresses) {
     const name = zoneEgressListenerName(l.name);
-    const chains = externals.map((e): FilterChain => {
+    const chainPolicy = policies.get(l)!;
+    const chains = externals.map((e, i): FilterChain => {
       const sni = e.sni;
       const statPrefix = `${name}_${egressClusterName(e.name)}`.replace(/[:.]/g, '_');
       const permissions = egressPermissions(ctx.trafficPermissions, dp, l, sni);
+      const rbac = [...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []), networkRbacFilter(`${statPrefix}.`, permissions.allow)];
       return {
         ...filterChain({
           name: sni,
           match: { transportProtocol: 'tls', serverNames: [sni] },
-          filters: [
-            ...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []),
-            networkRbacFilter(`${statPrefix}.`, permissions.allow),
-            tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name) }),
-          ],
+          filters: egressFilters(statPrefix, egressClusterName(e.name), e.name, e.protocol, rbac, chainPolicy[i]!),
         }),
         transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
       };
     });
-    for (const d of crossZone) {
+    crossZone.forEach((d, i) => {
       chains.push(filterChain({
         name: d.sni,
         match: { transportProtocol: 'tls', serverNames: [d.sni] },
-        filters: [tcpProxyFilter({ statPrefix: `${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), cluster: egressZoneClusterName(d.service) })],
+        filters: tcpFilters(`${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), egressZoneClusterName(d.service), chainPolicy[externals.length + i]!),
       }));
-    }
+    });
     out.push(cachedResource(listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'OUTBOUND', listenerFilters: [tlsInspector()], filterChains: chains }))));
   }
   return out;
+}
+
+/** What MeshTimeout, MeshRateLimit and MeshFaultInjection say about one SNI chain of a zone-proxy listener. */
+interface ChainPolicies {
+  timeouts?: Timeouts;
+  rateLimit: InboundRateLimit;
+  faults: HttpFilter[];
+}
+
+function chainPolicies(ctx: MeshContext, dp: Resource, l: { type: ListenerType; name: string; port: number }, sni: string): ChainPolicies {
+  const timeouts = zoneProxyTimeouts(ctx.policies, dp, l, sni);
+  return { ...(timeouts ? { timeouts } : {}), rateLimit: zoneProxyRateLimit(ctx.policies, dp, l, sni), faults: zoneProxyFaults(ctx.policies, dp, l, sni) };
+}
+
+/** A cluster serves one SNI on every listener: the first listener with a MeshTimeout decides its connect timeout. */
+function clusterConnectTimeout(chains: ChainPolicies[]): number | undefined {
+  return chains.find((c) => c.timeouts)?.timeouts?.connectTimeoutMs;
+}
+
+function policyKey(c: ChainPolicies): unknown {
+  return [c.timeouts ?? null, c.rateLimit.tcp ? Buffer.from(c.rateLimit.tcp.typed_config!.value).toString('base64') : null];
+}
+
+/** A TCP chain: the connection rate limit, then the tcp_proxy with the idle timeout. */
+function tcpFilters(statPrefix: string, cluster: string, p: ChainPolicies, before: Filter[] = []): Filter[] {
+  const idle = p.timeouts?.idleTimeoutMs;
+  return [...(p.rateLimit.tcp ? [p.rateLimit.tcp] : []), ...before, tcpProxyFilter({ statPrefix, cluster, ...(idle !== undefined ? { idleTimeoutMs: idle } : {}) })];
+}
+
+/**
+ * An egress chain toward an external service (after mTLS termination and RBAC): tcp_proxy, or, for
+ * an HTTP service that an HTTP policy (fault injection, request rate limit) applies to, an HCM
+ * routing everything to the service's cluster, which carries MeshTimeout's HTTP timeouts too.
+ */
+function egressFilters(statPrefix: string, cluster: string, service: string, protocol: string, rbac: Filter[], p: ChainPolicies): Filter[] {
+  const httpFilters = [...(p.rateLimit.http ? [p.rateLimit.http] : []), ...p.faults];
+  if (protocol !== 'http' || httpFilters.length === 0) return tcpFilters(statPrefix, cluster, p, rbac);
+  const t = p.timeouts;
+  return [
+    ...(p.rateLimit.tcp ? [p.rateLimit.tcp] : []),
+    ...rbac,
+    httpConnectionManagerFilter({
+      statPrefix,
+      codecType: 'AUTO',
+      httpFilters,
+      ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),
+      ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
+      routeConfig: routeConfiguration(statPrefix, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs: t?.requestTimeoutMs ?? 0 })])]),
+    }),
+  ];
 }
 
 /** The service's endpoints in `zone` as a packed ClusterLoadAssignment, encoded once per MeshContext. */
