@@ -20,6 +20,10 @@
 //   allowed = deny-all, see egressPermissions) and a tcp_proxy to the STATIC cluster
 //   `egress:<name>` of the service's endpoints (plaintext, or TLS with `tls.enabled`).
 //   One chain per SNI because the DP's RBAC has no `requested_server_name` permission.
+// Policies per listener and SNI chain (docs/policies.md): MeshTimeout (cluster connect timeout,
+//   tcp_proxy idle timeout), MeshRateLimit (TCP connection rate first on the chain), and on egress
+//   chains of an HTTP external service with an HTTP policy (fault, request rate) an HCM instead of
+//   the tcp_proxy, with MeshFaultInjection's faults and MeshTimeout's HTTP timeouts.
 // With `routing.zoneEgress: true`, sidecars send cross-zone traffic to the local egress instead of
 //   the remote ingress, and the egress passes it on (TLS passthrough by SNI) to the remote ingresses.
 import type { Resource } from '../../api/resource.js';
