@@ -21,7 +21,8 @@ export function mergePatch(target: Json, patch: Json): Json {
 }
 
 function clone(v: Json): Json {
-  return v === undefined ? undefined : structuredClone(v);
+  // Scalars are immutable: only lists (and objects inside them) need a copy.
+  return v === null || typeof v !== 'object' ? v : structuredClone(v);
 }
 
 function getPath(v: Json, path: readonly string[]): Json {

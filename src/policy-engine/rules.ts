@@ -10,6 +10,7 @@
 //   proxy      single-item kinds: the merged `spec.default` of every policy selecting the proxy.
 import type { Resource } from '../api/resource.js';
 import { policyKindInfo, registeredPolicyKinds, type PolicyKindInfo } from './kinds.js';
+import { kindIndex, remember, viewKey } from './policy-index.js';
 import { mergeConfs } from './merge.js';
 import { destinationKey, sectionOf, type DestinationView, type InboundView, type ListenerView, type ProxyView } from './proxy-view.js';
 import {
@@ -17,7 +18,6 @@ import {
   originRank,
   selectProxy,
   selectsDestination,
-  sortPolicies,
   toRank,
   topLevelRank,
   topLevelRef,
@@ -118,23 +118,51 @@ function specOf(p: Resource): PolicySpec {
   return p.spec as PolicySpec;
 }
 
-/** Policies that take part: same mesh, same kind, not shadowed (`kuma.io/effect: shadow`); see also zoneAllows. */
-function active(view: ProxyView, policies: readonly Resource[], type: string | undefined): Resource[] {
-  return policies.filter((p) => p.mesh === view.mesh && (!type || p.type === type) && p.labels['kuma.io/effect'] !== 'shadow');
-}
-
 /**
  * Everything one policy kind says about one proxy. `policies` are the mesh's policies of that kind
  * (others are ignored); `kind` defaults to the registered info of the policies' type.
+ *
+ * Memoized: per `policies` array (the same array, with the same elements), the policies of each
+ * kind are sorted once, and the answer for a proxy is shared by every proxy that looks the same to
+ * those policies (see policy-index.ts). The answer's confs are then shared: treat them as read-only.
  */
 export function matchPolicies<C = Record<string, unknown>>(view: ProxyView, policies: readonly Resource[], kind?: string | PolicyKindInfo): ProxyRules<C> {
   const type = typeof kind === 'string' ? kind : (kind?.name ?? policies[0]?.type ?? '');
   const info = typeof kind === 'object' ? kind : policyKindInfo(type);
+  const index = kindIndex(policies, view.mesh, type, info);
+  const key = viewKey(index, view);
+  if (key === undefined) return computeRules<C>(view, index.sorted, type, info);
+  let rules = index.memo.get(key) as ProxyRules<C> | undefined;
+  if (!rules) {
+    // Proxies that look different often get the same policies (the mesh-wide ones, say): the
+    // rules are then the same too, computed once per selection.
+    const selected = selectPolicies(view, index.sorted);
+    const selectionKey = JSON.stringify([
+      selected.map(({ i, sel }) => [i, sel.inbounds.map((x) => view.inbounds.indexOf(x)), sel.listeners.map((x) => view.listeners.indexOf(x))]),
+      view.inbounds.map(sectionOf),
+      view.listeners.map((l) => [sectionOf(l), l.snis ?? null]),
+      view.outbounds.map((d) => [d.kind, d.name, d.port ?? null, d.portName ?? null, d.labels ?? null]),
+    ]);
+    rules = index.bySelection.get(selectionKey) as ProxyRules<C> | undefined;
+    if (!rules) {
+      rules = computeRules<C>(view, index.sorted, type, info, selected);
+      remember(index.bySelection, selectionKey, rules);
+    }
+    remember(index.memo, key, rules);
+  }
+  return withViewParts(rules, view);
+}
+
+/** The policies (of `sorted`, with their index there) that select the proxy or part of it. */
+function selectPolicies(view: ProxyView, sorted: readonly Resource[]): { p: Resource; i: number; sel: Selection }[] {
+  return sorted
+    .map((p, i) => ({ p, i, sel: zoneAllows(p, view) ? selectProxy(topLevelRef(p), view) : undefined }))
+    .filter((x): x is { p: Resource; i: number; sel: Selection } => x.sel?.proxy === true);
+}
+
+/** matchPolicies without the memo, from the kind's active policies in policy order. */
+function computeRules<C>(view: ProxyView, sorted: readonly Resource[], type: string, info: PolicyKindInfo, selected = selectPolicies(view, sorted)): ProxyRules<C> {
   const appendPaths = info.appendPaths ?? [];
-  const selected = sortPolicies(active(view, policies, type))
-    .filter((p) => zoneAllows(p, view))
-    .map((p) => ({ p, sel: selectProxy(topLevelRef(p), view) }))
-    .filter(({ sel }) => sel.proxy);
 
   const selectingSection = (pick: (sel: Selection) => boolean) => selected.filter(({ sel }) => pick(sel)).map(({ p }) => p);
 
@@ -176,6 +204,19 @@ export function matchPolicies<C = Record<string, unknown>>(view: ProxyView, poli
     );
   }
   return rules;
+}
+
+/**
+ * A remembered answer with the asking view's own inbounds, listeners and destinations (those of
+ * the proxy that was asked first look the same to the policies but may differ, e.g. by address).
+ */
+function withViewParts<C>(rules: ProxyRules<C>, view: ProxyView): ProxyRules<C> {
+  return {
+    ...rules,
+    inbounds: rules.inbounds.map((r, i) => ({ ...r, inbound: view.inbounds[i]! })),
+    listeners: rules.listeners.map((r, i) => ({ ...r, listener: view.listeners[i]! })),
+    outbounds: rules.outbounds.map((r, i) => ({ ...r, destination: view.outbounds[i]! })),
+  };
 }
 
 function merged<C>(entries: readonly { conf: C; origin: Origin }[], appendPaths: readonly string[][]): MergedConf<C> {
@@ -246,9 +287,20 @@ function toEntries<C>(policies: readonly Resource[]): ToEntry<C>[] {
     .map(({ e }) => e);
 }
 
-/** Merged conf of the `to` entries naming a destination (any destination, listed or not). */
+const outboundConfs = new WeakMap<readonly ToEntry<unknown>[], Map<string, MergedConf<unknown>>>();
+
+/**
+ * Merged conf of the `to` entries naming a destination (any destination, listed or not).
+ * Remembered per `to` list (a remembered answer of matchPolicies shares its list) and destination.
+ */
 export function outboundConf<C>(to: readonly ToEntry<C>[], destination: DestinationView, appendPaths: readonly string[][] = []): MergedConf<C> {
-  return merged(to.filter((e) => selectsDestination(e.targetRef, destination)), appendPaths);
+  if (to.length === 0) return { origins: [] };
+  let byDestination = outboundConfs.get(to);
+  if (!byDestination) outboundConfs.set(to, (byDestination = new Map()));
+  const key = JSON.stringify([destination.kind, destination.name, destination.port ?? null, destination.portName ?? null, destination.labels ?? null, appendPaths]);
+  let conf = byDestination.get(key) as MergedConf<C> | undefined;
+  if (!conf) byDestination.set(key, (conf = merged(to.filter((e) => selectsDestination(e.targetRef, destination)), appendPaths)));
+  return conf;
 }
 
 /** The rules of every registered policy kind that has a policy selecting the proxy, by kind name. */

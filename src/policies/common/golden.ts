@@ -6,6 +6,7 @@ import { makeSnapshot } from '../../xds/cache/snapshot.js';
 import { configDump } from '../../xds/config-dump.js';
 import { buildMeshContext } from '../../xds/context/mesh-context.js';
 import { generateSidecar } from '../../xds/generator/sidecar.js';
+import { generateZoneProxy } from '../../xds/generator/zone-proxy.js';
 
 export function policyResource(type: string, name: string, spec: Record<string, unknown>, mesh = 'default'): Resource {
   return { type, mesh: type === 'Mesh' ? '' : mesh, name, labels: {}, spec, version: 1, creationTime: '', modificationTime: '' };
@@ -15,6 +16,18 @@ export function policyResource(type: string, name: string, spec: Record<string, 
 export function sidecarDump(mesh: Resource, dataplanes: Resource[], dp: Resource, policies: Resource[]): Record<string, unknown> {
   const ctx = buildMeshContext(mesh, dataplanes, policies.filter((p) => p.type === 'MeshTrafficPermission'), undefined, { policies });
   const dump = configDump(makeSnapshot(generateSidecar(dp, ctx))).resources as Record<string, { name: string; resource: unknown }[]>;
+  const pick = (type: string) => (dump[type] ?? []).map((r) => r.resource).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  return { listeners: pick('Listener'), clusters: pick('Cluster') };
+}
+
+/**
+ * Listeners and clusters of the zone proxy `dp` (with a placeholder identity: the egress needs
+ * mTLS), in a context of the mesh's Dataplanes, MeshExternalServices and policies.
+ */
+export function zoneProxyDump(mesh: Resource, dataplanes: Resource[], dp: Resource, policies: Resource[], externalServices: Resource[] = []): Record<string, unknown> {
+  const ctx = buildMeshContext(mesh, dataplanes, policies.filter((p) => p.type === 'MeshTrafficPermission'), undefined, { policies, externalServices });
+  const identity = { mode: 'STRICT' as const, certPem: 'CERT', keyPem: 'KEY', caPem: 'CA' };
+  const dump = configDump(makeSnapshot(generateZoneProxy(dp, ctx, identity))).resources as Record<string, { name: string; resource: unknown }[]>;
   const pick = (type: string) => (dump[type] ?? []).map((r) => r.resource).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   return { listeners: pick('Listener'), clusters: pick('Cluster') };
 }

@@ -6,11 +6,15 @@
 //   http.requestTimeout   → route timeout                      (15s; 0s turns it off)
 //   http.streamIdleTimeout→ HCM stream_idle_timeout            (30m)
 // No MeshTimeout at all: only the outbound request timeout's default (15s) applies.
+// Zone proxies: per listener and SNI (rules without matches plus those matching the SNI), the same
+// fields on the SNI's filter chain: connectionTimeout on its cluster, idleTimeout on its tcp_proxy
+// (or HCM), the HTTP ones only where the chain has an HCM (zone egress, HTTP external service).
 // Rules matching a caller's spiffeID are not generated yet (they need filter-state route clones).
 import type { Resource } from '../../api/resource.js';
+import type { ListenerType } from '../../api/well-known.js';
 import { parseDuration } from '../../api/rules.js';
 import { matchPolicies, outboundConf, type DestinationView, type InboundView } from '../../policy-engine/index.js';
-import { inboundViewOf } from '../common/plugin-view.js';
+import { inboundViewOf, zoneListenerViewOf } from '../common/plugin-view.js';
 import type { MeshTimeoutConf } from './api.js';
 
 export interface Timeouts {
@@ -29,7 +33,17 @@ function ms(value: string | undefined, fallback: number): number {
   return (value === undefined ? undefined : parseDuration(value)) ?? fallback;
 }
 
+const withDefaultsOf = new WeakMap<MeshTimeoutConf, Timeouts>();
+
+/** Remembered per conf object: the engine shares a merged conf among proxies that look alike. */
 function withDefaults(conf: MeshTimeoutConf | undefined): Timeouts {
+  if (!conf) return computeDefaults(undefined);
+  let timeouts = withDefaultsOf.get(conf);
+  if (!timeouts) withDefaultsOf.set(conf, (timeouts = computeDefaults(conf)));
+  return timeouts;
+}
+
+function computeDefaults(conf: MeshTimeoutConf | undefined): Timeouts {
   return {
     connectTimeoutMs: ms(conf?.connectionTimeout, DEFAULTS.connectTimeoutMs),
     idleTimeoutMs: ms(conf?.idleTimeout, DEFAULTS.idleTimeoutMs),
@@ -54,4 +68,13 @@ export function outboundTimeouts(policies: readonly Resource[], dp: Resource): (
     const merged = outboundConf(to, destination);
     return merged.origins.length ? withDefaults(merged.conf) : NO_POLICY_OUTBOUND;
   };
+}
+
+/**
+ * Timeouts of one SNI filter chain of a zone-proxy listener (catch-all rules merged with the rules
+ * matching that SNI); undefined when no MeshTimeout says anything about it.
+ */
+export function zoneProxyTimeouts(policies: readonly Resource[], dp: Resource, listener: { type: ListenerType; name: string; port: number }, sni: string): Timeouts | undefined {
+  const conf = matchPolicies<MeshTimeoutConf>(zoneListenerViewOf(dp, listener, sni), policies, 'MeshTimeout').listeners[0]?.bySni[sni];
+  return conf ? withDefaults(conf) : undefined;
 }

@@ -22,9 +22,14 @@
 //   One chain per SNI because the DP's RBAC has no `requested_server_name` permission.
 //   With a MeshTrace selecting the proxy, HTTP external services get an HCM with tracing instead of
 //   the tcp_proxy (see policies/meshtrace/plugin.ts).
+// Policies per listener and SNI chain (docs/policies.md): MeshTimeout (cluster connect timeout,
+//   tcp_proxy idle timeout), MeshRateLimit (TCP connection rate first on the chain), and on egress
+//   chains of an HTTP external service with an HTTP policy (fault, request rate) an HCM instead of
+//   the tcp_proxy, with MeshFaultInjection's faults and MeshTimeout's HTTP timeouts.
 // With `routing.zoneEgress: true`, sidecars send cross-zone traffic to the local egress instead of
 //   the remote ingress, and the egress passes it on (TLS passthrough by SNI) to the remote ingresses.
 import type { Resource } from '../../api/resource.js';
+import type { ListenerType } from '../../api/well-known.js';
 import { effectiveListeners, zoneProxyRole } from '../../api/zone-proxy.js';
 import { cachedResource, type CachedResource, type NamedResource } from '../cache/snapshot.js';
 import { endpointsInZone, zoneOfDataplane, type MeshContext, type ServiceEndpoint } from '../context/mesh-context.js';
@@ -42,7 +47,11 @@ import {
   networkRbacFilter,
   staticCluster,
   externalServiceTls,
+  httpConnectionManagerFilter,
+  route,
+  routeConfiguration,
   tcpProxyFilter,
+  virtualHost,
   tlsInspector,
   validationSecret,
 } from '../envoy/index.js';
@@ -50,11 +59,14 @@ import { egressPermissions } from '../../policies/index.js';
 import { AccessLogPlan, accessLogEntries } from '../../policies/meshaccesslog/plugin.js';
 import { zoneProxyCircuitBreakers } from '../../policies/meshcircuitbreaker/plugin.js';
 import { zoneProxyHealthChecks } from '../../policies/meshhealthcheck/plugin.js';
-import type { ClusterPatch, FilterChain } from '../envoy/index.js';
+import type { AccessLog, ClusterPatch, Filter, FilterChain, HttpFilter } from '../envoy/index.js';
 import type { DestinationView } from '../../policy-engine/index.js';
 import { caSecretName, dataplaneHash, identitySecretName, localitiesOf, proxyWideResources, serviceSni, shared, type ProxyIdentity } from './sidecar.js';
-import { proxyTracing, tracedEgressFilter, tracedEgressProtocol } from '../../policies/meshtrace/plugin.js';
+import { proxyTracing, tracedEgressProtocol, type ProxyTracing } from '../../policies/meshtrace/plugin.js';
 import type { ProxyMetadata } from '../../policies/common/proxy-metadata.js';
+import { zoneProxyTimeouts, type Timeouts } from '../../policies/meshtimeout/plugin.js';
+import { zoneProxyRateLimit, type InboundRateLimit } from '../../policies/meshratelimit/plugin.js';
+import { zoneProxyFaults } from '../../policies/meshfaultinjection/plugin.js';
 
 /** A zone proxy's config minus its endpoints (same shape as a sidecar's). */
 export interface ZoneProxyConfig {
@@ -141,23 +153,26 @@ function zoneProxyResources(dp: Resource, ctx: MeshContext, accessLogs: AccessLo
   if (destinations.length === 0) return { resources: out, endpointServices: [] };
 
   const patchesOf = clusterPolicies(dp, ctx);
-  for (const { service } of destinations) {
+  const policies = new Map(ingresses.map((l) => [l, destinations.map(({ sni }) => chainPolicies(ctx, dp, l, sni))]));
+  destinations.forEach(({ service }, i) => {
     const name = ingressClusterName(service);
     const patches = patchesOf(serviceDestination(ctx, service), 'tcp');
+    const connectTimeoutMs = clusterConnectTimeout([...policies.values()].map((list) => list[i]!));
     // Passthrough: no transport socket toward the endpoint (the client's TLS goes through as is).
-    out.push(shared(ctx, ['ingress-cluster', name, patches], () => clusterResource(applyClusterPatches(edsCluster({ name }), ...patches))));
-  }
+    out.push(shared(ctx, ['ingress-cluster', name, patches, connectTimeoutMs ?? null], () => clusterResource(applyClusterPatches(edsCluster({ name, ...(connectTimeoutMs ? { connectTimeoutMs } : {}) }), ...patches))));
+  });
   for (const l of ingresses) {
     const name = zoneIngressListenerName(l.name);
+    const chainPolicy = policies.get(l)!;
     const logs = destinations.map(({ service, sni }) => accessLogs.zoneProxyChain({ type: 'ZoneIngress', name: l.name, port: l.port }, sni, service));
     const chains = destinations.map(({ service, sni }, i) =>
       filterChain({
         name: sni,
         match: { transportProtocol: 'tls', serverNames: [sni] },
-        filters: [tcpProxyFilter({ statPrefix: `${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), cluster: ingressClusterName(service), accessLogs: accessLogEntries(logs[i]) })],
+        filters: tcpFilters(`${name}_${ingressClusterName(service)}`.replace(/[:.]/g, '_'), ingressClusterName(service), chainPolicy[i]!, [], accessLogEntries(logs[i])),
       }),
     );
-    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name), logs], () =>
+    out.push(shared(ctx, ['ingress-listener', name, l.address, l.port, chains.map((c) => c.name), chainPolicy.map(policyKey), logs], () =>
       listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'INBOUND', listenerFilters: [tlsInspector()], filterChains: chains })),
     ));
   }
@@ -199,49 +214,49 @@ function zoneEgressResources(dp: Resource, ctx: MeshContext, accessLogs: AccessL
   const trace = proxyTracing(ctx.policies, dp, ctx.zone);
   if (trace && externals.some((e) => tracedEgressProtocol(trace, e.protocol))) out.push(shared(ctx, [trace.key], () => clusterResource(trace.cluster())));
   const patchesOf = clusterPolicies(dp, ctx);
-  for (const e of externals) {
+  const policies = new Map(egresses.map((l) => [l, [...externals, ...crossZone].map(({ sni }) => chainPolicies(ctx, dp, l, sni))]));
+  const connectTimeout = (i: number) => clusterConnectTimeout([...policies.values()].map((list) => list[i]!));
+  externals.forEach((e, i) => {
     const name = egressClusterName(e.name);
     const http2 = tracedEgressProtocol(trace, e.protocol) && e.protocol !== 'http';
     const patches = patchesOf({ kind: 'MeshExternalService', name: e.name }, e.protocol);
-    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions, http2, patches], () => {
-      const cluster = staticCluster({ name, http2, localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
+    const connectTimeoutMs = connectTimeout(i);
+    out.push(shared(ctx, ['egress-cluster', name, e.endpoints, e.tls, e.tlsServerName, e.tlsOptions, http2, patches, connectTimeoutMs ?? null], () => {
+      const cluster = staticCluster({ name, http2, ...(connectTimeoutMs ? { connectTimeoutMs } : {}), localities: [{ endpoints: e.endpoints.map((ep) => ({ address: ep.address, port: ep.port, weight: 1 })) }] });
       if (e.tls) cluster.transport_socket = externalServiceTls({ sni: e.tlsServerName, ...e.tlsOptions });
       return clusterResource(applyClusterPatches(cluster, ...patches));
     }));
-  }
-  for (const d of crossZone) {
+  });
+  crossZone.forEach((d, i) => {
     const name = egressZoneClusterName(d.service);
     const patches = patchesOf(serviceDestination(ctx, d.service), 'tcp');
-    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote, patches], () => clusterResource(applyClusterPatches(staticCluster({ name, localities: localitiesOf(ctx, d.service, d.remote) }), ...patches))));
-  }
+    const connectTimeoutMs = connectTimeout(externals.length + i);
+    out.push(shared(ctx, ['egress-zone-cluster', name, d.remote, patches, connectTimeoutMs ?? null], () => clusterResource(applyClusterPatches(staticCluster({ name, ...(connectTimeoutMs ? { connectTimeoutMs } : {}), localities: localitiesOf(ctx, d.service, d.remote) }), ...patches))));
+  });
   for (const l of egresses) {
     const name = zoneEgressListenerName(l.name);
-    const chains = externals.map((e): FilterChain => {
+    const chainPolicy = policies.get(l)!;
+    const chains = externals.map((e, i): FilterChain => {
       const sni = e.sni;
       const statPrefix = `${name}_${egressClusterName(e.name)}`.replace(/[:.]/g, '_');
       const permissions = egressPermissions(ctx.trafficPermissions, dp, l, sni);
+      const rbac = [...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []), networkRbacFilter(`${statPrefix}.`, permissions.allow)];
       return {
         ...filterChain({
           name: sni,
           match: { transportProtocol: 'tls', serverNames: [sni] },
-          filters: [
-            ...(permissions.deny ? [networkRbacFilter(`${statPrefix}.`, permissions.deny)] : []),
-            networkRbacFilter(`${statPrefix}.`, permissions.allow),
-            trace && tracedEgressProtocol(trace, e.protocol)
-              ? tracedEgressFilter(trace, statPrefix, egressClusterName(e.name), { accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name)) })
-              : tcpProxyFilter({ statPrefix, cluster: egressClusterName(e.name), accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name)) }),
-          ],
+          filters: egressFilters(statPrefix, egressClusterName(e.name), e.name, e.protocol, rbac, chainPolicy[i]!, trace, accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, sni, e.name))),
         }),
         transport_socket: downstreamMtls({ identitySecret: identitySecretName(mesh), caSecret: caSecretName(mesh) }),
       };
     });
-    for (const d of crossZone) {
+    crossZone.forEach((d, i) => {
       chains.push(filterChain({
         name: d.sni,
         match: { transportProtocol: 'tls', serverNames: [d.sni] },
-        filters: [tcpProxyFilter({ statPrefix: `${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), cluster: egressZoneClusterName(d.service), accessLogs: accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, d.sni, d.service)) })],
+        filters: tcpFilters(`${name}_${egressZoneClusterName(d.service)}`.replace(/[:.]/g, '_'), egressZoneClusterName(d.service), chainPolicy[externals.length + i]!, [], accessLogEntries(accessLogs.zoneProxyChain({ type: 'ZoneEgress', name: l.name, port: l.port }, d.sni, d.service))),
       }));
-    }
+    });
     out.push(cachedResource(listenerResource(listener({ name, address: l.address, port: l.port, trafficDirection: 'OUTBOUND', listenerFilters: [tlsInspector()], filterChains: chains }))));
   }
   return out;
@@ -263,6 +278,60 @@ function serviceDestination(ctx: MeshContext, service: string): DestinationView 
   if (!d) return { kind: 'MeshService', name: service };
   const res = d.kind === 'MeshService' ? ctx.meshServices.get(d.resource) : ctx.multiZoneServices.get(d.resource);
   return { kind: d.kind, name: d.resource, port: d.port, ...(res ? { labels: res.labels } : {}) };
+}
+
+/** What MeshTimeout, MeshRateLimit and MeshFaultInjection say about one SNI chain of a zone-proxy listener. */
+interface ChainPolicies {
+  timeouts?: Timeouts;
+  rateLimit: InboundRateLimit;
+  faults: HttpFilter[];
+}
+
+function chainPolicies(ctx: MeshContext, dp: Resource, l: { type: ListenerType; name: string; port: number }, sni: string): ChainPolicies {
+  const timeouts = zoneProxyTimeouts(ctx.policies, dp, l, sni);
+  return { ...(timeouts ? { timeouts } : {}), rateLimit: zoneProxyRateLimit(ctx.policies, dp, l, sni), faults: zoneProxyFaults(ctx.policies, dp, l, sni) };
+}
+
+/** A cluster serves one SNI on every listener: the first listener with a MeshTimeout decides its connect timeout. */
+function clusterConnectTimeout(chains: ChainPolicies[]): number | undefined {
+  return chains.find((c) => c.timeouts)?.timeouts?.connectTimeoutMs;
+}
+
+function policyKey(c: ChainPolicies): unknown {
+  return [c.timeouts ?? null, c.rateLimit.tcp ? Buffer.from(c.rateLimit.tcp.typed_config!.value).toString('base64') : null];
+}
+
+/** A TCP chain: the connection rate limit, then the tcp_proxy with the idle timeout. */
+function tcpFilters(statPrefix: string, cluster: string, p: ChainPolicies, before: Filter[] = [], accessLogs: AccessLog[] = []): Filter[] {
+  const idle = p.timeouts?.idleTimeoutMs;
+  return [...(p.rateLimit.tcp ? [p.rateLimit.tcp] : []), ...before, tcpProxyFilter({ statPrefix, cluster, accessLogs, ...(idle !== undefined ? { idleTimeoutMs: idle } : {}) })];
+}
+
+/**
+ * An egress chain toward an external service (after mTLS termination and RBAC): tcp_proxy, or an
+ * HCM routing everything to the service's cluster when the proxy is traced (MeshTrace, HTTP-based
+ * services) or an HTTP policy (fault injection, request rate limit) applies to an HTTP service; the
+ * HCM carries MeshTimeout's HTTP timeouts too.
+ */
+function egressFilters(statPrefix: string, cluster: string, service: string, protocol: string, rbac: Filter[], p: ChainPolicies, trace: ProxyTracing | undefined, accessLogs: AccessLog[]): Filter[] {
+  const httpFilters = [...(p.rateLimit.http ? [p.rateLimit.http] : []), ...p.faults];
+  const traced = trace !== undefined && tracedEgressProtocol(trace, protocol);
+  if (!traced && (protocol !== 'http' || httpFilters.length === 0)) return tcpFilters(statPrefix, cluster, p, rbac, accessLogs);
+  const t = p.timeouts;
+  return [
+    ...(p.rateLimit.tcp ? [p.rateLimit.tcp] : []),
+    ...rbac,
+    httpConnectionManagerFilter({
+      statPrefix,
+      codecType: 'AUTO',
+      httpFilters,
+      accessLogs,
+      ...(traced ? { tracing: trace.tracing } : {}),
+      ...(t?.streamIdleTimeoutMs !== undefined ? { streamIdleTimeoutMs: t.streamIdleTimeoutMs } : {}),
+      ...(t?.idleTimeoutMs !== undefined ? { idleTimeoutMs: t.idleTimeoutMs } : {}),
+      routeConfig: routeConfiguration(statPrefix, [virtualHost(service, ['*'], [route({ prefix: '/', cluster, timeoutMs: t?.requestTimeoutMs ?? 0 })])]),
+    }),
+  ];
 }
 
 /** The service's endpoints in `zone` as a packed ClusterLoadAssignment, encoded once per MeshContext. */
