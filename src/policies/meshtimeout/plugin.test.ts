@@ -39,6 +39,17 @@ describe('MeshTimeout plugin', () => {
     expect(dump).toEqual(golden(testdata('override.golden.json'), dump));
   });
 
+  it('a top-level MeshService targetRef selects the proxies backing it: its to[] applies to their outbounds only', () => {
+    const fromWeb = policyResource('MeshTimeout', 'web-calls', {
+      targetRef: { kind: 'MeshService', name: 'web' },
+      to: [{ targetRef: { kind: 'MeshService', name: 'backend-tcp' }, default: { connectionTimeout: '7s' } }],
+    });
+    const web = JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, [fromWeb]));
+    expect(web).toContain('"connect_timeout":{"seconds":"7"}');
+    const backend = JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenBackend, [fromWeb]));
+    expect(backend).not.toContain('"connect_timeout":{"seconds":"7"}');
+  });
+
   it('without any MeshTimeout an outbound route keeps the 15s default and inbounds get none', () => {
     const dump = JSON.stringify(sidecarDump(goldenMesh, dataplanes, goldenWeb, []));
     expect(dump.match(/"timeout":\{"seconds":"15"\}/g)?.length).toBe(1);

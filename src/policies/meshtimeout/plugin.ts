@@ -13,7 +13,7 @@
 import type { Resource } from '../../api/resource.js';
 import type { ListenerType } from '../../api/well-known.js';
 import { parseDuration } from '../../api/rules.js';
-import { matchPolicies, outboundConf, type DestinationView, type InboundView } from '../../policy-engine/index.js';
+import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type InboundView } from '../../policy-engine/index.js';
 import { inboundViewOf, zoneListenerViewOf } from '../common/plugin-view.js';
 import type { MeshTimeoutConf } from './api.js';
 
@@ -63,7 +63,8 @@ export function inboundTimeouts(policies: readonly Resource[], dp: Resource, inb
 
 /** Per-proxy outbound resolver: the timeouts of each destination the proxy sends to. */
 export function outboundTimeouts(policies: readonly Resource[], dp: Resource): (destination: DestinationView) => Timeouts {
-  const to = matchPolicies<MeshTimeoutConf>(inboundViewOf(dp), policies, 'MeshTimeout').to;
+  // The whole proxy: a top-level MeshService, MeshSubset or Dataplane targetRef selects it by its inbounds.
+  const to = matchPolicies<MeshTimeoutConf>(proxyViewOf(dp), policies, 'MeshTimeout').to;
   return (destination) => {
     const merged = outboundConf(to, destination);
     return merged.origins.length ? withDefaults(merged.conf) : NO_POLICY_OUTBOUND;
