@@ -106,4 +106,32 @@ describe('traffic policies on sidecars', () => {
     await del('/meshes/default/meshfaultinjections/backend-abort');
     await waitFor(async () => (await viaClient()).status === 200, { what: 'traffic back after the fault is removed' });
   });
+
+  it('MeshFaultInjection: a 50% abort fails about half the requests; a delay holds each one back', async () => {
+    await put('/meshes/default/meshfaultinjections/half', {
+      type: 'MeshFaultInjection', mesh: 'default', name: 'half',
+      spec: { targetRef: { kind: 'Mesh' }, rules: [{ default: { http: [{ abort: { httpStatus: 500, percentage: 50 } }] } }] },
+    });
+    await waitFor(async () => (await viaClient()).status === 500, { what: 'the first injected abort', timeoutMs: 20_000 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 200; i++) statuses.push((await httpGet(ports.backendInbound!)).status);
+    const aborted = statuses.filter((s) => s === 500).length;
+    // Binomial(200, 0.5): 100 ± 35 is more than 4.9 standard deviations wide.
+    expect(aborted).toBeGreaterThan(65);
+    expect(aborted).toBeLessThan(135);
+    expect(statuses.filter((s) => s !== 500).every((s) => s === 200)).toBe(true);
+
+    await put('/meshes/default/meshfaultinjections/half', {
+      type: 'MeshFaultInjection', mesh: 'default', name: 'half',
+      spec: { targetRef: { kind: 'Mesh' }, rules: [{ default: { http: [{ delay: { value: '600ms', percentage: 100 } }] } }] },
+    });
+    const timed = async () => {
+      const started = Date.now();
+      const res = await httpGet(ports.backendInbound!);
+      return { status: res.status, ms: Date.now() - started };
+    };
+    await waitFor(async () => { const r = await timed(); return r.status === 200 && r.ms >= 600; }, { what: 'the injected delay', timeoutMs: 20_000 });
+    await del('/meshes/default/meshfaultinjections/half');
+    await waitFor(async () => { const r = await timed(); return r.status === 200 && r.ms < 500; }, { what: 'no delay once the policy is gone', timeoutMs: 20_000 });
+  });
 });
