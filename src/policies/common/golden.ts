@@ -5,17 +5,20 @@ import type { Resource } from '../../api/resource.js';
 import { makeSnapshot } from '../../xds/cache/snapshot.js';
 import { configDump } from '../../xds/config-dump.js';
 import { buildMeshContext } from '../../xds/context/mesh-context.js';
-import { generateSidecar } from '../../xds/generator/sidecar.js';
+import { generateSidecar, type ProxyIdentity } from '../../xds/generator/sidecar.js';
 import { generateZoneProxy } from '../../xds/generator/zone-proxy.js';
 
 export function policyResource(type: string, name: string, spec: Record<string, unknown>, mesh = 'default'): Resource {
   return { type, mesh: type === 'Mesh' ? '' : mesh, name, labels: {}, spec, version: 1, creationTime: '', modificationTime: '' };
 }
 
+/** A placeholder workload identity: with it, a sidecar of an mTLS mesh gets its mTLS chains (and RBAC). */
+export const placeholderIdentity: ProxyIdentity = { mode: 'STRICT', certPem: 'CERT', keyPem: 'KEY', caPem: 'CA' };
+
 /** Listeners and clusters of `dp` generated in a context of the mesh's Dataplanes and policies. */
-export function sidecarDump(mesh: Resource, dataplanes: Resource[], dp: Resource, policies: Resource[]): Record<string, unknown> {
+export function sidecarDump(mesh: Resource, dataplanes: Resource[], dp: Resource, policies: Resource[], identity?: ProxyIdentity): Record<string, unknown> {
   const ctx = buildMeshContext(mesh, dataplanes, policies.filter((p) => p.type === 'MeshTrafficPermission'), undefined, { policies });
-  const dump = configDump(makeSnapshot(generateSidecar(dp, ctx))).resources as Record<string, { name: string; resource: unknown }[]>;
+  const dump = configDump(makeSnapshot(generateSidecar(dp, ctx, identity))).resources as Record<string, { name: string; resource: unknown }[]>;
   const pick = (type: string) => (dump[type] ?? []).map((r) => r.resource).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   return { listeners: pick('Listener'), clusters: pick('Cluster') };
 }

@@ -1,4 +1,7 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { golden, placeholderIdentity, policyResource, sidecarDump } from '../common/golden.js';
+import { goldenBackend, goldenWeb } from '../common/golden-fixtures.js';
 import type { Resource } from '../../api/resource.js';
 import { validateResource } from '../../api/index.js';
 import '../index.js';
@@ -130,5 +133,28 @@ describe('MeshTrafficPermission on the policy engine', () => {
     const shadow = allow('s', { kind: 'Mesh' }, 'Allow', { 'kuma.io/effect': 'shadow' });
     const other = { ...allow('o', { kind: 'Mesh' }, 'Allow'), mesh: 'other' };
     expect(inboundPermissions('default', [shadow, other], dp, web).allow.policies).toEqual({});
+  });
+});
+
+describe('MeshTrafficPermission plugin: golden Envoy output', () => {
+  const testdata = (name: string) => path.join(import.meta.dirname, 'testdata', name);
+  const mtlsMesh = policyResource('Mesh', 'default', { mtls: { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin' }] } });
+
+  it('rules and from[] become network RBAC on the TCP inbound and HTTP RBAC on the HTTP inbound of an mTLS sidecar', () => {
+    const policies = [
+      policyResource('MeshTrafficPermission', 'web-to-backend', {
+        targetRef: { kind: 'MeshSubset', tags: { 'kuma.io/service': 'backend' } },
+        from: [{ targetRef: { kind: 'MeshService', name: 'web' }, default: { action: 'Allow' } }],
+      }),
+      policyResource('MeshTrafficPermission', 'by-identity', {
+        targetRef: { kind: 'Mesh' },
+        rules: [{ default: { deny: [{ spiffeID: { type: 'Prefix', value: 'spiffe://default/ns/untrusted/' } }], allow: [{ spiffeID: { type: 'Exact', value: 'spiffe://default/web' } }] } }],
+      }),
+    ];
+    const dump = sidecarDump(mtlsMesh, [goldenBackend, goldenWeb], goldenBackend, policies, placeholderIdentity);
+    expect(dump).toEqual(golden(testdata('inbound-rbac.golden.json'), dump));
+    const text = JSON.stringify(dump);
+    expect(text).toContain('envoy.filters.network.rbac');
+    expect(text).toContain('spiffe://default/web');
   });
 });
