@@ -89,6 +89,8 @@ export class DataplaneSync {
   readonly cache = new SnapshotCache();
   readonly insights: DataplaneInsights;
   private readonly proxies = new Map<string, ConnectedProxy>();
+  /** Node ids of the connected proxies, per mesh (a batch visits one mesh; metrics count them). */
+  private readonly proxiesByMesh = new Map<string, Set<string>>();
   private readonly snapshots = new ProxySnapshots();
   private readonly contexts = new Map<string, { ctx: MeshContext; listedAt: number }>();
   /** Meshes whose context is out of date; the old one is kept to reuse what did not change. */
@@ -136,7 +138,7 @@ export class DataplaneSync {
   }
 
   private connectedMeshes(): Set<string> {
-    return new Set([...this.proxies.values()].map((p) => p.mesh));
+    return new Set(this.proxiesByMesh.keys());
   }
 
   async stop(): Promise<void> {
@@ -176,8 +178,7 @@ export class DataplaneSync {
     onNodeConnected: async (node: XdsNode) => {
       if (legacyProxyTypeOf(node)) return this.legacy.onNodeConnected(node);
       const { mesh, name } = parseNodeId(node);
-      this.proxies.set(node.id, { mesh, name, meta: proxyMetadataOf(node) });
-      this.countConnected(mesh);
+      this.addProxy(node.id, { mesh, name, meta: proxyMetadataOf(node) });
       this.insights.connected(mesh, name, node);
       await this.serially(() => this.regenerate(mesh, [node.id]));
       // Nothing generated (its Dataplane is not in the mesh context yet, or no certificate could be
@@ -190,12 +191,10 @@ export class DataplaneSync {
     },
     onNodeDisconnected: (nodeId: string) => {
       if (this.legacy.has(nodeId)) return this.legacy.onNodeDisconnected(nodeId);
-      const proxy = this.proxies.get(nodeId);
-      this.proxies.delete(nodeId);
+      const proxy = this.removeProxy(nodeId);
       this.snapshots.forget(nodeId);
       this.identities.forget(nodeId);
       this.undelivered.delete(nodeId);
-      if (proxy) this.countConnected(proxy.mesh);
       if (proxy) this.insights.disconnected(proxy.mesh, proxy.name);
     },
     onAck: (nodeId: string, typeUrl: string, version: string) => {
@@ -307,7 +306,7 @@ export class DataplaneSync {
     const batch = nodeIds === undefined;
     // Taken before anything is read: a change arriving meanwhile is left to the next batch.
     const meshWide = batch && this.meshWideChanges.delete(mesh);
-    const ids = nodeIds ?? [...this.proxies.entries()].filter(([, p]) => p.mesh === mesh).map(([id]) => id);
+    const ids = nodeIds ?? [...(this.proxiesByMesh.get(mesh) ?? [])];
     if (ids.length === 0) {
       // Nobody to configure: no context to keep up to date (e.g. while Dataplanes are registered
       // before their proxies start); the next proxy to connect builds a fresh one.
@@ -370,11 +369,24 @@ export class DataplaneSync {
     }
   }
 
-  private countConnected(mesh: string): void {
-    if (!this.opts.metrics) return;
-    let n = 0;
-    for (const p of this.proxies.values()) if (p.mesh === mesh) n++;
-    this.opts.metrics.xdsConnectedProxies.set({ mesh }, n);
+  private addProxy(nodeId: string, proxy: ConnectedProxy): void {
+    this.removeProxy(nodeId);
+    this.proxies.set(nodeId, proxy);
+    let ids = this.proxiesByMesh.get(proxy.mesh);
+    if (!ids) this.proxiesByMesh.set(proxy.mesh, (ids = new Set()));
+    ids.add(nodeId);
+    this.opts.metrics?.xdsConnectedProxies.set({ mesh: proxy.mesh }, ids.size);
+  }
+
+  private removeProxy(nodeId: string): ConnectedProxy | undefined {
+    const proxy = this.proxies.get(nodeId);
+    if (!proxy) return undefined;
+    this.proxies.delete(nodeId);
+    const ids = this.proxiesByMesh.get(proxy.mesh);
+    ids?.delete(nodeId);
+    if (ids?.size === 0) this.proxiesByMesh.delete(proxy.mesh);
+    this.opts.metrics?.xdsConnectedProxies.set({ mesh: proxy.mesh }, ids?.size ?? 0);
+    return proxy;
   }
 
   /** Remembers when each changed type of a new snapshot was generated, until the proxy ACKs it. */

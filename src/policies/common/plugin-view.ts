@@ -12,3 +12,12 @@ export function inboundViewOf(dp: Resource, inbound?: InboundView): ProxyView {
 export function zoneListenerViewOf(dp: Resource, listener: { type: ListenerType; name: string; port: number }, sni: string): ProxyView {
   return { ...proxyViewOf(dp), inbounds: [], listeners: [{ type: listener.type, name: listener.name, port: listener.port, snis: [sni] }], outbounds: [] };
 }
+
+/**
+ * The proxy as whole-proxy and `to[]` questions need it: everything a top-level targetRef selects
+ * by (inbounds, listeners, labels), without its outbounds, which only per-destination answers use.
+ * Proxies alike in those respects share the engine's answer (see policy-index.ts).
+ */
+export function selectionViewOf(dp: Resource): ProxyView {
+  return { ...proxyViewOf(dp), outbounds: [] };
+}

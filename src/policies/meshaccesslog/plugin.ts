@@ -18,6 +18,7 @@
 import { isIP } from 'node:net';
 import type { Resource } from '../../api/resource.js';
 import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type InboundView, type ListenerView, type ProxyView, type Rule } from '../../policy-engine/index.js';
+import { selectionViewOf } from '../common/plugin-view.js';
 import {
   clusterResource,
   fileAccessLog,
@@ -92,7 +93,8 @@ export class AccessLogPlan {
   /** Per-destination resolver for outbound chains: the merged `to[]` conf naming it. */
   outbound(): (destination: DestinationView, service: string, protocol: string) => AccessLogEntry[] {
     if (!this.any()) return () => [];
-    const to = matchPolicies<MeshAccessLogConf>(this.view, this.policies, 'MeshAccessLog').to;
+    // The whole proxy: a top-level MeshService, MeshSubset or Dataplane targetRef selects it by its inbounds.
+    const to = matchPolicies<MeshAccessLogConf>(selectionViewOf(this.dp), this.policies, 'MeshAccessLog').to;
     return (destination, service, protocol) => {
       const merged = outboundConf(to, destination);
       return merged.conf ? this.entries([merged.conf], { direction: 'OUTBOUND', sourceService: this.identifyingService, destinationService: service, protocol }) : [];

@@ -9,10 +9,10 @@
 // `from[]` conf of the inbound.
 import type { Resource } from '../../api/resource.js';
 import { parseDuration } from '../../api/rules.js';
-import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type InboundView, type ProxyView } from '../../policy-engine/index.js';
+import { matchPolicies, outboundConf, type DestinationView, type InboundView, type ProxyView } from '../../policy-engine/index.js';
 import type { ClusterPatch } from '../../xds/envoy/cluster.js';
 import { durationFromMs } from '../../xds/envoy/common.js';
-import { inboundViewOf } from '../common/plugin-view.js';
+import { inboundViewOf, selectionViewOf } from '../common/plugin-view.js';
 import type { MeshCircuitBreakerConf } from './api.js';
 
 type OutlierDetection = NonNullable<MeshCircuitBreakerConf['outlierDetection']>;
@@ -88,7 +88,7 @@ function resolver(view: ProxyView, policies: readonly Resource[]): (destination:
  * inbounds, also for `to[]`.
  */
 export function outboundCircuitBreakers(policies: readonly Resource[], dp: Resource): (destination: DestinationView) => ClusterPatch | undefined {
-  return resolver(proxyViewOf(dp), policies);
+  return resolver(selectionViewOf(dp), policies);
 }
 
 /**
@@ -97,7 +97,7 @@ export function outboundCircuitBreakers(policies: readonly Resource[], dp: Resou
  * of its listeners selects it.
  */
 export function zoneProxyCircuitBreakers(policies: readonly Resource[], dp: Resource): (destination: DestinationView) => ClusterPatch | undefined {
-  return resolver(proxyViewOf(dp), policies);
+  return resolver(selectionViewOf(dp), policies);
 }
 
 /** The local cluster of one inbound: the catch-all `rules[]` / `from[]` conf selecting it. */

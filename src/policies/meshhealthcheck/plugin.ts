@@ -13,7 +13,8 @@
 import type { Resource } from '../../api/resource.js';
 import { parseDuration } from '../../api/rules.js';
 import { networkingOf } from '../../xds/context/mesh-context.js';
-import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type ProxyView } from '../../policy-engine/index.js';
+import { matchPolicies, outboundConf, type DestinationView, type ProxyView } from '../../policy-engine/index.js';
+import { selectionViewOf } from '../common/plugin-view.js';
 import type { ClusterPatch } from '../../xds/envoy/cluster.js';
 import { durationFromMs, typedExtension } from '../../xds/envoy/common.js';
 import type { MeshHealthCheckConf } from './api.js';
@@ -112,7 +113,7 @@ function resolver(view: ProxyView, policies: readonly Resource[], tagsHeader: st
  * proxy view: a top-level MeshService / MeshSubset selects the proxy by its inbounds.
  */
 export function outboundHealthChecks(policies: readonly Resource[], dp: Resource): Resolver {
-  return resolver(proxyViewOf(dp), policies, kumaTagsHeader(dp));
+  return resolver(selectionViewOf(dp), policies, kumaTagsHeader(dp));
 }
 
 /**
@@ -120,5 +121,5 @@ export function outboundHealthChecks(policies: readonly Resource[], dp: Resource
  * Kuma's egress). TLS passthrough clusters pass protocol `tcp`: only a TCP check can work there.
  */
 export function zoneProxyHealthChecks(policies: readonly Resource[], dp: Resource): Resolver {
-  return resolver(proxyViewOf(dp), policies, undefined);
+  return resolver(selectionViewOf(dp), policies, undefined);
 }

@@ -28,7 +28,8 @@
 import type { Resource } from '../../api/resource.js';
 import { isIpAddress, parseDuration } from '../../api/rules.js';
 import { isZoneProxy, zoneProxyRole } from '../../api/zone-proxy.js';
-import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
+import { matchPolicies } from '../../policy-engine/index.js';
+import { selectionViewOf } from '../common/plugin-view.js';
 import type { NamedResource } from '../../xds/cache/snapshot.js';
 import {
   clusterResource,
@@ -89,7 +90,7 @@ export interface MetricsProxyInfo {
 
 /** The merged MeshMetric conf of a proxy; undefined when none selects it. */
 export function meshMetricConf(policies: readonly Resource[], dp: Resource): MeshMetricConf | undefined {
-  const rules = matchPolicies<MeshMetricConf>(proxyViewOf(dp), policies, meshMetricKind);
+  const rules = matchPolicies<MeshMetricConf>(selectionViewOf(dp), policies, meshMetricKind);
   return rules.proxy?.origins.length ? rules.proxy.conf : undefined;
 }
 

@@ -21,7 +21,8 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import YAML from 'yaml';
 import type { Resource } from '../../api/resource.js';
 import { TypeUrl } from '../../envoy/protos.js';
-import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
+import { matchPolicies } from '../../policy-engine/index.js';
+import { selectionViewOf } from '../common/plugin-view.js';
 import { cachedResource, type CachedResource } from '../../xds/cache/snapshot.js';
 import { networkingOf } from '../../xds/context/mesh-context.js';
 import { VALUE_TYPE_URLS, type JsonPatch, type MeshProxyPatchConf, type MeshProxyPatchSpec, type Modification, type ModificationKind } from './api.js';
@@ -57,7 +58,7 @@ export interface SourcedModification {
 /** The modifications that apply to the proxy, in the order they run. */
 export function proxyPatchModifications(dp: Resource, policies: readonly Resource[]): SourcedModification[] {
   if (!policies.some((p) => p.type === 'MeshProxyPatch')) return [];
-  const rules = matchPolicies<MeshProxyPatchConf>(proxyViewOf(dp), policies, 'MeshProxyPatch');
+  const rules = matchPolicies<MeshProxyPatchConf>(selectionViewOf(dp), policies, 'MeshProxyPatch');
   const byName = new Map(policies.filter((p) => p.type === 'MeshProxyPatch').map((p) => [p.name, p]));
   const out: SourcedModification[] = [];
   for (const origin of rules.proxy?.origins ?? []) {

@@ -13,8 +13,8 @@
 import type { Resource } from '../../api/resource.js';
 import type { ListenerType } from '../../api/well-known.js';
 import { parseDuration } from '../../api/rules.js';
-import { matchPolicies, outboundConf, proxyViewOf, type DestinationView, type InboundView } from '../../policy-engine/index.js';
-import { inboundViewOf, zoneListenerViewOf } from '../common/plugin-view.js';
+import { matchPolicies, outboundConf, type DestinationView, type InboundView } from '../../policy-engine/index.js';
+import { inboundViewOf, zoneListenerViewOf, selectionViewOf } from '../common/plugin-view.js';
 import type { MeshTimeoutConf } from './api.js';
 
 export interface Timeouts {
@@ -64,7 +64,7 @@ export function inboundTimeouts(policies: readonly Resource[], dp: Resource, inb
 /** Per-proxy outbound resolver: the timeouts of each destination the proxy sends to. */
 export function outboundTimeouts(policies: readonly Resource[], dp: Resource): (destination: DestinationView) => Timeouts {
   // The whole proxy: a top-level MeshService, MeshSubset or Dataplane targetRef selects it by its inbounds.
-  const to = matchPolicies<MeshTimeoutConf>(proxyViewOf(dp), policies, 'MeshTimeout').to;
+  const to = matchPolicies<MeshTimeoutConf>(selectionViewOf(dp), policies, 'MeshTimeout').to;
   return (destination) => {
     const merged = outboundConf(to, destination);
     return merged.origins.length ? withDefaults(merged.conf) : NO_POLICY_OUTBOUND;

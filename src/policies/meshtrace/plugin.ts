@@ -24,7 +24,8 @@ import type { DataplaneSpec } from '../../api/kinds/dataplane-spec.js';
 import type { Resource } from '../../api/resource.js';
 import { isZoneProxy } from '../../api/zone-proxy.js';
 import { WORKLOAD_LABEL } from '../../api/well-known.js';
-import { matchPolicies, proxyViewOf } from '../../policy-engine/index.js';
+import { matchPolicies } from '../../policy-engine/index.js';
+import { selectionViewOf } from '../common/plugin-view.js';
 import { httpConnectionManagerFilter, route, routeConfiguration, staticCluster, typedExtension, virtualHost, type Cluster, type Filter, type HcmTracing, type HttpConnectionManagerOptions } from '../../xds/envoy/index.js';
 import { DEFAULT_OTLP_PORT, resolveBackendRef } from '../meshopentelemetrybackend/api.js';
 import type { MeshTraceConf } from './api.js';
@@ -55,7 +56,7 @@ export interface ProxyTracing {
  * `resources` are the mesh's policies and MeshOpenTelemetryBackends; `zone` is the CP's zone.
  */
 export function proxyTracing(resources: readonly Resource[], dp: Resource, zone: string): ProxyTracing | undefined {
-  const conf = matchPolicies<MeshTraceConf>(proxyViewOf(dp), resources, 'MeshTrace').proxy?.conf;
+  const conf = matchPolicies<MeshTraceConf>(selectionViewOf(dp), resources, 'MeshTrace').proxy?.conf;
   const otel = conf?.backends?.[0]?.openTelemetry;
   if (!conf || !otel) return undefined;
   const collector = otel.backendRef ? backendRefCollector(resources, otel.backendRef, dp) : endpointCollector(otel.endpoint);
