@@ -163,6 +163,12 @@ export async function api(baseUrl: string, method: string, urlPath: string, body
   return { status: res.status, body: parsed, text, headers: res.headers };
 }
 
+/** PUT or DELETE through the REST API; throws with the API's answer unless it succeeded. */
+export async function apiOk(cp: { apiUrl: string }, method: 'PUT' | 'DELETE', urlPath: string, body?: unknown): Promise<void> {
+  const res = await api(cp.apiUrl, method, urlPath, body);
+  if (res.status >= 300) throw new Error(`${method} ${urlPath}: ${res.status} ${res.text}`);
+}
+
 /** POST JSON over http:// or https:// (verified against `ca` when given). */
 export function postJson(url: string, body: unknown, ca?: string): Promise<{ status: number; text: string }> {
   const payload = JSON.stringify(body);

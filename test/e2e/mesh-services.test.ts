@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, dataplaneTokenFile, freePort, httpGet, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
 import { generateSelfSigned } from '../../src/cp/dp-server-cert.js';
 
@@ -18,10 +18,7 @@ describe('meshServices.mode', () => {
   const ports: Record<string, number> = {};
   let client: RunningDp;
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
   const setMode = (mode: string) => put('/meshes/default', { type: 'Mesh', name: 'default', mtls: MTLS, meshServices: { mode } });
   const meshServices = async () => ((await api(cp.apiUrl, 'GET', '/meshes/default/meshservices')).body as { items: { name: string }[] }).items.map((i) => i.name).sort();
   const clientListeners = async () => adminGet(client, '/config_dump');
@@ -147,10 +144,7 @@ describe('MeshExternalService from a sidecar', () => {
   const ports: Record<string, number> = {};
   let client: RunningDp;
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
   const external = (serverName: string) => ({
     type: 'MeshExternalService', mesh: 'ext', name: 'secure-api',
     spec: {

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, dataplaneTokenFile, freePort, httpGet, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
 
 describe('traffic policies on sidecars', () => {
@@ -14,11 +14,8 @@ describe('traffic policies on sidecars', () => {
   const servers: http.Server[] = [];
   const ports: Record<string, number> = {};
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
-  const del = async (p: string) => expect((await api(cp.apiUrl, 'DELETE', p)).status).toBeLessThan(300);
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
+  const del = (p: string) => apiOk(cp, 'DELETE', p);
   const viaClient = (p = '/') => httpGet(ports.clientOutbound!, p).catch((err: Error) => ({ status: 0, body: err.message }));
   const dumpOf = (name: string) => adminGet(dps[name]!, '/config_dump');
 

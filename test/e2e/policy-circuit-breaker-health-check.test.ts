@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, adminStat, dataplaneTokenFile, freePort, httpGet, startDp, writeFile, type RunningDp } from '../dp-harness.js';
 
 interface Backend {
@@ -54,11 +54,8 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
   const backends: Record<string, Backend> = {};
   const ports: Record<string, number> = {};
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
-  const del = async (p: string) => expect((await api(cp.apiUrl, 'DELETE', p)).status).toBeLessThan(300);
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
+  const del = (p: string) => apiOk(cp, 'DELETE', p);
   const viaClient = (p = '/') => get(ports.clientOutbound!, p);
   const logs = () => [cp.logs(), ...Object.values(dps).map((d) => d.logs())].join('\n');
   const clientClusters = async (): Promise<string> => adminGet(dps.client!, '/config_dump');

@@ -7,7 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, dataplaneTokenFile, freePort, httpGet, startDp, startEchoService, startHttpService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
 import { startOtlpLogsReceiver, type OtlpLogsReceiver } from '../support/otlp-logs-receiver.js';
 
@@ -39,11 +39,8 @@ describe('MeshAccessLog on sidecars', () => {
   const closers: (() => void)[] = [];
   const ports: Record<string, number> = {};
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
-  const del = async (p: string) => expect((await api(cp.apiUrl, 'DELETE', p)).status).toBeLessThan(300);
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
+  const del = (p: string) => apiOk(cp, 'DELETE', p);
   const viaClient = (p: string) => httpGet(ports.clientOutbound!, p).catch((err: Error) => ({ status: 0, body: err.message }));
   const dumpOf = (name: string) => adminGet(dps[name]!, '/config_dump');
   const logs = () => Object.entries(dps).map(([n, d]) => `--- ${n}\n${d.logs()}`).join('\n');

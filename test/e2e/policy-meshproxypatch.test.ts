@@ -7,7 +7,7 @@
 // proxies' generation alone; a policy of another mesh changes nothing here.
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { api, apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, adminStat, dataplaneTokenFile, freePort, startDp, startHttpService, writeFile, type RunningDp } from '../dp-harness.js';
 
 function request(port: number, p: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
@@ -34,11 +34,8 @@ describe('MeshProxyPatch', () => {
   const servers: http.Server[] = [];
   const ports: Record<string, number> = {};
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
-  const del = async (p: string) => expect((await api(cp.apiUrl, 'DELETE', p)).status).toBeLessThan(300);
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
+  const del = (p: string) => apiOk(cp, 'DELETE', p);
   const mpp = (name: string, mods: unknown[], targetRef: Record<string, unknown> = { kind: 'Mesh' }, mesh = 'default') =>
     put(`/meshes/${mesh}/meshproxypatches/${name}`, { type: 'MeshProxyPatch', mesh, name, spec: { targetRef, default: { appendModifications: mods } } });
   const viaClient = (p = '/', headers: Record<string, string> = {}) => request(ports.clientOutbound!, p, headers);

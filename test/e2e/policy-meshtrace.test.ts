@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
+import { apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
 import { adminGet, dataplaneTokenFile, freePort, startDp, writeFile, type RunningDp } from '../dp-harness.js';
 import { startOtlpHttpReceiver, startOtlpReceiver, type OtlpReceiver } from '../../src/dp/engine/tracing/otlp-receiver.js';
 
@@ -52,11 +52,8 @@ describe('MeshTrace on sidecars', () => {
   /** What the backend and lone HTTP servers got: path → traceparent header. */
   const seen = new Map<string, string>();
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
-  const del = async (p: string) => expect((await api(cp.apiUrl, 'DELETE', p)).status).toBeLessThan(300);
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
+  const del = (p: string) => apiOk(cp, 'DELETE', p);
   const dumpOf = (name: string) => adminGet(dps[name]!, '/config_dump');
   const logs = () => Object.entries(dps).map(([n, d]) => `--- ${n}\n${d.logs()}`).join('\n');
   /** GET through a local port with extra headers; resolves with the status (0 on a connection error). */
@@ -239,10 +236,7 @@ describe('MeshTrace on a zone egress', () => {
   const ports: Record<string, number> = {};
   const seen = new Map<string, string>();
 
-  const put = async (p: string, body: unknown) => {
-    const res = await api(cp.apiUrl, 'PUT', p, body);
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-  };
+  const put = (p: string, body: unknown) => apiOk(cp, 'PUT', p, body);
   const logs = () => Object.entries(dps).map(([n, d]) => `--- ${n}\n${d.logs()}`).join('\n');
   const callExternal = (p: string) => new Promise<number>((resolve) => {
     const req = http.get({ host: '127.0.0.1', port: ports.externalOutbound, path: p, agent: false, timeout: 5000 }, (res) => {
