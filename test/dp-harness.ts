@@ -139,3 +139,16 @@ export function writeSidecar(dir: string, opts: { name: string; mesh?: string; i
   if (opts.outbound?.length) lines.push('  outbound:', ...opts.outbound.map((o) => `    - { port: ${o.port}, tags: { kuma.io/service: ${o.service} } }`));
   return writeFile(dir, `${opts.name}.yaml`, `${lines.join('\n')}\n`);
 }
+
+/** A mesh-scoped zone egress (SKEIN-SPEC §2) named `egress`, listening on 127.0.0.1:`port`. */
+export function writeZoneEgress(dir: string, mesh: string, port: number): string {
+  return writeFile(dir, 'egress.yaml', `type: Dataplane
+mesh: ${mesh}
+name: egress
+labels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }
+networking:
+  address: 127.0.0.1
+  listeners:
+    - { type: ZoneEgress, port: ${port} }
+`);
+}

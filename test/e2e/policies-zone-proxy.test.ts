@@ -9,7 +9,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminStat, dataplaneTokenFile, freePort, httpGet, startDp, startEchoService, startHttpService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
+import { adminStat, dataplaneTokenFile, freePort, httpGet, startDp, startEchoService, startHttpService, tcpEcho, writeSidecar, type RunningDp, writeZoneEgress } from '../dp-harness.js';
 
 const MTLS = { enabledBackend: 'ca-1', backends: [{ name: 'ca-1', type: 'builtin', mode: 'STRICT' }] };
 
@@ -74,15 +74,7 @@ describe('policies on a mesh-scoped zone egress', () => {
       spec: { targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } }, rules: [{ default: { idleTimeout: '1s' } }] },
     });
 
-    const zoneEgress = writeFile(dir, 'egress.yaml', `type: Dataplane
-mesh: zp
-name: egress
-labels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }
-networking:
-  address: 127.0.0.1
-  listeners:
-    - { type: ZoneEgress, port: ${ports.egress} }
-`);
+    const zoneEgress = writeZoneEgress(dir, 'zp', ports.egress!);
     const client = writeSidecar(dir, {
       name: 'client',
       mesh: 'zp',

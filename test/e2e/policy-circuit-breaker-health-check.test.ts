@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, adminStat, dataplaneTokenFile, freePort, httpGet, startDp, writeFile, type RunningDp } from '../dp-harness.js';
+import { adminGet, adminStat, dataplaneTokenFile, freePort, httpGet, startDp, writeFile, type RunningDp, writeZoneEgress } from '../dp-harness.js';
 
 interface Backend {
   server: http.Server;
@@ -231,7 +231,7 @@ describe('MeshCircuitBreaker and MeshHealthCheck on sidecars', () => {
       type: 'MeshTrafficPermission', mesh: 'secure', name: 'egress-ext',
       spec: { targetRef: { kind: 'Dataplane', labels: { 'kuma.io/zone-proxy-role': 'egress' } }, rules: [{ default: { allow: [{ sni: { type: 'Exact', value: 'sni.extsvc.secure.ext.80' } }] } }] },
     });
-    const egressFile = writeFile(dir, 'egress.yaml', `type: Dataplane\nmesh: secure\nname: egress\nlabels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }\nnetworking:\n  address: 127.0.0.1\n  listeners:\n    - { type: ZoneEgress, port: ${ports.egress} }\n`);
+    const egressFile = writeZoneEgress(dir, 'secure', ports.egress!);
     const clientFile = writeFile(dir, 'secure-client.yaml', `type: Dataplane\nmesh: secure\nname: client\nnetworking:\n  address: 127.0.0.1\n  inbound:\n    - { port: ${ports.secureClientInbound}, servicePort: 1, tags: { kuma.io/service: client } }\n  outbound:\n    - { port: ${ports.extOutbound}, tags: { kuma.io/service: ext } }\n`);
     dps.egress = startDp(cp, ['-d', egressFile, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'secure', 'egress')]);
     dps.secureClient = startDp(cp, ['-d', clientFile, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'secure', 'client')]);

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiOk, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminGet, dataplaneTokenFile, freePort, startDp, writeFile, type RunningDp } from '../dp-harness.js';
+import { adminGet, dataplaneTokenFile, freePort, startDp, writeFile, type RunningDp, writeZoneEgress } from '../dp-harness.js';
 import { startOtlpHttpReceiver, startOtlpReceiver, type OtlpReceiver } from '../../src/dp/engine/tracing/otlp-receiver.js';
 
 interface Span {
@@ -278,7 +278,7 @@ describe('MeshTrace on a zone egress', () => {
       spec: { targetRef: { kind: 'Mesh' }, default: { backends: [{ type: 'OpenTelemetry', openTelemetry: { endpoint: `127.0.0.1:${receiver.port}` } }], tags: [{ name: 'phase', literal: 'egress' }] } },
     });
     const files = {
-      egress: writeFile(dir, 'egress.yaml', `type: Dataplane\nmesh: default\nname: egress\nlabels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }\nnetworking:\n  address: 127.0.0.1\n  listeners:\n    - { type: ZoneEgress, port: ${ports.egress} }\n`),
+      egress: writeZoneEgress(dir, 'default', ports.egress!),
       client: writeFile(dir, 'client.yaml', `type: Dataplane\nmesh: default\nname: client\nnetworking:\n  address: 127.0.0.1\n  inbound:\n    - { port: ${ports.clientInbound}, servicePort: 1, tags: { kuma.io/service: client } }\n  outbound:\n    - { port: ${ports.externalOutbound}, tags: { kuma.io/service: httpbin } }\n`),
     };
     for (const [name, file] of Object.entries(files)) dps[name] = startDp(cp, ['-d', file, '--dataplane-token-file', await dataplaneTokenFile(cp, dir, 'default', name)]);

@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startCp, tempDir, waitFor, type RunningCp } from '../harness.js';
-import { adminStat, dataplaneTokenFile, freePort, startDp, startEchoService, tcpEcho, writeFile, writeSidecar, type RunningDp } from '../dp-harness.js';
+import { adminStat, dataplaneTokenFile, freePort, startDp, startEchoService, tcpEcho, writeSidecar, type RunningDp, writeZoneEgress } from '../dp-harness.js';
 
 describe('zone egress to a MeshExternalService', () => {
   let cp: RunningCp;
@@ -47,15 +47,7 @@ describe('zone egress to a MeshExternalService', () => {
       spec: { match: { type: 'HostnameGenerator', port: echo.port, protocol: 'tcp' }, endpoints: [{ address: '127.0.0.1', port: echo.port }] },
     });
 
-    const zoneEgress = writeFile(dir, 'egress.yaml', `type: Dataplane
-mesh: default
-name: egress
-labels: { kuma.io/proxy-type: zoneproxy, kuma.io/zone-proxy-role: egress }
-networking:
-  address: 127.0.0.1
-  listeners:
-    - { type: ZoneEgress, port: ${ports.egress} }
-`);
+    const zoneEgress = writeZoneEgress(dir, 'default', ports.egress!);
     const client = writeSidecar(dir, {
       name: 'client',
       inbound: { port: ports.clientInbound!, servicePort: ports.clientService!, service: 'client' },
