@@ -50,7 +50,18 @@ export interface CpOptions {
 /** Spawns `node <args>`, under a command prefix (e.g. `ip netns exec <ns>`) when one is given. */
 export function spawnNode(args: string[], opts: { prefix?: string[]; env?: NodeJS.ProcessEnv; stdio: StdioOptions }): ChildProcess {
   const [command, ...rest] = [...(opts.prefix ?? []), process.execPath, ...args];
-  return spawn(command!, rest, { env: opts.env ?? process.env, stdio: opts.stdio });
+  const child = spawn(command!, rest, { env: opts.env ?? process.env, stdio: opts.stdio });
+  recordRunning(child);
+  return child;
+}
+
+/** Notes the process in test/global-setup.ts's directory until it exits (killed at the run's end). */
+function recordRunning(child: ChildProcess): void {
+  const dir = process.env['SKEIN_TEST_PID_DIR'];
+  if (!dir || child.pid === undefined) return;
+  const file = path.join(dir, String(child.pid));
+  fs.writeFileSync(file, '');
+  child.once('exit', () => fs.rmSync(file, { force: true }));
 }
 
 /** Starts `skein cp run` on free ports and resolves once its `control plane ready` log line appears. */
